@@ -1,0 +1,82 @@
+# wgpack — top-level Makefile (the only build system).
+#   make            build ./wgpack
+#   make check      run every test (units + end-to-end); ends with "N passed, N failed"
+#   make asan       build with AddressSanitizer + UBSan and run the whole suite
+#   make bench      benchmarks (ratios against cp in the same run, peak RSS)
+#   make demo       the main job on the bundled default model
+#   make deps       install the Debian packages the build needs
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+PKGS    := libprotobuf-c libzstd libarchive libxxhash jansson libcrypto sqlite3
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN    := -Wall -Wextra -Werror -Wno-format-truncation
+OPT     ?= -O2 -g
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+
+SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
+       quant/formats.c quant/plan.c
+CLI := convert/main.c convert/inspect.c convert/quantize.c
+GEN := $(BUILD)/gen/onnx.pb-c.c
+OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o)
+CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
+UNIT := $(wildcard tests/unit/test_*.c)
+
+all: wgpack
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
+
+$(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libwgpack.a: $(OBJ)
+	ar rcs $@ $^
+
+wgpack: $(CLIOBJ) $(BUILD)/libwgpack.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(UNIT) $(BUILD)/libwgpack.a $(LDLIBS) -lcriterion
+
+$(BUILD)/mkfixtures: tools/mkfixtures.c $(BUILD)/libwgpack.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
+
+check: wgpack $(BUILD)/tests/unit $(BUILD)/mkfixtures
+	@WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/$(BUILD) bash tests/run
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" wgpack build-asan/tests/unit build-asan/mkfixtures
+	@cp build-asan/../wgpack build-asan/wgpack-asan 2>/dev/null || true
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
+	@rm -f wgpack  # the instrumented binary must not pass for the release one
+
+bench: wgpack
+	bash tools/bench.sh
+
+demo: wgpack
+	./wgpack inspect models/tinyllama
+
+deps:
+	bash tools/deps.sh
+
+install: wgpack
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 wgpack $(DESTDIR)$(PREFIX)/bin/wgpack
+	install -m 644 doc/wgpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/wgpack.1
+
+clean:
+	rm -rf build build-asan wgpack
+
+.PHONY: all check asan bench demo deps install clean

@@ -1,0 +1,80 @@
+/* formats/hfconfig.c — the facts wgpack uses from a HuggingFace config.json.
+ * Different families name the same fact differently (n_layer, num_hidden_layers, ...); each
+ * fact is a row of alternative keys, looked up at the top level and then in the nested
+ * text_config / decoder sub-configs that multi-part models use. */
+#include "model.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    size_t off;
+    const char *keys[4];
+} int_facts[] = {
+    {offsetof(wg_hfconfig, num_layers), {"num_hidden_layers", "n_layer", "num_layers", "n_layers"}},
+    {offsetof(wg_hfconfig, hidden_size), {"hidden_size", "n_embd", "d_model", "dim"}},
+    {offsetof(wg_hfconfig, intermediate_size), {"intermediate_size", "n_inner", "d_ff", "ffn_dim"}},
+    {offsetof(wg_hfconfig, num_heads), {"num_attention_heads", "n_head", "num_heads", "encoder_attention_heads"}},
+    {offsetof(wg_hfconfig, num_kv_heads), {"num_key_value_heads", "num_kv_heads", "multi_query_group_num", NULL}},
+    {offsetof(wg_hfconfig, head_dim), {"head_dim", "d_kv", NULL, NULL}},
+    {offsetof(wg_hfconfig, vocab_size), {"vocab_size", NULL, NULL, NULL}},
+    {offsetof(wg_hfconfig, max_positions), {"max_position_embeddings", "n_positions", "max_target_positions", "n_ctx"}},
+    {offsetof(wg_hfconfig, sliding_window), {"sliding_window", NULL, NULL, NULL}},
+    {offsetof(wg_hfconfig, encoder_layers), {"encoder_layers", "num_encoder_layers", NULL, NULL}},
+    {offsetof(wg_hfconfig, decoder_layers), {"decoder_layers", "num_decoder_layers", NULL, NULL}},
+};
+
+static json_t *lookup(json_t *root, const char *key)
+{
+    json_t *v = json_object_get(root, key);
+    if (v && !json_is_null(v))
+        return v;
+    static const char *nested[] = {"text_config", "decoder", "llm_config", "language_config"};
+    for (size_t i = 0; i < sizeof nested / sizeof *nested; i++) {
+        json_t *sub = json_object_get(root, nested[i]);
+        if (json_is_object(sub) && (v = json_object_get(sub, key)) && !json_is_null(v))
+            return v;
+    }
+    return NULL;
+}
+
+int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return wg_fail(err, WG_EINPUT, path, "invalid JSON at line %d: %s", jerr.line, jerr.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return wg_fail(err, WG_EINPUT, path, "config is not a JSON object");
+    }
+    memset(c, 0, sizeof *c);
+    c->present = true;
+    c->tie_word_embeddings = -1;
+    json_t *v = json_object_get(root, "model_type");
+    if (json_is_string(v))
+        snprintf(c->model_type, sizeof c->model_type, "%s", json_string_value(v));
+    v = json_object_get(root, "architectures");
+    if (json_is_array(v) && json_is_string(json_array_get(v, 0)))
+        snprintf(c->architecture, sizeof c->architecture, "%s",
+                 json_string_value(json_array_get(v, 0)));
+    for (size_t i = 0; i < sizeof int_facts / sizeof *int_facts; i++) {
+        for (int k = 0; k < 4 && int_facts[i].keys[k]; k++) {
+            json_t *x = lookup(root, int_facts[i].keys[k]);
+            if (json_is_integer(x) && json_integer_value(x) >= 0) {
+                *(int64_t *)((char *)c + int_facts[i].off) = json_integer_value(x);
+                break;
+            }
+        }
+    }
+    v = lookup(root, "tie_word_embeddings");
+    if (json_is_boolean(v))
+        c->tie_word_embeddings = json_is_true(v);
+    if (!c->num_kv_heads)
+        c->num_kv_heads = c->num_heads;
+    if (!c->head_dim && c->num_heads)
+        c->head_dim = c->hidden_size / c->num_heads;
+    json_decref(root);
+    return 0;
+}

@@ -1,0 +1,157 @@
+/* formats/model.h — the tensor table every reader produces and every later stage consumes.
+ *
+ * Contract
+ *  - wg_model_open(path) detects the input kind (ONNX file, safetensors file, sharded
+ *    `*.index.json`, or a directory holding one of those), reads it, classifies every tensor
+ *    (family, component, role, layer) and returns a table. Nothing after this point knows which
+ *    file format a tensor came from.
+ *  - Tensor bytes are NOT copied: `data` points into a read-only mmap of the source file (or,
+ *    for ONNX tensors stored in typed fields / embedded raw_data, into memory the model owns).
+ *    Everything is released by wg_model_free().
+ *  - Every size read from a file is validated against the file before use; every product of
+ *    sizes is overflow-checked. A reader that fails returns a WG_E* code and fills `err` with a
+ *    one-line message of the form "PATH: problem". No partial table is returned.
+ *  - Threads: a model is immutable after open; any number of threads may read it.
+ */
+#ifndef WG_MODEL_H
+#define WG_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Exit / error codes shared by the whole program (documented in README). */
+enum {
+    WG_OK = 0,
+    WG_EUSAGE = 1,   /* bad command line */
+    WG_EINPUT = 2,   /* bad or unsupported input file */
+    WG_EBUDGET = 3,  /* size/bit budget cannot be met */
+    WG_EIO = 4,      /* I/O or resource failure (disk full, out of memory) */
+    WG_EVERIFY = 5,  /* verification found a mismatch */
+};
+
+#define WG_ERRLEN 1024
+typedef struct wg_error {
+    int code;
+    char msg[WG_ERRLEN];
+} wg_error;
+
+/* Record the first error (later ones are ignored); returns `code`. `file` may be NULL. */
+int wg_fail(wg_error *e, int code, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Element types. Values are the ONNX TensorProto.DataType numbers, so ONNX types newer than the
+ * schema we compile against (UINT4=21, INT4=22, FLOAT4E2M1=23) are carried by number. */
+typedef enum wg_dtype {
+    WG_DT_UNDEFINED = 0,
+    WG_DT_F32 = 1, WG_DT_U8 = 2, WG_DT_I8 = 3, WG_DT_U16 = 4, WG_DT_I16 = 5, WG_DT_I32 = 6,
+    WG_DT_I64 = 7, WG_DT_STRING = 8, WG_DT_BOOL = 9, WG_DT_F16 = 10, WG_DT_F64 = 11,
+    WG_DT_U32 = 12, WG_DT_U64 = 13, WG_DT_C64 = 14, WG_DT_C128 = 15, WG_DT_BF16 = 16,
+    WG_DT_F8E4M3FN = 17, WG_DT_F8E4M3FNUZ = 18, WG_DT_F8E5M2 = 19, WG_DT_F8E5M2FNUZ = 20,
+    WG_DT_U4 = 21, WG_DT_I4 = 22, WG_DT_F4E2M1 = 23,
+    WG_DT_COUNT
+} wg_dtype;
+
+/* Bits per element (0 for types with no fixed size, e.g. STRING) and a short name
+ * ("f32", "f16", "bf16", "i8", ...). */
+unsigned wg_dtype_bits(wg_dtype t);
+const char *wg_dtype_name(wg_dtype t);
+bool wg_dtype_is_float(wg_dtype t);
+/* Bytes for `numel` elements (sub-byte types round up); false on overflow or sizeless type. */
+bool wg_dtype_bytes(wg_dtype t, uint64_t numel, uint64_t *out);
+
+/* What a tensor does. Used by the quantization presets and the planner. */
+typedef enum wg_role {
+    WG_ROLE_OTHER = 0,
+    WG_ROLE_EMBEDDING, WG_ROLE_POS_EMBEDDING,
+    WG_ROLE_ATTN_Q, WG_ROLE_ATTN_K, WG_ROLE_ATTN_V, WG_ROLE_ATTN_QKV, WG_ROLE_ATTN_OUT,
+    WG_ROLE_FFN_UP, WG_ROLE_FFN_GATE, WG_ROLE_FFN_DOWN,
+    WG_ROLE_NORM, WG_ROLE_BIAS, WG_ROLE_CONV, WG_ROLE_HEAD,
+    WG_ROLE_LINEAR, /* a MatMul/Gemm weight whose function the names do not reveal */
+    WG_ROLE_COUNT
+} wg_role;
+const char *wg_role_name(wg_role r);
+int wg_role_parse(const char *s); /* -1 if unknown */
+
+#define WG_MAX_DIMS 8
+
+typedef struct wg_tensor {
+    char *name;          /* unique within the model; ONNX subgraph tensors are "scope/name" */
+    wg_dtype dtype;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    uint64_t numel;
+    uint64_t nbytes;
+    const void *data;    /* nbytes of little-endian element data */
+    int source;          /* index into wg_model.sources; -1 if inline (ONNX typed fields) */
+    uint64_t offset;     /* byte offset in the source file (0 if inline) */
+    /* Derived facts */
+    wg_role role;
+    char component[32];
+    int layer;           /* -1 when the tensor belongs to no numbered layer */
+    bool in_dim_first;   /* ONNX MatMul B: shape is [in, out] rather than HF's [out, in] */
+    unsigned scope_len;  /* ONNX subgraph tensors: length of the "scope" prefix of name (no '/') */
+    const char *module;  /* ONNX: "<module path>.weight|bias" recovered from the consuming
+                            node's exporter metadata when the initializer name is generic */
+} wg_tensor;
+
+typedef struct wg_source {
+    char *path;
+    const uint8_t *map;  /* read-only mmap of the whole file (NULL for an empty file) */
+    uint64_t size;
+} wg_source;
+
+typedef enum wg_input_kind { WG_IN_ONNX = 1, WG_IN_SAFETENSORS = 2 } wg_input_kind;
+
+/* Facts from the HF config.json (0 / empty when not given). */
+typedef struct wg_hfconfig {
+    bool present;
+    char model_type[64];
+    char architecture[96];
+    int64_t num_layers, hidden_size, intermediate_size, num_heads, num_kv_heads, head_dim,
+        vocab_size, max_positions, sliding_window, encoder_layers, decoder_layers;
+    int tie_word_embeddings; /* -1 unknown, 0, 1 */
+} wg_hfconfig;
+
+typedef struct wg_model {
+    char *path;               /* what the user named */
+    wg_input_kind kind;
+    char family[32];          /* "llama", "gpt2", "bert", ... or "generic" */
+    wg_tensor *tensors;
+    size_t n_tensors, cap_tensors;
+    wg_source *sources;
+    size_t n_sources;
+    wg_hfconfig config;
+    struct wg_model_internal *in; /* reader-private state (ONNX graph, owned buffers) */
+} wg_model;
+
+/* Optional user classification rules file (JSON, see README "Classification rules"). */
+typedef struct wg_open_opts {
+    const char *rules_path;
+} wg_open_opts;
+
+int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg_error *err);
+void wg_model_free(wg_model *m);
+const wg_tensor *wg_model_find(const wg_model *m, const char *name);
+
+/* Glob over names: `*` any run, `?` one char, `#` a run of digits (first `#` -> *layer,
+ * -1 if none). Names longer than 4096 bytes never match. */
+bool wg_glob_match(const char *pattern, const char *name, long *layer);
+
+/* ---- used by the readers in formats/, not by later stages ---- */
+int wg_source_map(wg_model *m, const char *path, wg_error *err); /* returns index or <0 (-code) */
+wg_tensor *wg_model_add(wg_model *m, const char *name, wg_error *err);
+/* numel of a shape, false on negative dim or overflow */
+bool wg_shape_numel(const int64_t *shape, int ndim, uint64_t *numel);
+/* Owned scratch memory released with the model (for inline ONNX data). */
+void *wg_model_alloc(wg_model *m, size_t n);
+int wg_safetensors_read(wg_model *m, const char *path, wg_error *err);
+int wg_safetensors_read_index(wg_model *m, const char *path, wg_error *err);
+int wg_onnx_read(wg_model *m, const char *path, wg_error *err);
+int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err);
+int wg_classify(wg_model *m, const char *rules_path, wg_error *err);
+/* ONNX structure hints for classification (implemented in onnx.c; no-op for other inputs):
+ * fills role/in_dim_first from the op that consumes each initializer. */
+void wg_onnx_structural_roles(wg_model *m);
+
+#endif

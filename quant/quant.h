@@ -1,0 +1,102 @@
+/* quant/quant.h — quantization formats, bit-packing, error metrics, presets and the planner.
+ *
+ * Contract
+ *  - Pure C over memory: no file I/O. Inputs are float32 matrices; outputs are caller-visible
+ *    buffers whose sizes are given exactly by wg_qformat_layout().
+ *  - A weight is viewed as a matrix [rows][K] with K the *input* dimension (the one a matmul
+ *    reduces over). Quantization groups run along K. See README "Quantized layout".
+ *  - Deterministic: results never depend on the thread count (work is split into fixed row
+ *    blocks, each written at a fixed offset, reductions done in row order).
+ *
+ * Layout of an integer format (b bits, group G, per row K padded with zeros to Kp, a multiple
+ * of G; per-channel uses G = Kp = K rounded up to 32):
+ *   qdata : rows * Kp * b / 8 bytes. Row r, group g occupies G*b/8 bytes (a whole number of
+ *           u32 words, since G is a multiple of 32). Inside a group, element i occupies bits
+ *           [i*b, i*b+b) of the group's little-endian bit stream: bit k of the stream is bit
+ *           (k % 8) of byte (k / 8). So 4-bit element i sits in byte i/2, low nibble when i is
+ *           even (exactly ONNX Runtime MatMulNBits' layout); 3-bit element 5 sits in bits 15..17,
+ *           i.e. bit 7 of byte 1 and bits 0..1 of byte 2.
+ *   scales: rows * ngroups scales, fp16 (default) or f32, row-major.
+ *   zeros : asymmetric only: rows * ngroups bytes, one unsigned zero point per group.
+ *   Stored codes u are unsigned in [0, 2^b - 1]. Dequantization:
+ *     symmetric   x = s * (u - 2^(b-1))
+ *     asymmetric  x = s * (u - z)
+ */
+#ifndef WG_QUANT_H
+#define WG_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* WG_Q_RAW keeps a tensor's original bytes (non-float tensors: indices, masks, shapes). */
+typedef enum wg_qkind { WG_Q_RAW = 0, WG_Q_F32, WG_Q_F16, WG_Q_BF16, WG_Q_INT } wg_qkind;
+
+typedef struct wg_qformat {
+    wg_qkind kind;
+    int bits;        /* 2..8 for WG_Q_INT */
+    int group;       /* 32, 64, 128, 256, or 0 = per-channel (one group per row) */
+    bool sym;        /* symmetric (scale only) or asymmetric (scale + zero point) */
+    bool scale_f32;  /* scales stored as f32 instead of fp16 */
+} wg_qformat;
+
+/* Per bit width: everything the code needs to know about packing (one row per width). */
+typedef struct wg_qbits {
+    int bits;
+    int qmax;                /* 2^bits - 1 */
+    int words_per_32;        /* u32 words holding 32 elements (= bits) */
+} wg_qbits;
+const wg_qbits *wg_qbits_row(int bits); /* NULL if unsupported */
+
+/* Parse "fp16", "bf16", "f32", "q4" (= q4g32s), "q4g128a", "q8cs" (per-channel), with an
+ * optional ".s32" suffix for f32 scales. Returns false on an unknown name. */
+bool wg_qformat_parse(const char *s, wg_qformat *f);
+/* Canonical name, e.g. "q4g32s", "q8cs", "fp16"; buf >= 32 bytes. */
+const char *wg_qformat_name(const wg_qformat *f, char *buf, size_t n);
+/* Average storage bits per weight for a row of length K (data + scales + zeros). */
+double wg_qformat_bpw(const wg_qformat *f, int64_t K);
+
+typedef struct wg_qlayout {
+    int64_t rows, K, Kp, group, ngroups;
+    uint64_t data_bytes, scale_bytes, zero_bytes, total_bytes;
+} wg_qlayout;
+/* Exact byte sizes for a rows x K matrix; false on overflow. For fp formats only data_bytes
+ * is non-zero. */
+bool wg_qformat_layout(const wg_qformat *f, int64_t rows, int64_t K, wg_qlayout *out);
+
+
+/* ---- plans: tensor -> format ---- */
+#include "../formats/model.h"
+
+/* The matrix view of a tensor: rows x K with K the input (reduction) dimension.
+ * [out, in, ...] -> rows = shape[0], K = the rest; in_dim_first 2-D [in, out] -> rows = shape[1],
+ * K = shape[0]; 0-D/1-D -> rows = 1. */
+void wg_tensor_matrix(const wg_tensor *t, int64_t *rows, int64_t *K);
+
+typedef struct wg_plan_entry {
+    wg_qformat fmt;
+    int64_t rows, K;
+    uint64_t bytes;       /* exact stored bytes in this format */
+    const char *why;      /* "preset", "role", "override", "small", "planner", "webnn", ... */
+} wg_plan_entry;
+
+typedef enum wg_preset { WG_PRESET_MIXED = 0, WG_PRESET_FP16, WG_PRESET_Q8, WG_PRESET_Q6,
+    WG_PRESET_Q5, WG_PRESET_Q4, WG_PRESET_Q3, WG_PRESET_Q2, WG_PRESET_COUNT } wg_preset;
+bool wg_preset_parse(const char *s, wg_preset *p);
+const char *wg_preset_name(wg_preset p);
+
+typedef struct wg_plan_opts {
+    wg_preset preset;
+    int group;            /* 32/64/128/256 or 0 per-channel; default 32 */
+    int sym;              /* 1 symmetric (default), 0 asymmetric */
+    bool scale_f32;
+    uint64_t small_numel; /* tensors with fewer elements stay fp16 (default 4096) */
+} wg_plan_opts;
+void wg_plan_opts_default(wg_plan_opts *o);
+
+/* Role defaults for a preset: fills out[i] for every tensor of m. */
+int wg_plan_preset(const wg_model *m, const wg_plan_opts *o, wg_plan_entry *out, wg_error *err);
+/* Recompute rows/K/bytes of an entry after its fmt changed; false on overflow. */
+bool wg_plan_entry_size(const wg_tensor *t, wg_plan_entry *e);
+
+#endif
