@@ -25,7 +25,9 @@ OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o)
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
 UNIT := $(wildcard tests/unit/test_*.c)
 
-all: wgpack
+BIN     ?= wgpack
+
+all: $(BIN)
 
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen
@@ -41,7 +43,7 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h)
 $(BUILD)/libwgpack.a: $(OBJ)
 	ar rcs $@ $^
 
-wgpack: $(CLIOBJ) $(BUILD)/libwgpack.a
+$(BIN): $(CLIOBJ) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
@@ -51,16 +53,15 @@ $(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
 $(BUILD)/mkfixtures: tools/mkfixtures.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
 
-check: wgpack $(BUILD)/tests/unit $(BUILD)/mkfixtures
+check: $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures
 	@WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/$(BUILD) bash tests/run
 
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" wgpack build-asan/tests/unit build-asan/mkfixtures
-	@cp build-asan/../wgpack build-asan/wgpack-asan 2>/dev/null || true
+	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
-	@rm -f wgpack  # the instrumented binary must not pass for the release one
+	    WGPACK=$(CURDIR)/build-asan/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
 
 bench: wgpack
 	bash tools/bench.sh
@@ -71,7 +72,9 @@ demo: wgpack
 deps:
 	bash tools/deps.sh
 
-install: wgpack
+instBIN     ?= wgpack
+
+all: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 wgpack $(DESTDIR)$(PREFIX)/bin/wgpack
 	install -m 644 doc/wgpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/wgpack.1
