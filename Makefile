@@ -18,8 +18,8 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
-       quant/formats.c quant/plan.c
-CLI := convert/main.c convert/inspect.c convert/quantize.c
+       quant/formats.c quant/plan.c quant/fp.c quant/quant.c quant/tensor.c quant/planner.c
+CLI := convert/main.c convert/inspect.c convert/quantize.c convert/plan_cli.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o)
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
@@ -72,9 +72,7 @@ demo: wgpack
 deps:
 	bash tools/deps.sh
 
-instBIN     ?= wgpack
-
-all: $(BIN)
+install: wgpack
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 wgpack $(DESTDIR)$(PREFIX)/bin/wgpack
 	install -m 644 doc/wgpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/wgpack.1

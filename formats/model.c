@@ -308,3 +308,66 @@ fail:
     wg_model_free(m);
     return rc ? rc : WG_EINPUT;
 }
+
+/* ------------------------------------------------------------------ atomic output */
+
+int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (strlen(path) + 16 >= sizeof f->tmp)
+        return wg_fail(err, WG_EUSAGE, path, "output path too long");
+    snprintf(f->final, sizeof f->final, "%s", path);
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? (int)(slash - path + 1) : 0;
+    snprintf(f->tmp, sizeof f->tmp, "%.*s.%s.tmp.XXXXXX", dl, path, slash ? slash + 1 : path);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0)
+        return wg_fail(err, WG_EIO, path, "cannot create output: %s", strerror(errno));
+    return 0;
+}
+
+int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err)
+{
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            wg_atomic_abort(f);
+            return wg_fail(err, WG_EIO, f->final, "write failed: %s", strerror(e));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
+{
+    if (fchmod(f->fd, 0644) || fsync(f->fd) || close(f->fd)) {
+        int e = errno;
+        f->fd = -1;
+        wg_atomic_abort(f);
+        return wg_fail(err, WG_EIO, f->final, "cannot finish output: %s", strerror(e));
+    }
+    f->fd = -1;
+    if (rename(f->tmp, f->final)) {
+        int e = errno;
+        wg_atomic_abort(f);
+        return wg_fail(err, WG_EIO, f->final, "cannot rename output into place: %s", strerror(e));
+    }
+    return 0;
+}
+
+void wg_atomic_abort(wg_atomic_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp[0])
+        unlink(f->tmp);
+    f->tmp[0] = 0;
+}

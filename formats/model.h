@@ -138,6 +138,36 @@ const wg_tensor *wg_model_find(const wg_model *m, const char *name);
  * -1 if none). Names longer than 4096 bytes never match. */
 bool wg_glob_match(const char *pattern, const char *name, long *layer);
 
+/* ---- writing: a file appears at its path complete, or not at all ---- */
+typedef struct wg_atomic_file {
+    int fd;
+    char tmp[4096], final[4096];
+} wg_atomic_file;
+/* Creates "<dir>/.<name>.tmp.XXXXXX" beside the target. On any write error the temp file is
+ * removed. commit = fsync + rename over the target. */
+int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err);
+int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err);
+int wg_atomic_commit(wg_atomic_file *f, wg_error *err);
+void wg_atomic_abort(wg_atomic_file *f);
+
+/* safetensors writer: header from the entry list, then each entry's bytes in order. */
+typedef struct wg_st_entry {
+    const char *name;
+    wg_dtype dtype;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    uint64_t nbytes;
+} wg_st_entry;
+typedef struct wg_st_writer {
+    wg_atomic_file file;
+    uint64_t expect, written;
+} wg_st_writer;
+/* metadata_json (may be NULL) is stored as __metadata__["wgpack"]. */
+int wg_st_writer_open(wg_st_writer *w, const char *path, const wg_st_entry *es, size_t n,
+                      const char *metadata_json, wg_error *err);
+int wg_st_writer_data(wg_st_writer *w, const void *data, size_t n, wg_error *err);
+int wg_st_writer_close(wg_st_writer *w, bool commit, wg_error *err);
+
 /* ---- used by the readers in formats/, not by later stages ---- */
 int wg_source_map(wg_model *m, const char *path, wg_error *err); /* returns index or <0 (-code) */
 wg_tensor *wg_model_add(wg_model *m, const char *name, wg_error *err);

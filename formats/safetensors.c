@@ -273,3 +273,76 @@ out:
     json_decref(idx);
     return rc;
 }
+
+/* ------------------------------------------------------------------ writer */
+
+int wg_st_writer_open(wg_st_writer *w, const char *path, const wg_st_entry *es, size_t n,
+                      const char *metadata_json, wg_error *err)
+{
+    memset(w, 0, sizeof *w);
+    json_t *h = json_object();
+    if (metadata_json) {
+        json_t *md = json_object();
+        json_object_set_new(md, "wgpack", json_string(metadata_json));
+        json_object_set_new(h, "__metadata__", md);
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *dt = NULL;
+        for (size_t k = 0; k < sizeof st_dtypes / sizeof *st_dtypes; k++)
+            if (st_dtypes[k].dt == es[i].dtype)
+                dt = st_dtypes[k].name;
+        if (!dt) {
+            json_decref(h);
+            return wg_fail(err, WG_EINPUT, path, "tensor '%s': dtype %s has no safetensors "
+                           "name", es[i].name, wg_dtype_name(es[i].dtype));
+        }
+        json_t *shape = json_array();
+        for (int d = 0; d < es[i].ndim; d++)
+            json_array_append_new(shape, json_integer(es[i].shape[d]));
+        json_object_set_new(h, es[i].name,
+                            json_pack("{s:s, s:o, s:[I,I]}", "dtype", dt, "shape", shape,
+                                      "data_offsets", (json_int_t)off,
+                                      (json_int_t)(off + es[i].nbytes)));
+        off += es[i].nbytes;
+    }
+    char *txt = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(h);
+    if (!txt)
+        return wg_fail(err, WG_EIO, path, "out of memory");
+    size_t hl = strlen(txt), padded = (hl + 7) / 8 * 8; /* data section 8-byte aligned */
+    int rc = wg_atomic_open(&w->file, path, err);
+    if (!rc) {
+        uint8_t le[8];
+        for (int i = 0; i < 8; i++)
+            le[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+        rc = wg_atomic_write(&w->file, le, 8, err);
+        if (!rc)
+            rc = wg_atomic_write(&w->file, txt, hl, err);
+        if (!rc && padded > hl)
+            rc = wg_atomic_write(&w->file, "        ", padded - hl, err);
+    }
+    free(txt);
+    w->expect = off;
+    return rc;
+}
+
+int wg_st_writer_data(wg_st_writer *w, const void *data, size_t n, wg_error *err)
+{
+    w->written += n;
+    return wg_atomic_write(&w->file, data, n, err);
+}
+
+int wg_st_writer_close(wg_st_writer *w, bool commit, wg_error *err)
+{
+    if (commit && w->written != w->expect) {
+        wg_atomic_abort(&w->file);
+        return wg_fail(err, WG_EIO, w->file.final, "internal: wrote %llu of %llu data bytes",
+                       (unsigned long long)w->written, (unsigned long long)w->expect);
+    }
+    if (!commit) {
+        wg_atomic_abort(&w->file);
+        return 0;
+    }
+    return wg_atomic_commit(&w->file, err);
+}

@@ -2,6 +2,7 @@
 #include "quant.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *preset_names[WG_PRESET_COUNT] = {"mixed", "fp16", "q8", "q6", "q5", "q4",
@@ -105,4 +106,143 @@ int wg_plan_preset(const wg_model *m, const wg_plan_opts *o, wg_plan_entry *out,
                            t->name);
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ overrides */
+
+/* One step up the precision ladder: q2 q3 q4 q5 q6 q8 fp16. */
+static bool step_up(wg_qformat *f)
+{
+    static const int next[9] = {0, 0, 3, 4, 5, 6, 8, 0, 0};
+    if (f->kind != WG_Q_INT)
+        return false;
+    if (f->bits == 8) {
+        memset(f, 0, sizeof *f);
+        f->kind = WG_Q_F16;
+    } else
+        f->bits = next[f->bits];
+    return true;
+}
+
+/* Does `pat` select tensor t? See README "Overrides" for the forms. */
+static bool override_match(const char *pat, const wg_tensor *t)
+{
+    if (!strncmp(pat, "role:", 5)) {
+        return wg_glob_match(pat + 5, wg_role_name(t->role), NULL);
+    }
+    if (!strncmp(pat, "component:", 10))
+        return wg_glob_match(pat + 10, t->component, NULL);
+    long lo = -1, hi = -1;
+    char glob[512];
+    if (!strncmp(pat, "layer:", 6)) {
+        char *end;
+        lo = strtol(pat + 6, &end, 10);
+        hi = *end == '-' ? strtol(end + 1, &end, 10) : lo;
+        return *end == 0 && t->layer >= lo && t->layer <= hi;
+    }
+    /* a dot-separated "A-B" (or "A") element is a layer range: rewrite it to `#` */
+    size_t o = 0;
+    for (const char *p = pat; *p && o < sizeof glob - 2;) {
+        const char *q = p;
+        long a = 0, b;
+        bool at_elem = p == pat || p[-1] == '.';
+        while (*q >= '0' && *q <= '9')
+            a = a * 10 + (*q++ - '0');
+        if (at_elem && q > p && *q == '-' && q[1] >= '0' && q[1] <= '9') {
+            const char *r = q + 1;
+            b = 0;
+            while (*r >= '0' && *r <= '9')
+                b = b * 10 + (*r++ - '0');
+            if (*r == '.' || *r == 0) {
+                lo = a;
+                hi = b;
+                glob[o++] = '#';
+                p = r;
+                continue;
+            }
+        }
+        glob[o++] = *p++;
+    }
+    glob[o] = 0;
+    /* the glob may match the whole name or any suffix that starts after a '.' */
+    for (const char *s = t->name; s; s = strchr(s, '.') ? strchr(s, '.') + 1 : NULL) {
+        long l;
+        if (wg_glob_match(glob, s, &l) && (lo < 0 || (l >= lo && l <= hi)))
+            return true;
+    }
+    return false;
+}
+
+int wg_plan_override(const wg_model *m, const char *set, const wg_plan_opts *o,
+                     wg_plan_entry *plan, bool *pinned, wg_error *err)
+{
+    const char *eq = strrchr(set, '=');
+    if (!eq || eq == set)
+        return wg_fail(err, WG_EINPUT, NULL, "--set '%s': expected PATTERN=FORMAT", set);
+    char pat[512];
+    snprintf(pat, sizeof pat, "%.*s", (int)(eq - set), set);
+    wg_qformat f;
+    bool keep = !strcmp(eq + 1, "keep");
+    if (!keep && !wg_qformat_parse(eq + 1, &f))
+        return wg_fail(err, WG_EINPUT, NULL, "--set '%s': unknown format '%s' (fp16, bf16, "
+                       "f32, keep, q2..q8 with optional g32/g64/g128/g256 or c, s or a)", set,
+                       eq + 1);
+    if (!keep && f.kind == WG_Q_INT && !strchr(eq + 1, 'g') && !strchr(eq + 2, 'c')) {
+        f.group = o->group; /* bare "q5": the run's group size and symmetry */
+        f.sym = o->sym != 0;
+        f.scale_f32 = o->scale_f32;
+    }
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const wg_tensor *t = &m->tensors[i];
+        if (!override_match(pat, t))
+            continue;
+        wg_plan_entry e = plan[i];
+        if (keep)
+            e.fmt = (wg_qformat){.kind = WG_Q_RAW};
+        else
+            e.fmt = f;
+        if (e.fmt.kind != WG_Q_RAW && (!wg_dtype_is_float(t->dtype) || wg_dtype_bits(t->dtype) < 16))
+            continue; /* never convert indices or masks */
+        if (e.fmt.kind == WG_Q_INT && (t->role == WG_ROLE_NORM || t->role == WG_ROLE_BIAS ||
+                                       t->ndim < 2))
+            continue; /* norms and biases are never integer */
+        e.why = "override";
+        if (!wg_plan_entry_size(t, &e))
+            return wg_fail(err, WG_EINPUT, m->path, "tensor '%s': size overflows", t->name);
+        plan[i] = e;
+        if (pinned)
+            pinned[i] = true;
+    }
+    return 0;
+}
+
+void wg_plan_critical_layers(const wg_model *m, int n, wg_plan_entry *plan, const bool *pinned)
+{
+    int maxl = -1;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        maxl = m->tensors[i].layer > maxl ? m->tensors[i].layer : maxl;
+    if (n <= 0 || maxl < 0)
+        return;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        int l = m->tensors[i].layer;
+        if (l < 0 || (pinned && pinned[i]) || (l >= n && l <= maxl - n))
+            continue;
+        if (step_up(&plan[i].fmt)) {
+            plan[i].why = "critical-layer";
+            wg_plan_entry_size(&m->tensors[i], &plan[i]);
+        }
+    }
+}
+
+int wg_plan_webnn(const wg_model *m, wg_plan_entry *plan)
+{
+    int raised = 0;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (plan[i].fmt.kind == WG_Q_INT && plan[i].fmt.bits < 8) {
+            plan[i].fmt.bits = 8;
+            plan[i].why = "webnn";
+            wg_plan_entry_size(&m->tensors[i], &plan[i]);
+            raised++;
+        }
+    return raised;
 }

@@ -65,6 +65,44 @@ typedef struct wg_qlayout {
 bool wg_qformat_layout(const wg_qformat *f, int64_t rows, int64_t K, wg_qlayout *out);
 
 
+/* ---- float conversions (round-to-nearest-even; NaN stays NaN, Inf stays Inf) ---- */
+float wg_f16_to_f32(uint16_t h);
+uint16_t wg_f32_to_f16(float f);
+float wg_bf16_to_f32(uint16_t h);
+uint16_t wg_f32_to_bf16(float f);
+
+/* ---- error metrics (accumulated in fixed order, so thread-count independent) ---- */
+#define WG_QHIST_BINS 18 /* error / step in 16 bins over [-1,1), plus an underflow and overflow bin */
+typedef struct wg_qmetrics {
+    uint64_t n, clipped, nonfinite;
+    double ssx, sse, ssq, dot, wsse, max_abs; /* sum x^2, sum err^2, sum xhat^2, sum x*xhat,
+                                                importance-weighted sse, max |err| */
+    uint64_t hist[WG_QHIST_BINS];
+} wg_qmetrics;
+void wg_qmetrics_add(wg_qmetrics *a, const wg_qmetrics *b);
+double wg_qm_sqnr_db(const wg_qmetrics *m);   /* +inf when exact */
+double wg_qm_rel_rmse(const wg_qmetrics *m);
+double wg_qm_cosine(const wg_qmetrics *m);
+double wg_qm_clipped_frac(const wg_qmetrics *m);
+
+typedef struct wg_qopts {
+    bool search;              /* error-minimising scale search instead of plain RTN */
+    bool reference;           /* use the scalar reference packer (tests) */
+    const float *importance;  /* per-column weights (length K) for the search, or NULL */
+    int threads;              /* 0 or 1: single-threaded */
+} wg_qopts;
+
+/* Quantize float rows x[n][K] (rows r0..r0+n of the matrix) into `planes`, the tensor's
+ * data|scales|zeros buffer of l->total_bytes. Returns 0, 1 if x holds NaN/Inf (nothing
+ * written), -1 on a bad format. Adds to *m when m is not NULL. */
+int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, int64_t r0,
+                     int64_t n, const wg_qopts *o, uint8_t *planes, wg_qmetrics *m);
+void wg_dequantize_rows(const wg_qformat *f, const wg_qlayout *l, const uint8_t *planes,
+                        int64_t r0, int64_t n, bool ref, float *out);
+/* fp16/bf16/f32 targets: count values into out (2 or 4 bytes each). */
+int wg_cast_rows(const wg_qformat *f, const float *x, uint64_t count, uint8_t *out,
+                 wg_qmetrics *m);
+
 /* ---- plans: tensor -> format ---- */
 #include "../formats/model.h"
 
@@ -78,6 +116,7 @@ typedef struct wg_plan_entry {
     int64_t rows, K;
     uint64_t bytes;       /* exact stored bytes in this format */
     const char *why;      /* "preset", "role", "override", "small", "planner", "webnn", ... */
+    double cost;          /* planner: estimated prior x relative error (0 when not planned) */
 } wg_plan_entry;
 
 typedef enum wg_preset { WG_PRESET_MIXED = 0, WG_PRESET_FP16, WG_PRESET_Q8, WG_PRESET_Q6,
@@ -98,5 +137,50 @@ void wg_plan_opts_default(wg_plan_opts *o);
 int wg_plan_preset(const wg_model *m, const wg_plan_opts *o, wg_plan_entry *out, wg_error *err);
 /* Recompute rows/K/bytes of an entry after its fmt changed; false on overflow. */
 bool wg_plan_entry_size(const wg_tensor *t, wg_plan_entry *e);
+
+/* Apply one "PATTERN=FORMAT" override (README "Overrides"); marks matched tensors in pinned
+ * (may be NULL). Returns WG_EUSAGE on a malformed rule. */
+int wg_plan_override(const wg_model *m, const char *set, const wg_plan_opts *o,
+                     wg_plan_entry *plan, bool *pinned, wg_error *err);
+/* First and last n layers one step up the ladder q2 q3 q4 q5 q6 q8 fp16 (pinned skipped). */
+void wg_plan_critical_layers(const wg_model *m, int n, wg_plan_entry *plan, const bool *pinned);
+/* WebNN target: integer formats below 8 bits raised to 8; returns how many were raised. */
+int wg_plan_webnn(const wg_model *m, wg_plan_entry *plan);
+
+/* Sensitivity planner: choose formats for the integer, unpinned tensors so that the total
+ * stays within `budget` bytes with least summed cost (see planner.c). importance[i] is an
+ * optional per-column weight vector for tensor i (calibration), or NULL.
+ * WG_EBUDGET if even the smallest formats do not fit. */
+typedef struct wg_plan_stats {
+    uint64_t budget, min_bytes, bytes;
+    double cost;
+} wg_plan_stats;
+int wg_plan_budget(const wg_model *m, const wg_plan_opts *o, wg_plan_entry *plan,
+                   const bool *pinned, uint64_t budget, const float *const *importance,
+                   int threads, wg_plan_stats *st, wg_error *err);
+double wg_role_prior(wg_role r);
+/* The two halves of wg_plan_budget: scoring (expensive, once) and allocation (cheap, per
+ * budget), so budgets can be swept (Pareto curves) without re-measuring. */
+typedef struct wg_plan_scores wg_plan_scores;
+int wg_plan_score(const wg_model *m, const wg_plan_opts *o, const wg_plan_entry *plan,
+                  const bool *pinned, const float *const *importance, int threads,
+                  wg_plan_scores **out, wg_error *err);
+int wg_plan_allocate(const wg_plan_scores *s, const wg_model *m, const wg_plan_opts *o,
+                     wg_plan_entry *plan, uint64_t budget, wg_plan_stats *st, wg_error *err);
+void wg_plan_scores_free(wg_plan_scores *s);
+
+/* Rows [r0, r0+n) of a float tensor's matrix view as f32 (false: not a float tensor). */
+bool wg_read_rows(const wg_tensor *t, int64_t r0, int64_t n, float *out);
+
+/* Quantize (or cast, or copy) a whole tensor in its planned format into out[e->bytes],
+ * threads over fixed row blocks. Returns 0, WG_EINPUT with a message if the tensor holds
+ * NaN/Inf and the format is an integer one, WG_EIO on allocation failure. */
+int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopts *o,
+                       uint8_t *out, wg_qmetrics *m, wg_error *err);
+/* Dequantize a tensor stored in format e->fmt back to f32 rows (rows x K). */
+int wg_dequantize_tensor(const wg_plan_entry *e, const uint8_t *in, float *out);
+
+/* Run fn(ctx, block, thread) for block = 0..nblocks-1 on `threads` threads. */
+void wg_parallel_for(int threads, int64_t nblocks, void (*fn)(void *, int64_t, int), void *ctx);
 
 #endif

@@ -358,6 +358,17 @@ static void safetensors_fixtures(void)
         die("st-big");
     close(fd);
 
+    /* a weight with NaN and Inf in it (valid file, but integer formats cannot hold it) */
+    mkdirp(P("st-nan", NULL));
+    float nanw[64 * 64];
+    for (int i = 0; i < 64 * 64; i++)
+        nanw[i] = frand();
+    nanw[100] = 0.0f / 0.0f;
+    nanw[200] = 1.0f / 0.0f;
+    st_write(P("st-nan/model.safetensors", NULL),
+             "{\"model.layers.0.mlp.up_proj.weight\":{\"dtype\":\"F32\",\"shape\":[64,64],\"data_offsets\":[0,16384]}}",
+             nanw, sizeof nanw, 0);
+
     /* ---- malformed ---- */
     mkdirp(P("bad", NULL));
     const char *okh = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";

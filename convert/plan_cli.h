@@ -1,0 +1,57 @@
+/* convert/plan_cli.h — the planning options shared by `quantize` and `build`: one parser,
+ * one way to run the plan, one report (JSON object, printed as text or JSON). */
+#ifndef WG_PLAN_CLI_H
+#define WG_PLAN_CLI_H
+#include "../quant/quant.h"
+#include <jansson.h>
+#include <stdio.h>
+
+enum { OPT_PRESET = 256, OPT_GROUP, OPT_SYM, OPT_ASYM, OPT_SCALE32, OPT_RTN, OPT_SET, OPT_RECIPE,
+       OPT_CRIT, OPT_TBITS, OPT_TSIZE, OPT_TARGET, OPT_EXPER, OPT_RULES };
+#define WG_PLAN_LONG_OPTIONS                                                                 \
+    {"preset", required_argument, 0, OPT_PRESET}, {"group-size", required_argument, 0, OPT_GROUP}, \
+    {"sym", no_argument, 0, OPT_SYM}, {"asym", no_argument, 0, OPT_ASYM},                      \
+    {"scale-f32", no_argument, 0, OPT_SCALE32}, {"rtn", no_argument, 0, OPT_RTN},             \
+    {"set", required_argument, 0, OPT_SET}, {"recipe", required_argument, 0, OPT_RECIPE},     \
+    {"critical-layers", required_argument, 0, OPT_CRIT},                                      \
+    {"target-bits", required_argument, 0, OPT_TBITS},                                         \
+    {"target-size", required_argument, 0, OPT_TSIZE},                                         \
+    {"target", required_argument, 0, OPT_TARGET},                                             \
+    {"experimental-precision", no_argument, 0, OPT_EXPER},                                    \
+    {"rules", required_argument, 0, OPT_RULES}
+
+#define WG_MAX_SETS 256
+typedef struct wg_plan_cli {
+    wg_plan_opts o;
+    bool search, webnn, experimental;
+    int critical_layers;
+    double target_bits;      /* 0: none */
+    uint64_t target_size;    /* 0: none */
+    const char *sets[WG_MAX_SETS];
+    int nsets;
+    const char *rules;
+    json_t *recipe;          /* kept alive: sets point into it */
+    bool cli_set[OPT_RULES + 1]; /* which options the command line gave (they beat the recipe) */
+} wg_plan_cli;
+
+typedef struct wg_plan_result {
+    bool planned;
+    wg_plan_stats st;
+    int webnn_raised;
+    uint64_t budget;
+} wg_plan_result;
+
+void wg_plan_cli_init(wg_plan_cli *pc);
+/* Handle one getopt code (>= OPT_PRESET); returns 0 or an exit code. */
+int wg_plan_cli_option(wg_plan_cli *pc, int code, const char *arg, const char *cmd);
+/* preset -> recipe/--set overrides -> critical layers -> planner -> webnn */
+int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_entry *plan,
+                    wg_plan_result *pr, wg_error *err);
+/* {"summary": {...}, "by_format": {...}, "tensors": {name: {format, bytes, ...}}} */
+json_t *wg_plan_report(const wg_model *m, const wg_plan_entry *plan, const wg_plan_cli *pc,
+                       const wg_plan_result *pr);
+void wg_plan_print(json_t *report, FILE *f);
+int wg_default_threads(void);
+/* "12.5MB", "3GiB", "1000" -> bytes; false if malformed */
+bool wg_parse_size(const char *s, uint64_t *out);
+#endif

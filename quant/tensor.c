@@ -1,0 +1,169 @@
+/* quant/tensor.c — whole-tensor quantization: fixed row blocks on a thread pool. Each block
+ * writes its own rows of the output and its own metrics slot; slots are summed in block order,
+ * so the bytes and the metrics are the same for any thread count. */
+#include "quant.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pool_ctx {
+    void (*fn)(void *, int64_t, int);
+    void *ctx;
+    int64_t nblocks;
+    atomic_llong next;
+} pool_ctx;
+
+typedef struct worker {
+    pool_ctx *p;
+    int tid;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (;;) {
+        int64_t b = atomic_fetch_add(&w->p->next, 1);
+        if (b >= w->p->nblocks)
+            break;
+        w->p->fn(w->p->ctx, b, w->tid);
+    }
+    return NULL;
+}
+
+void wg_parallel_for(int threads, int64_t nblocks, void (*fn)(void *, int64_t, int), void *ctx)
+{
+    pool_ctx p = {.fn = fn, .ctx = ctx, .nblocks = nblocks};
+    atomic_init(&p.next, 0);
+    if (threads > 64)
+        threads = 64;
+    if (threads > nblocks)
+        threads = (int)nblocks;
+    pthread_t th[64];
+    worker ws[64];
+    int started = 0;
+    for (int i = 1; i < threads; i++) {
+        ws[i] = (worker){&p, i};
+        if (pthread_create(&th[i], NULL, work, &ws[i]))
+            break;
+        started = i;
+    }
+    ws[0] = (worker){&p, 0};
+    work(&ws[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(th[i], NULL);
+}
+
+#define BLOCK_ROWS 16
+
+typedef struct qjob {
+    const wg_tensor *t;
+    const wg_plan_entry *e;
+    const wg_qopts *o;
+    wg_qlayout l;
+    uint8_t *out;
+    wg_qmetrics *bm;   /* per block */
+    float **scratch;   /* per thread: BLOCK_ROWS * K floats */
+    atomic_int bad;    /* 1 non-finite, 2 other failure */
+} qjob;
+
+static void qblock(void *ctx, int64_t b, int tid)
+{
+    qjob *j = ctx;
+    int64_t r0 = b * BLOCK_ROWS, n = j->e->rows - r0 < BLOCK_ROWS ? j->e->rows - r0 : BLOCK_ROWS;
+    float *x = j->scratch[tid];
+    if (atomic_load(&j->bad) || !wg_read_rows(j->t, r0, n, x)) {
+        atomic_store(&j->bad, 2);
+        return;
+    }
+    wg_qmetrics *m = j->bm ? &j->bm[b] : NULL;
+    if (j->e->fmt.kind == WG_Q_INT) {
+        int rc = wg_quantize_rows(&j->e->fmt, &j->l, x, r0, n, j->o, j->out, m);
+        if (rc)
+            atomic_store(&j->bad, rc > 0 ? 1 : 2);
+    } else {
+        size_t esz = j->e->fmt.kind == WG_Q_F32 ? 4 : 2;
+        uint64_t off = (uint64_t)r0 * (uint64_t)j->e->K;
+        if (wg_cast_rows(&j->e->fmt, x, (uint64_t)n * (uint64_t)j->e->K, j->out + off * esz, m))
+            atomic_store(&j->bad, 2);
+    }
+}
+
+int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopts *o,
+                       uint8_t *out, wg_qmetrics *m, wg_error *err)
+{
+    if (m)
+        memset(m, 0, sizeof *m);
+    if (e->fmt.kind == WG_Q_RAW) {
+        if (t->nbytes)
+            memcpy(out, t->data, t->nbytes);
+        return 0;
+    }
+    if (e->rows == 0 || e->K == 0)
+        return 0;
+    qjob j = {.t = t, .e = e, .o = o, .out = out};
+    atomic_init(&j.bad, 0);
+    if (e->fmt.kind == WG_Q_INT && !wg_qformat_layout(&e->fmt, e->rows, e->K, &j.l))
+        return wg_fail(err, WG_EINPUT, t->name, "quantized size overflows");
+    if (e->fmt.kind == WG_Q_INT)
+        memset(out, 0, e->bytes);
+    int threads = o && o->threads > 1 ? o->threads : 1;
+    int64_t nblocks = (e->rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+    j.bm = m ? calloc((size_t)nblocks, sizeof *j.bm) : NULL;
+    j.scratch = calloc((size_t)threads, sizeof *j.scratch);
+    int rc = 0;
+    if ((m && !j.bm) || !j.scratch) {
+        rc = wg_fail(err, WG_EIO, t->name, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < threads; i++)
+        if (!(j.scratch[i] = malloc(sizeof(float) * BLOCK_ROWS * (size_t)e->K))) {
+            rc = wg_fail(err, WG_EIO, t->name, "out of memory");
+            goto out;
+        }
+    wg_parallel_for(threads, nblocks, qblock, &j);
+    if (atomic_load(&j.bad) == 1)
+        rc = wg_fail(err, WG_EINPUT, NULL, "tensor '%s' holds NaN or Inf values: integer "
+                     "formats cannot represent them (keep it with --set '%s=fp16')", t->name,
+                     t->name);
+    else if (atomic_load(&j.bad))
+        rc = wg_fail(err, WG_EIO, NULL, "tensor '%s': cannot convert %s data", t->name,
+                     wg_dtype_name(t->dtype));
+    else if (m)
+        for (int64_t b = 0; b < nblocks; b++)
+            wg_qmetrics_add(m, &j.bm[b]);
+out:
+    for (int i = 0; j.scratch && i < threads; i++)
+        free(j.scratch[i]);
+    free(j.scratch);
+    free(j.bm);
+    return rc;
+}
+
+int wg_dequantize_tensor(const wg_plan_entry *e, const uint8_t *in, float *out)
+{
+    uint64_t n = (uint64_t)e->rows * (uint64_t)e->K;
+    switch (e->fmt.kind) {
+    case WG_Q_INT: {
+        wg_qlayout l;
+        if (!wg_qformat_layout(&e->fmt, e->rows, e->K, &l))
+            return -1;
+        wg_dequantize_rows(&e->fmt, &l, in, 0, e->rows, false, out);
+        return 0;
+    }
+    case WG_Q_F16: case WG_Q_BF16:
+        for (uint64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, in + 2 * i, 2);
+            out[i] = e->fmt.kind == WG_Q_F16 ? wg_f16_to_f32(h) : wg_bf16_to_f32(h);
+        }
+        return 0;
+    case WG_Q_F32:
+        memcpy(out, in, 4 * n);
+        return 0;
+    default:
+        return -1;
+    }
+}
