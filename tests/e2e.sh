@@ -149,3 +149,86 @@ t_usage_errors_exit_1() {
   wg --help | grep -q "exit codes"
   wg inspect --help | grep -q -- "--json"
 }
+
+# ---------------------------------------------------------------- quantize
+
+t_quantize_mixed_container_readable() {
+  wg quantize models/tinyllama -o "$TMPDIR/q.safetensors" --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.summary.preset==="mixed" && j.summary.output_bytes < j.summary.input_bytes/2.5 && j.summary.model_sqnr_db > 15'
+  assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.down_proj.weight"].format==="q4g32s" && j.tensors["model.layers.0.self_attn.q_proj.weight"].format==="q8g32s" && j.tensors["model.norm.weight"].format==="fp16"'
+  assert_json "$TMPDIR/r.json" 'Object.values(j.tensors).every(t=>t.format==="fp16" || (t.metrics.sqnr_db>5 && t.metrics.cosine>0.9 && t.metrics.err_hist.length===18))'
+  # the container is a valid safetensors file whose size is exactly what the report says
+  wg inspect --json "$TMPDIR/q.safetensors" > "$TMPDIR/i.json"
+  node -e 'const r=require(process.argv[1]), i=require(process.argv[2]);
+    if (i.totals.bytes!==r.summary.output_bytes) throw new Error(i.totals.bytes+" != "+r.summary.output_bytes);
+    const q=i.tensors.find(t=>t.name==="model.layers.0.mlp.down_proj.weight.q");
+    if (!q || q.bytes!==256*512/2) throw new Error("q4 plane size");' "$TMPDIR/r.json" "$TMPDIR/i.json"
+}
+
+t_quantize_threads_byte_identical() {
+  wg quantize models/tinyllama -o "$TMPDIR/a.safetensors" --threads 1 > /dev/null
+  wg quantize models/tinyllama -o "$TMPDIR/b.safetensors" --threads 8 > /dev/null
+  cmp "$TMPDIR/a.safetensors" "$TMPDIR/b.safetensors"
+  wg quantize models/tinyllama-onnx/model.onnx -o "$TMPDIR/c.safetensors" --target-bits 4 --threads 1 > /dev/null
+  wg quantize models/tinyllama-onnx/model.onnx -o "$TMPDIR/d.safetensors" --target-bits 4 --threads 3 > /dev/null
+  cmp "$TMPDIR/c.safetensors" "$TMPDIR/d.safetensors"
+}
+
+t_quantize_presets_sizes_ordered() {
+  prev=0
+  for p in q2 q3 q4 q5 q6 q8 fp16; do
+    wg quantize models/tinygpt2 --preset $p --dry-run --json > "$TMPDIR/$p.json"
+    b=$(node -e 'console.log(require(process.argv[1]).summary.output_bytes)' "$TMPDIR/$p.json")
+    [ "$b" -gt "$prev" ]; prev=$b
+  done
+  assert_json "$TMPDIR/q4.json" 'j.tensors["transformer.h.0.attn.c_attn.weight"].rows===384 && j.tensors["transformer.h.0.attn.c_attn.weight"].K===128'
+}
+
+t_quantize_planner_target_bits_and_size() {
+  wg quantize models/tinyllama --target-bits 3.5 --dry-run --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.summary.budget_met===true && j.summary.bits_per_weight<=3.5 && j.summary.bits_per_weight>3.3'
+  assert_json "$TMPDIR/r.json" 'new Set(Object.values(j.tensors).filter(t=>t.why==="planner").map(t=>t.format)).size>=2'
+  wg quantize models/tinyllama --target-size 2MB --dry-run --json > "$TMPDIR/s.json"
+  assert_json "$TMPDIR/s.json" 'j.summary.output_bytes<=2000000 && j.summary.output_bytes>1900000'
+  set +e; wg quantize models/tinyllama --target-bits 1 --dry-run 2> "$TMPDIR/err"; rc=$?; set -e
+  [ $rc -eq 3 ] && grep -q "below the .* bytes the smallest formats need" "$TMPDIR/err"
+  # plan out as JSON, deterministic
+  wg quantize models/tinyllama --target-bits 4.25 --dry-run --plan-out "$TMPDIR/p1.json" > /dev/null
+  wg quantize models/tinyllama --target-bits 4.25 --dry-run --plan-out "$TMPDIR/p2.json" --threads 1 > /dev/null
+  cmp "$TMPDIR/p1.json" "$TMPDIR/p2.json"
+}
+
+t_quantize_overrides_recipe_critical_webnn() {
+  cat > "$TMPDIR/recipe.json" <<'R'
+{"preset": "q4", "group_size": 64, "set": ["role:attn_v=q8", "*lm_head*=fp16"], "critical_layers": 1}
+R
+  wg quantize models/tinyllama --recipe "$TMPDIR/recipe.json" --set 'layers.1-2.mlp.*=q3' --dry-run --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.self_attn.v_proj.weight"].format==="q8g64s" && j.tensors["lm_head.weight"].format==="fp16"'
+  assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.1.mlp.up_proj.weight"].format==="q3g64s" && j.tensors["model.layers.2.mlp.down_proj.weight"].format==="q3g64s"'
+  # critical layers: first and last layer one step up (q4 -> q5), pinned overrides untouched
+  assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q5g64s" && j.tensors["model.layers.3.self_attn.q_proj.weight"].format==="q5g64s" && j.tensors["model.layers.1.self_attn.q_proj.weight"].format==="q4g64s"'
+  wg quantize models/tinyllama --preset q4 --target webnn --dry-run --json > "$TMPDIR/w.json"
+  assert_json "$TMPDIR/w.json" 'j.summary.webnn_raised_to_8bit===29 && Object.values(j.tensors).every(t=>!/^q[2-6]/.test(t.format))'
+  wg quantize models/tinyllama --preset q4 --target webnn --experimental-precision --dry-run --json > "$TMPDIR/x.json"
+  assert_json "$TMPDIR/x.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q4g32s"'
+  wg quantize models/tinyllama --preset q2 --asym --group-size 128 --scale-f32 --dry-run --json > "$TMPDIR/a.json"
+  assert_json "$TMPDIR/a.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q2g128a.s32"'
+}
+
+t_quantize_bad_input_and_no_partial_output() {
+  set +e
+  wg quantize models/tinyllama -o "$TMPDIR/o.safetensors" --set 'x=q7' 2> "$TMPDIR/e1"; a=$?
+  wg quantize "$FIX/st-nan" -o "$TMPDIR/n.safetensors" --preset q4 2> "$TMPDIR/e2"; b=$?
+  wg quantize "$FIX/bad/overlap.safetensors" -o "$TMPDIR/b.safetensors" 2> "$TMPDIR/e3"; c=$?
+  wg quantize models/tinyllama -o "$TMPDIR/nodir/x.safetensors" 2> "$TMPDIR/e4"; d=$?
+  wg quantize models/tinyllama --group-size 48 -o "$TMPDIR/g.safetensors" 2> /dev/null; e=$?
+  set -e
+  [ $a -eq 2 ] && grep -q "unknown format 'q7'" "$TMPDIR/e1" && [ "$(wc -l < "$TMPDIR/e1")" -eq 1 ]
+  [ $b -eq 2 ] && grep -q "holds NaN or Inf" "$TMPDIR/e2"
+  [ $c -eq 2 ] && [ $d -eq 4 ] && [ $e -eq 1 ]
+  # nothing left behind: no output, no temp files
+  [ -z "$(ls -A "$TMPDIR" | grep -v '^e[0-9]$')" ]
+  # NaN weights are fine in fp16 (kept as NaN)
+  wg quantize "$FIX/st-nan" -o "$TMPDIR/n.safetensors" --preset fp16 --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].metrics.nonfinite===2'
+}
