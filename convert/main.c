@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"inspect", cmd_inspect, "show family, components, roles, layers and size estimates"},
     {"quantize", cmd_quantize, "quantize a model into a packed tensor set"},
+    {"verify", cmd_verify, "end-to-end cost of a quantization (Llama-family reference forward pass)"},
 };
 
 static void usage(FILE *f)

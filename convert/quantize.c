@@ -192,6 +192,7 @@ int cmd_quantize(int argc, char **argv)
             goto fail;
         if ((rc = wg_st_writer_data(&w, buf, plan[i].bytes, &err)))
             goto fail;
+        wg_tensor_release(m, &m->tensors[i]);
         if (plan[i].fmt.kind != WG_Q_RAW) {
             json_object_set_new(json_object_get(jt, m->tensors[i].name), "metrics",
                                 metrics_json(&qm));

@@ -68,6 +68,16 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
             }
         }
     }
+    v = lookup(root, "rms_norm_eps");
+    if (json_is_number(v))
+        c->rms_norm_eps = json_number_value(v);
+    v = lookup(root, "rope_theta");
+    if (!json_is_number(v)) { /* newer configs: rope_parameters.rope_theta */
+        json_t *rp = lookup(root, "rope_parameters");
+        v = json_is_object(rp) ? json_object_get(rp, "rope_theta") : NULL;
+    }
+    if (json_is_number(v))
+        c->rope_theta = json_number_value(v);
     v = lookup(root, "tie_word_embeddings");
     if (json_is_boolean(v))
         c->tie_word_embeddings = json_is_true(v);

@@ -371,3 +371,14 @@ void wg_atomic_abort(wg_atomic_file *f)
         unlink(f->tmp);
     f->tmp[0] = 0;
 }
+
+void wg_tensor_release(const wg_model *m, const wg_tensor *t)
+{
+    if (t->source < 0 || !m->sources[t->source].map || !t->nbytes)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + page - 1) / page * page,
+              e = ((uintptr_t)t->data + t->nbytes) / page * page;
+    if (e > a)
+        madvise((void *)a, e - a, MADV_DONTNEED); /* clean file pages: re-read if touched */
+}

@@ -111,6 +111,7 @@ typedef struct wg_hfconfig {
     int64_t num_layers, hidden_size, intermediate_size, num_heads, num_kv_heads, head_dim,
         vocab_size, max_positions, sliding_window, encoder_layers, decoder_layers;
     int tie_word_embeddings; /* -1 unknown, 0, 1 */
+    double rms_norm_eps, rope_theta; /* 0 when not given */
 } wg_hfconfig;
 
 typedef struct wg_model {
@@ -133,6 +134,9 @@ typedef struct wg_open_opts {
 int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg_error *err);
 void wg_model_free(wg_model *m);
 const wg_tensor *wg_model_find(const wg_model *m, const char *name);
+/* Drop a processed tensor's mmapped pages from this process (they stay in the page cache), so
+ * that streaming through a model keeps resident memory near one tensor, not the whole file. */
+void wg_tensor_release(const wg_model *m, const wg_tensor *t);
 
 /* Glob over names: `*` any run, `?` one char, `#` a run of digits (first `#` -> *layer,
  * -1 if none). Names longer than 4096 bytes never match. */

@@ -77,6 +77,7 @@ static void score_tensor(void *ctx, int64_t ti, int tid)
     }
     for (int64_t r = 0; r < ns; r++) /* evenly spaced rows, deterministic */
         wg_read_rows(t, ns == rows ? r : r * rows / ns, 1, x + r * K);
+    wg_tensor_release(j->m, t);
     for (int c = 0; c < NCAND; c++) {
         wg_plan_entry e = j->plan[i];
         fill_candidate(&e.fmt, c, j->o);

@@ -17,6 +17,8 @@
 
 /* ------------------------------------------------------------------ metrics */
 
+#define LANES 8 /* explicit accumulation lanes: vectorised sums with a fixed order */
+
 void wg_qmetrics_add(wg_qmetrics *a, const wg_qmetrics *b)
 {
     a->n += b->n;
@@ -70,6 +72,66 @@ static inline void metric_elem(wg_qmetrics *m, float x, float y, float d, float 
     m->hist[hist_bin((float)e, d)]++;
 }
 
+/* Metrics of one group. The sums run in 8 explicit float lanes combined in a fixed order: the
+ * compiler vectorises that without reassociating anything, so the result is the same in every
+ * build. Histogram bins are counted into hist4 (four interleaved tables, no store-to-load chain
+ * on one counter); the caller folds them into m->hist. */
+static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, int n, float d,
+                         int z, const float *w, int qmax, uint32_t (*hist4)[WG_QHIST_BINS])
+{
+    float ssx[LANES] = {0}, ssq[LANES] = {0}, dot[LANES] = {0}, sse[LANES] = {0},
+          wsse[LANES] = {0}, mx[LANES] = {0};
+    uint32_t clip[LANES] = {0};
+    uint8_t bins[256 * 8];
+    const float zf = (float)z, inv = d != 0.0f ? 1.0f / fabsf(d) : 0.0f, half = 0.5f * fabsf(d) * 1.0001f;
+    const float hb = (float)((WG_QHIST_BINS - 2) / 2), top = (float)(WG_QHIST_BINS - 1);
+    int i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float xi = x[i + l], y = d * ((float)codes[i + l] - zf), e = xi - y, ae = fabsf(e);
+            ssx[l] += xi * xi;
+            ssq[l] += y * y;
+            dot[l] += xi * y;
+            sse[l] += e * e;
+            wsse[l] += (w ? w[i + l] : 1.0f) * e * e;
+            mx[l] = ae > mx[l] ? ae : mx[l];
+            clip[l] += (uint32_t)((codes[i + l] == 0 || codes[i + l] == qmax) & (ae > half));
+            float r = (e * inv + 1.0f) * hb + 1.0f;
+            r = r < 0.0f ? 0.0f : r > top ? top : r;
+            bins[i + l] = (uint8_t)(int)r;
+        }
+    for (int l = 0; i < n; i++, l++) { /* tail (a last, partial group): same lanes */
+        float xi = x[i], y = d * ((float)codes[i] - zf), e = xi - y, ae = fabsf(e);
+        ssx[l] += xi * xi;
+        ssq[l] += y * y;
+        dot[l] += xi * y;
+        sse[l] += e * e;
+        wsse[l] += (w ? w[i] : 1.0f) * e * e;
+        mx[l] = ae > mx[l] ? ae : mx[l];
+        clip[l] += (uint32_t)((codes[i] == 0 || codes[i] == qmax) & (ae > half));
+        float r = (e * inv + 1.0f) * hb + 1.0f;
+        r = r < 0.0f ? 0.0f : r > top ? top : r;
+        bins[i] = (uint8_t)(int)r;
+    }
+    for (int l = 0; l < LANES; l++) {
+        m->ssx += ssx[l];
+        m->ssq += ssq[l];
+        m->dot += dot[l];
+        m->sse += sse[l];
+        m->wsse += wsse[l];
+        m->max_abs = mx[l] > m->max_abs ? mx[l] : m->max_abs;
+        m->clipped += clip[l];
+    }
+    for (i = 0; i + 4 <= n; i += 4) {
+        hist4[0][bins[i]]++;
+        hist4[1][bins[i + 1]]++;
+        hist4[2][bins[i + 2]]++;
+        hist4[3][bins[i + 3]]++;
+    }
+    for (; i < n; i++)
+        hist4[0][bins[i]]++;
+}
+
 /* ------------------------------------------------------------------ scale choice */
 
 static inline float store_scale(float d, bool f32)
@@ -91,25 +153,20 @@ static inline int code_of(float x, float id, int z, int qmax, int *clipped)
 /* Weighted squared error of one candidate (d, z) on a group. */
 static double cand_err(const float *x, const float *w, int G, float d, int z, int qmax)
 {
-    float id = d != 0.0f ? 1.0f / d : 0.0f, zh = (float)z + 0.5f, fq = (float)qmax, zf = (float)z;
-    float err = 0; /* a group is at most 256 values: float accumulation is plenty to rank */
-    if (w) {
-        for (int i = 0; i < G; i++) {
-            float t = x[i] * id + zh;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f, zh = (float)z + 0.5f, fq = (float)qmax,
+                zf = (float)z;
+    float acc[LANES] = {0}; /* G is a multiple of 32; lanes keep the sum order fixed */
+    for (int i = 0; i < G; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float t = x[i + l] * id + zh;
             t = t < 0.0f ? 0.0f : t;
             t = t > fq ? fq : t;
-            float e = x[i] - d * ((float)(int)t - zf);
-            err += w[i] * e * e;
+            float e = x[i + l] - d * ((float)(int)t - zf);
+            acc[l] += (w ? w[i + l] : 1.0f) * e * e;
         }
-    } else {
-        for (int i = 0; i < G; i++) {
-            float t = x[i] * id + zh;
-            t = t < 0.0f ? 0.0f : t;
-            t = t > fq ? fq : t;
-            float e = x[i] - d * ((float)(int)t - zf);
-            err += e * e;
-        }
-    }
+    double err = 0;
+    for (int l = 0; l < LANES; l++)
+        err += acc[l];
     return err;
 }
 
@@ -121,12 +178,12 @@ static void rtn_params(const float *x, int G, const wg_qformat *f, float clip, f
 {
     int qmax = (1 << f->bits) - 1, half = 1 << (f->bits - 1);
     if (f->sym) {
-        float m = 0, am = 0;
-        for (int i = 0; i < G; i++)
-            if (fabsf(x[i]) > am) {
-                am = fabsf(x[i]);
-                m = x[i];
-            }
+        float mx = 0, mn = 0; /* branch-free (vectorises); the larger magnitude wins, max on a tie */
+        for (int i = 0; i < G; i++) {
+            mx = x[i] > mx ? x[i] : mx;
+            mn = x[i] < mn ? x[i] : mn;
+        }
+        float m = mx >= -mn ? mx : mn;
         *d_out = store_scale(clip * m / (float)-half, f->scale_f32);
         *z_out = half;
     } else {
@@ -311,6 +368,7 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
     uint8_t *data = planes, *scales = planes + l->data_bytes,
             *zeros = planes + l->data_bytes + l->scale_bytes;
     float wbuf[256 * 8];
+    uint32_t hist4[4][WG_QHIST_BINS] = {{0}};
     for (int64_t r = 0; r < n; r++) {
         const float *row = x + r * l->K;
         for (int64_t g = 0; g < l->ngroups; g++) {
@@ -334,9 +392,9 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
             for (int i = 0; i < G; i++) {
                 int c;
                 codes[i] = (uint8_t)code_of(xg[i], id, z, qmax, &c);
-                if (i < valid && m)
-                    metric_elem(m, xg[i], d * (float)(codes[i] - z), d, w ? w[i] : 1.0f, c);
             }
+            if (m)
+                metric_group(m, xg, codes, (int)valid, d, z, w, qmax, hist4);
             int64_t gi = (r0 + r) * l->ngroups + g;
             (ref ? pack_ref : pack_fast)(codes, G, bits, data + (size_t)gi * gbytes);
             put_scale(scales, gi, d, f->scale_f32);
@@ -346,6 +404,8 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
         if (m)
             m->n += (uint64_t)l->K;
     }
+    for (int b = 0; m && b < WG_QHIST_BINS; b++)
+        m->hist[b] += (uint64_t)hist4[0][b] + hist4[1][b] + hist4[2][b] + hist4[3][b];
 }
 
 int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, int64_t r0,
@@ -353,9 +413,14 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
 {
     if (f->kind != WG_Q_INT || !wg_qbits_row(f->bits) || l->group > 256 * 8)
         return -1;
-    for (int64_t i = 0; i < n * l->K; i++)
-        if (!isfinite(x[i]))
-            return 1;
+    uint32_t special = 0; /* OR of "exponent all ones" flags: branch-free, vectorises */
+    for (int64_t i = 0; i < n * l->K; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        special |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (special)
+        return 1;
     float *xg = malloc(sizeof(float) * (size_t)l->group);
     uint8_t *codes = malloc((size_t)l->group);
     if (!xg || !codes) {

@@ -232,3 +232,32 @@ t_quantize_bad_input_and_no_partial_output() {
   wg quantize "$FIX/st-nan" -o "$TMPDIR/n.safetensors" --preset fp16 --json > "$TMPDIR/r.json"
   assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].metrics.nonfinite===2'
 }
+
+# ---------------------------------------------------------------- end-to-end accuracy
+
+t_verify_c_reference_matches_onnxruntime() {
+  # logits from ONNX Runtime on the same weights (tools/export_onnx_ref.py, device machine)
+  wg verify models/tinyllama --tokens models/tinyllama-onnx/ref_tokens.i64 \
+     --ref-logits models/tinyllama-onnx/ref_logits.f32 --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.metrics.positions===128 && j.metrics.logits_max_abs_err < 1e-4 && j.metrics.top1_agreement===1'
+}
+
+t_quality_planner_beats_uniform_q4_at_same_bytes() {
+  wg verify models/tinyllama --text tools/train_tiny_lm.py --preset q4 --json > "$TMPDIR/q4.json"
+  bytes=$(node -e 'console.log(require(process.argv[1]).plan.output_bytes)' "$TMPDIR/q4.json")
+  wg verify models/tinyllama --text tools/train_tiny_lm.py --target-size "$bytes" --json > "$TMPDIR/pl.json"
+  node -e 'const a=require(process.argv[1]), b=require(process.argv[2]);
+    console.log("q4 KL", a.metrics.kl, "planner KL", b.metrics.kl, "bytes", a.plan.output_bytes, b.plan.output_bytes);
+    if (!(b.plan.output_bytes<=a.plan.output_bytes && b.metrics.kl < a.metrics.kl)) process.exit(1);' "$TMPDIR/q4.json" "$TMPDIR/pl.json"
+}
+
+t_quality_search_beats_rtn_every_width() {
+  for p in q8 q6 q5 q4 q3 q2; do
+    wg quantize models/tinyllama --preset $p --dry-run --json > /dev/null # plan is valid
+    wg quantize models/tinyllama --preset $p -o "$TMPDIR/s.safetensors" --json > "$TMPDIR/s.json"
+    wg quantize models/tinyllama --preset $p --rtn -o "$TMPDIR/r.safetensors" --json > "$TMPDIR/r.json"
+    node -e 'const s=require(process.argv[1]).summary, r=require(process.argv[2]).summary;
+      console.log(process.argv[3], "search", s.model_sqnr_db.toFixed(2), "rtn", r.model_sqnr_db.toFixed(2));
+      if (!(s.model_sqnr_db > r.model_sqnr_db)) process.exit(1);' "$TMPDIR/s.json" "$TMPDIR/r.json" $p
+  done
+}
