@@ -204,7 +204,7 @@ Test(qnan, nonfinite_refused_by_integer_formats)
     wg_qlayout l;
     wg_qformat_parse("q4g32s", &f);
     wg_qformat_layout(&f, 1, 32, &l);
-    uint8_t out[32];
+    uint8_t out[64]; /* 32 fp16 values */
     cr_assert_eq(wg_quantize_rows(&f, &l, x, 0, 1, NULL, out, NULL), 1);
     wg_qformat h = {.kind = WG_Q_F16};
     wg_qmetrics m = {0};
