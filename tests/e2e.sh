@@ -261,3 +261,116 @@ t_quality_search_beats_rtn_every_width() {
       if (!(s.model_sqnr_db > r.model_sqnr_db)) process.exit(1);' "$TMPDIR/s.json" "$TMPDIR/r.json" $p
   done
 }
+
+# ---------------------------------------------------------------- bundles
+
+t_build_real_models_verify_bundle() {
+  # four real models, four families; the VAD model has two components (If branches)
+  for mdl in models/tinyllama models/tinygpt2 $VAD/silero_vad_v5.onnx $OCR/ch_PP-OCRv4_rec_infer.onnx models/tinyllama-onnx/model.onnx; do
+    wg build "$mdl" -o "$TMPDIR/b" --force --compress zstd --json > "$TMPDIR/s.json"
+    wg verify-bundle "$TMPDIR/b"
+    assert_json "$TMPDIR/b/manifest.json" 'j.format_version===1 && j.shards.every(s=>/^[a-z_A-Z0-9]+-(g|[0-9]{3})(\.[0-9]+)?-[0-9a-f]{16}\.bin$/.test(s.file) && s.integrity.startsWith("sha256-") && s.zst.bytes>0)'
+    assert_json "$TMPDIR/b/manifest.json" 'j.tensors.every(t=>t.parts.every(p=>p.data.offset%256===0 && (!p.scales||p.scales.offset%256===0)))'
+  done
+  wg build $VAD/silero_vad_v5.onnx -o "$TMPDIR/v" --json > "$TMPDIR/s.json"
+  assert_json "$TMPDIR/s.json" 'j.components===2 && j.bundle_bytes < j.original_bytes/3'
+  assert_json "$TMPDIR/v/manifest.json" 'j.shards.every(s=>s.component.startsWith("If_0_"))'
+}
+
+t_build_llama_manifest_plans_and_hints() {
+  wg build models/tinyllama -o "$TMPDIR/b" --tabs 2 > /dev/null
+  m="$TMPDIR/b/manifest.json"
+  assert_json "$m" 'j.components.map(c=>c.name).join()==="embeddings,decoder,head" && j.components[1].depends_on.join()==="embeddings" && j.components[2].depends_on.join()==="decoder"'
+  assert_json "$m" 'j.plans.progressive[0].name==="embeddings" && j.plans.progressive[1].name==="head" && j.plans.progressive.length===6'
+  assert_json "$m" 'j.plans.tabs.tabs===2 && j.plans.tabs.partition[0].layers.join()==="0,1" && j.plans.tabs.partition[1].layers.join()==="2,3" && j.plans.tabs.partition[0].sends.after_layer===1'
+  assert_json "$m" 'j.runtime.kv_cache.kv_heads===2 && j.runtime.kv_cache.head_dim===64 && j.runtime.kv_cache.bytes_per_token_f16===2*4*2*64*2'
+  assert_json "$m" 'j.profiles.length===5 && j.profiles.every(p=>p.fits_limits && p.fits_memory) && j.model.sources.length===3'
+  grep -q "immutable" "$TMPDIR/b/_headers"
+  wg build models/tinyllama -o "$TMPDIR/c" --tab-memory 700kB > /dev/null
+  assert_json "$TMPDIR/c/manifest.json" 'j.plans.tabs.tabs===3 && j.plans.tabs.partition.every(t=>t.within_budget)'
+  set +e; wg build models/tinyllama -o "$TMPDIR/d" --tab-memory 100kB 2>/dev/null; rc=$?; set -e
+  [ $rc -eq 3 ] && [ ! -e "$TMPDIR/d" ]
+}
+
+t_build_deterministic_any_threads_and_archives() {
+  wg build models/tinyllama -o "$TMPDIR/a" --threads 1 --compress zstd --archive tar --shard-size 64KiB > /dev/null
+  wg build models/tinyllama -o "$TMPDIR/b" --threads 4 --compress zstd --archive tar --shard-size 64KiB > /dev/null
+  diff -r "$TMPDIR/a" "$TMPDIR/b"
+  # archives: same bytes (names inside differ only by the directory name, so use the same one)
+  mv "$TMPDIR/a.tar" "$TMPDIR/first.tar"; rm -rf "$TMPDIR/a"
+  wg build models/tinyllama -o "$TMPDIR/a" --threads 2 --compress zstd --archive tar --shard-size 64KiB > /dev/null
+  cmp "$TMPDIR/a.tar" "$TMPDIR/first.tar"
+  tar tf "$TMPDIR/a.tar" | head -1 | grep -q "^a/_headers$"
+  for k in tar.zst zip; do
+    wg build models/tinygpt2 -o "$TMPDIR/g" --archive $k --force > /dev/null; mv "$TMPDIR/g.$k" "$TMPDIR/g1.$k"
+    wg build models/tinygpt2 -o "$TMPDIR/g" --archive $k --force > /dev/null
+    cmp "$TMPDIR/g.$k" "$TMPDIR/g1.$k"
+  done
+}
+
+t_build_split_tensors_reassemble_to_quantized_bytes() {
+  # 16 KiB shards force tensors to split on row boundaries; the parts, concatenated, must be
+  # exactly the planes `quantize` writes for the same plan
+  wg build models/tinyllama -o "$TMPDIR/b" --shard-size 16KiB > /dev/null
+  wg verify-bundle "$TMPDIR/b"
+  wg quantize models/tinyllama -o "$TMPDIR/q.safetensors" > /dev/null
+  node -e '
+    const fs=require("fs"), dir=process.argv[1], q=fs.readFileSync(process.argv[2]);
+    const hl=Number(q.readBigUInt64LE(0)), h=JSON.parse(q.slice(8,8+hl).toString());
+    const plane=(n)=>{const e=h[n]; return e? q.slice(8+hl+e.data_offsets[0], 8+hl+e.data_offsets[1]):null;};
+    const m=JSON.parse(fs.readFileSync(dir+"/manifest.json")); let split=0;
+    for (const t of m.tensors) {
+      if (t.parts.length>1) split++;
+      for (const [pl,suf] of [["data", t.format.startsWith("q")?".q":""],["scales",".scales"]]) {
+        const want=plane(t.name+suf); if (!want || (pl==="scales" && !t.format.startsWith("q"))) continue;
+        const got=Buffer.concat(t.parts.map(p=>fs.readFileSync(dir+"/"+m.shards[p.shard].file).slice(p[pl].offset,p[pl].offset+p[pl].bytes)));
+        if (!got.equals(want)) throw new Error(t.name+" "+pl+" differs");
+      }
+    }
+    if (split<8) throw new Error("expected split tensors, got "+split);
+    console.log(split+" split tensors reassemble exactly");' "$TMPDIR/b" "$TMPDIR/q.safetensors"
+}
+
+t_build_incremental_one_layer_changes_one_shard() {
+  wg build models/tinyllama -o "$TMPDIR/a" > /dev/null
+  wg build models/tinyllama -o "$TMPDIR/b" --set 'layers.2.*=q8' > /dev/null
+  changed=$( (ls "$TMPDIR/a"; ls "$TMPDIR/b") | sort | uniq -u | tr '\n' ' ')
+  echo "changed: $changed"
+  [ "$(echo $changed | wc -w)" -eq 2 ] && echo "$changed" | grep -q "decoder-002-.*decoder-002-"
+}
+
+t_build_atomic_under_sigkill() {
+  wg build models/tinyllama -o "$TMPDIR/b" --preset q8 > /dev/null
+  cp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
+  for i in $(seq 1 24); do
+    d=$(awk -v i=$i 'BEGIN{srand(i); printf "%.3f", rand()*0.6}')
+    timeout -s KILL "$d" "$WGPACK" build models/tinyllama -o "$TMPDIR/b" --preset mixed > /dev/null 2>&1 || true
+    # the target is always a complete bundle: the old one or the new one
+    "$WGPACK" verify-bundle "$TMPDIR/b" > /dev/null
+    if ! cmp -s "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"; then
+      node -e 'const m=require(process.argv[1]); if(m.options.preset!=="mixed") process.exit(1)' "$TMPDIR/b/manifest.json"
+    fi
+  done
+}
+
+t_build_output_path_safety() {
+  mkdir "$TMPDIR/notbundle"; echo keep > "$TMPDIR/notbundle/file.txt"
+  set +e; wg build models/tinygpt2 -o "$TMPDIR/notbundle" 2> "$TMPDIR/err"; rc=$?; set -e
+  [ $rc -eq 1 ] && grep -q "use --force" "$TMPDIR/err" && [ -f "$TMPDIR/notbundle/file.txt" ]
+  wg build models/tinygpt2 -o "$TMPDIR/notbundle" --force > /dev/null
+  [ ! -e "$TMPDIR/notbundle/file.txt" ] && wg verify-bundle "$TMPDIR/notbundle" > /dev/null
+  set +e; wg build "$FIX/bad/overlap.safetensors" -o "$TMPDIR/x" 2>/dev/null; rc=$?; set -e
+  [ $rc -eq 2 ] && [ ! -e "$TMPDIR/x" ] && [ -z "$(ls -a "$TMPDIR" | grep '\.tmp\.')" ]
+}
+
+t_verify_bundle_detects_corruption() {
+  wg build models/tinyllama -o "$TMPDIR/b" --compress zstd > /dev/null
+  f=$(ls "$TMPDIR"/b/decoder-001-*.bin)
+  printf '\x55' | dd of="$f" bs=1 seek=1000 conv=notrunc 2>/dev/null
+  set +e; wg verify-bundle "$TMPDIR/b" > /dev/null 2> "$TMPDIR/err"; rc=$?; set -e
+  [ $rc -eq 5 ] && grep -q "xxh3" "$TMPDIR/err" && grep -q "SHA-256" "$TMPDIR/err"
+  wg build models/tinyllama -o "$TMPDIR/c" > /dev/null
+  g=$(ls "$TMPDIR"/c/head-g-*.bin); mv "$g" "$TMPDIR/c/head-g-0000000000000000.bin"
+  set +e; wg verify-bundle "$TMPDIR/c" > /dev/null 2> "$TMPDIR/err2"; rc=$?; set -e
+  [ $rc -eq 5 ] && grep -q "missing" "$TMPDIR/err2"
+}

@@ -1,0 +1,656 @@
+/* pack/bundle.c — write a bundle: quantize tensor by tensor into layer-bounded shards, hash and
+ * name them, transport copies, manifest, CDN headers, then swap the directory into place. */
+#define _GNU_SOURCE
+#include "pack_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+static const wg_profile profiles[] = {
+    /* WebGPU default limits unless noted; memory budgets are what one tab can hold in
+     * practice (assumptions, recorded in the manifest next to each verdict). */
+    {"chrome", 128u << 20, 256u << 20, 4ull << 30, true, true},
+    {"edge", 128u << 20, 256u << 20, 4ull << 30, true, true},
+    {"firefox", 128u << 20, 256u << 20, 2ull << 30, false, false},
+    {"safari", 128u << 20, 256u << 20, 1536ull << 20, true, false},
+    {"mobile", 128u << 20, 256u << 20, 1ull << 30, true, false},
+};
+
+const wg_profile *wg_profiles(int *n)
+{
+    *n = (int)(sizeof profiles / sizeof *profiles);
+    return profiles;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)flag;
+    (void)f;
+    return remove(p);
+}
+
+void wg_rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int write_file(const char *dir, const char *name, const void *data, size_t n, wg_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return wg_fail(err, WG_EIO, path, "cannot create: %s", strerror(errno));
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            return wg_fail(err, WG_EIO, path, "write failed: %s", strerror(e));
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    if (fsync(fd) || close(fd))
+        return wg_fail(err, WG_EIO, path, "cannot finish: %s", strerror(errno));
+    return 0;
+}
+
+static void sri_sha256(const void *data, size_t n, char out[64])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    unsigned char b64[64];
+    EVP_EncodeBlock(b64, md, (int)len);
+    snprintf(out, 64, "sha256-%s", b64);
+}
+
+static json_t *metrics_json(const wg_qmetrics *m)
+{
+    double sq = wg_qm_sqnr_db(m);
+    return json_pack("{s:o, s:f, s:f, s:f, s:f}", "sqnr_db", isfinite(sq) ? json_real(sq) : json_null(),
+                     "rel_rmse", wg_qm_rel_rmse(m), "cosine", wg_qm_cosine(m), "max_abs_err",
+                     m->max_abs, "clipped_frac", wg_qm_clipped_frac(m));
+}
+
+static const char *basename_of(const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    const char *s = p + n;
+    while (s > p && s[-1] != '/')
+        s--;
+    return s;
+}
+
+/* ------------------------------------------------------------------ manifest pieces */
+
+static json_t *depends_on(const char *c, const wg_layout_t *L)
+{
+    json_t *d = json_array();
+    for (size_t i = 0; i < L->ncomps; i++) {
+        const char *o = L->comps[i];
+        bool dep = false;
+        if (!strcmp(c, "decoder"))
+            dep = !strcmp(o, "embeddings") || strstr(o, "encoder");
+        else if (!strcmp(c, "head"))
+            dep = !strcmp(o, "decoder") || (!strstr(c, "encoder") && strstr(o, "encoder") &&
+                                             !json_array_size(d));
+        if (dep && strcmp(o, c))
+            json_array_append_new(d, json_string(o));
+    }
+    return d;
+}
+
+static int comp_priority(const char *c)
+{
+    if (strstr(c, "encoder"))
+        return 0;
+    if (!strcmp(c, "embeddings"))
+        return 1;
+    if (!strcmp(c, "head"))
+        return 2; /* small, needed by every step: early */
+    if (!strcmp(c, "decoder"))
+        return 3;
+    return 4;
+}
+
+static json_t *progressive_plan(const wg_layout_t *L)
+{
+    json_t *groups = json_array();
+    for (int pri = 0; pri <= 4; pri++)
+        for (size_t c = 0; c < L->ncomps; c++) {
+            if (comp_priority(L->comps[c]) != pri)
+                continue;
+            json_t *g = NULL;
+            int glayer = -3;
+            for (size_t s = 0; s < L->nshards; s++) {
+                const wg_shard_t *sh = &L->shards[s];
+                if (strcmp(sh->component, L->comps[c]))
+                    continue;
+                if (!g || sh->layer != glayer) {
+                    char name[96];
+                    if (sh->layer < 0)
+                        snprintf(name, sizeof name, "%s", sh->component);
+                    else
+                        snprintf(name, sizeof name, "%s.layer%d", sh->component, sh->layer);
+                    g = json_pack("{s:i, s:s, s:s, s:[], s:I}", "priority",
+                                  (int)json_array_size(groups), "name", name, "component",
+                                  sh->component, "shards", "bytes", (json_int_t)0);
+                    json_array_append_new(groups, g);
+                    glayer = sh->layer;
+                }
+                json_array_append_new(json_object_get(g, "shards"), json_string(sh->file));
+                json_object_set_new(g, "bytes", json_integer(json_integer_value(json_object_get(g, "bytes")) +
+                                                             (json_int_t)sh->size));
+            }
+        }
+    return groups;
+}
+
+/* Contiguous layer ranges of the main layered component over `tabs` tabs, minimising the
+ * largest tab (binary search on the cap, greedy fill). */
+static int tab_plan(const wg_model *m, const wg_layout_t *L, const wg_pack_opts *o, json_t **out,
+                    wg_error *err)
+{
+    *out = json_null();
+    if (!o->tabs && !o->tab_memory)
+        return 0;
+    /* the component with the most layers carries the pipeline */
+    const char *main = NULL;
+    int maxl = -1;
+    for (size_t c = 0; c < L->ncomps; c++) {
+        int ml = -1;
+        for (size_t s = 0; s < L->nshards; s++)
+            if (!strcmp(L->shards[s].component, L->comps[c]) && L->shards[s].layer > ml)
+                ml = L->shards[s].layer;
+        if (ml > maxl) {
+            maxl = ml;
+            main = L->comps[c];
+        }
+    }
+    if (!main)
+        return wg_fail(err, WG_EUSAGE, m->path, "a multi-tab plan needs a model with numbered "
+                       "layers");
+    int nl = maxl + 1;
+    uint64_t *lb = calloc((size_t)nl, sizeof *lb), pre = 0, post = 0;
+    for (size_t s = 0; s < L->nshards; s++) {
+        const wg_shard_t *sh = &L->shards[s];
+        if (!strcmp(sh->component, main) && sh->layer >= 0)
+            lb[sh->layer] += sh->size;
+        else if (comp_priority(sh->component) <= 1 || (sh->layer < 0 && !strcmp(sh->component, main)))
+            pre += sh->size; /* encoders, embeddings, the component's globals: first tab */
+        else
+            post += sh->size; /* head and the rest: last tab */
+    }
+    int tabs = o->tabs;
+    uint64_t best_cap = 0;
+    for (int want = o->tabs ? o->tabs : 1; want <= nl; want++) {
+        /* smallest cap for `want` contiguous ranges, with pre on the first, post on the last */
+        uint64_t lo = 0, hi = pre + post;
+        for (int i = 0; i < nl; i++)
+            hi += lb[i];
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2, cur = pre;
+            int used = 1;
+            bool ok = pre <= mid;
+            for (int i = 0; i < nl && ok; i++) {
+                if (lb[i] > mid)
+                    ok = false;
+                else if (cur + lb[i] > mid) {
+                    used++;
+                    cur = lb[i];
+                } else
+                    cur += lb[i];
+            }
+            if (ok && cur + post > mid)
+                used++, cur = post, ok = post <= mid;
+            if (ok && used <= want)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        best_cap = lo;
+        tabs = want;
+        if (o->tabs || !o->tab_memory || best_cap <= o->tab_memory)
+            break;
+    }
+    if (o->tab_memory && best_cap > o->tab_memory) {
+        free(lb);
+        return wg_fail(err, WG_EBUDGET, m->path, "no split into contiguous layer ranges keeps "
+                       "every tab within %llu bytes (a single layer needs more)",
+                       (unsigned long long)o->tab_memory);
+    }
+    /* materialise the ranges with that cap */
+    json_t *arr = json_array();
+    int first = 0, t = 0;
+    uint64_t cur = pre;
+    for (int i = 0; i <= nl; i++) {
+        bool last = i == nl;
+        if (!last && (cur + lb[i] <= best_cap || (i == first && t == tabs - 1))) {
+            cur += lb[i];
+            continue;
+        }
+        bool final_tab = last;
+        if (final_tab && cur + post > best_cap && i > first) {
+            /* post does not fit with this range: it would need its own tab; keep it here if
+             * the count is fixed (the greedy cap was computed with it) */
+        }
+        json_t *tab = json_pack("{s:i, s:[i,i], s:s, s:[], s:I}", "tab", t, "layers", first, i - 1,
+                                "component", main, "shards", "bytes",
+                                (json_int_t)(cur + (final_tab ? post : 0)));
+        json_array_append_new(arr, tab);
+        t++;
+        first = i;
+        cur = last ? 0 : lb[i];
+    }
+    free(lb);
+    /* shards of each tab, and what crosses between tabs */
+    size_t nt = json_array_size(arr);
+    for (size_t k = 0; k < nt; k++) {
+        json_t *tab = json_array_get(arr, k), *sh = json_object_get(tab, "shards");
+        int a = (int)json_integer_value(json_array_get(json_object_get(tab, "layers"), 0)),
+            b = (int)json_integer_value(json_array_get(json_object_get(tab, "layers"), 1));
+        for (size_t s = 0; s < L->nshards; s++) {
+            const wg_shard_t *x = &L->shards[s];
+            bool in = !strcmp(x->component, main) && x->layer >= a && x->layer <= b;
+            bool is_pre = !(!strcmp(x->component, main) && x->layer >= 0) &&
+                          (comp_priority(x->component) <= 1 || (x->layer < 0 && !strcmp(x->component, main)));
+            bool is_post = !(!strcmp(x->component, main) && x->layer >= 0) && !is_pre;
+            if (in || (is_pre && k == 0) || (is_post && k == nt - 1))
+                json_array_append_new(sh, json_string(x->file));
+        }
+        json_object_set_new(tab, "budget_bytes", o->tab_memory ? json_integer((json_int_t)o->tab_memory) : json_null());
+        json_object_set_new(tab, "within_budget", o->tab_memory ? json_boolean((uint64_t)json_integer_value(json_object_get(tab, "bytes")) <= o->tab_memory) : json_null());
+        if (k + 1 < nt) {
+            json_t *shape = json_array();
+            json_array_append_new(shape, json_string("sequence"));
+            json_array_append_new(shape, m->config.hidden_size ? json_integer(m->config.hidden_size) : json_null());
+            json_object_set_new(tab, "sends", json_pack("{s:s, s:i, s:i, s:o, s:s}", "activation",
+                                                        "hidden_states", "after_layer", b,
+                                                        "to_tab", (int)k + 1, "shape", shape, "dtype", "f32"));
+        }
+    }
+    *out = json_pack("{s:i, s:s, s:o}", "tabs", (int)nt, "component", main, "partition", arr);
+    return 0;
+}
+
+static json_t *runtime_hints(const wg_model *m, uint64_t bundle_bytes)
+{
+    const wg_hfconfig *c = &m->config;
+    if (!c->present || !c->num_layers || !c->head_dim)
+        return json_null();
+    int64_t kv = c->num_kv_heads ? c->num_kv_heads : c->num_heads;
+    int64_t layers = c->decoder_layers ? c->decoder_layers : c->num_layers;
+    int64_t per_tok = 2 * layers * kv * c->head_dim * 2; /* K and V, fp16 */
+    int64_t positions = c->max_positions;
+    if (c->sliding_window && c->sliding_window < positions)
+        positions = c->sliding_window;
+    int64_t at_max = per_tok * positions;
+    json_t *kvj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "layers", (json_int_t)layers,
+                            "kv_heads", (json_int_t)kv, "head_dim", (json_int_t)c->head_dim,
+                            "max_positions", (json_int_t)c->max_positions,
+                            "bytes_per_token_f16", (json_int_t)per_tok,
+                            "bytes_at_max_positions_f16", (json_int_t)at_max);
+    json_object_set_new(kvj, "sliding_window", c->sliding_window ? json_integer(c->sliding_window) : json_null());
+    /* int8 KV halves the cache: recommended once the fp16 cache at full length rivals the
+     * weights themselves */
+    json_object_set_new(kvj, "recommended_dtype",
+                        json_string((uint64_t)at_max * 2 > bundle_bytes ? "int8" : "f16"));
+    return json_pack("{s:o}", "kv_cache", kvj);
+}
+
+/* ------------------------------------------------------------------ build */
+
+static int check_target(const char *dir, bool force, bool *exists, wg_error *err)
+{
+    struct stat st;
+    *exists = false;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? 0 : wg_fail(err, WG_EIO, dir, "%s", strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, dir, "output exists and is not a directory");
+    *exists = true;
+    char mp[4096];
+    snprintf(mp, sizeof mp, "%s/manifest.json", dir);
+    json_t *j = json_load_file(mp, 0, NULL);
+    bool ours = j && json_is_integer(json_object_get(j, "format_version")) &&
+                json_object_get(json_object_get(j, "generator"), "name");
+    json_decref(j);
+    if (ours || force)
+        return 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    if (d)
+        closedir(d);
+    if (n)
+        return wg_fail(err, WG_EUSAGE, dir, "output directory is not empty and holds no wgpack "
+                       "bundle (use --force to replace it)");
+    return 0;
+}
+
+int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
+                    wg_bundle_result *res, wg_error *err)
+{
+    memset(res, 0, sizeof *res);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool exists;
+    int rc = check_target(o->out_dir, o->force, &exists, err);
+    if (rc)
+        return rc;
+    wg_layout_t L;
+    if ((rc = wg_layout(m, plan, o->shard_size, &L, err))) {
+        wg_layout_free(&L);
+        return rc;
+    }
+    char tmp[4096];
+    const char *base = basename_of(o->out_dir);
+    int dl = (int)(base - o->out_dir);
+    snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", dl, o->out_dir, base);
+    if (!mkdtemp(tmp)) {
+        wg_layout_free(&L);
+        return wg_fail(err, WG_EIO, o->out_dir, "cannot create a temporary directory beside "
+                       "it: %s", strerror(errno));
+    }
+    uint8_t *shard = malloc(o->shard_size ? o->shard_size : 1), *qbuf = NULL;
+    wg_qmetrics *met = calloc(m->n_tensors + 1, sizeof *met);
+    ZSTD_CCtx *zc = o->compress ? ZSTD_createCCtx() : NULL;
+    void *zbuf = NULL;
+    json_t *manifest = NULL;
+    if (!shard || !met || (o->compress && !zc)) {
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+        goto fail;
+    }
+    if (zc) {
+        ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, o->zstd_level);
+        ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
+        /* any nbWorkers >= 1 gives the same bytes; 0 would differ, so never use 0 */
+        ZSTD_CCtx_setParameter(zc, ZSTD_c_nbWorkers, o->threads > 1 ? o->threads : 1);
+        zbuf = malloc(ZSTD_compressBound(o->shard_size));
+        if (!zbuf) {
+            rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+            goto fail;
+        }
+    }
+    wg_qopts qo = {.search = o->search, .threads = o->threads};
+    size_t cur_t = (size_t)-1, pi = 0, done_t = 0;
+    uint64_t qcap = 0;
+    for (size_t s = 0; s < L.nshards; s++) {
+        wg_shard_t *sh = &L.shards[s];
+        memset(shard, 0, sh->size);
+        for (; pi < L.nparts && L.parts[pi].shard == s; pi++) {
+            const wg_part_t *p = &L.parts[pi];
+            const wg_tensor *t = &m->tensors[p->tensor];
+            const wg_plan_entry *e = &plan[p->tensor];
+            if (p->tensor != cur_t) {
+                if (cur_t != (size_t)-1)
+                    wg_tensor_release(m, &m->tensors[cur_t]);
+                if (e->bytes > qcap) {
+                    free(qbuf);
+                    qcap = e->bytes;
+                    if (!(qbuf = malloc(qcap))) {
+                        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+                        goto fail;
+                    }
+                }
+                if ((rc = wg_quantize_tensor(t, e, &qo, qbuf, &met[p->tensor], err)))
+                    goto fail;
+                cur_t = p->tensor;
+                done_t++;
+                if (o->progress) {
+                    clock_gettime(CLOCK_MONOTONIC, &t1);
+                    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+                    fprintf(stderr, "\r%zu/%zu tensors, %.1f MB/s   ", done_t, m->n_tensors,
+                            secs > 0 ? (double)res->input_bytes / 1e6 / secs : 0.0);
+                }
+                res->input_bytes += t->nbytes;
+            }
+            uint64_t rb[3];
+            int64_t rows;
+            wg_row_bytes(t, e, rb, &rows);
+            uint64_t plane_base[3] = {0, rb[0] * (uint64_t)rows, (rb[0] + rb[1]) * (uint64_t)rows};
+            for (int q = 0; q < 3; q++)
+                if (p->bytes[q])
+                    memcpy(shard + p->off[q], qbuf + plane_base[q] + rb[q] * (uint64_t)p->row0,
+                           p->bytes[q]);
+        }
+        sh->xxh3 = XXH3_64bits(shard, sh->size);
+        sri_sha256(shard, sh->size, sh->sri);
+        char idx[32];
+        if (sh->layer < 0)
+            snprintf(idx, sizeof idx, "g");
+        else
+            snprintf(idx, sizeof idx, "%03d", sh->layer);
+        if (sh->unit_index)
+            snprintf(idx + strlen(idx), sizeof idx - strlen(idx), ".%d", sh->unit_index);
+        snprintf(sh->file, sizeof sh->file, "%s-%s-%016llx.bin", sh->component, idx,
+                 (unsigned long long)sh->xxh3);
+        if ((rc = write_file(tmp, sh->file, shard, sh->size, err)))
+            goto fail;
+        res->bundle_bytes += sh->size;
+        if (zc) {
+            size_t z = ZSTD_compress2(zc, zbuf, ZSTD_compressBound(o->shard_size), shard, sh->size);
+            if (ZSTD_isError(z)) {
+                rc = wg_fail(err, WG_EIO, NULL, "zstd: %s", ZSTD_getErrorName(z));
+                goto fail;
+            }
+            char zn[200];
+            snprintf(zn, sizeof zn, "%s.zst", sh->file);
+            if ((rc = write_file(tmp, zn, zbuf, z, err)))
+                goto fail;
+            sh->zst_size = z;
+            res->compressed_bytes += z;
+        }
+    }
+    if (cur_t != (size_t)-1)
+        wg_tensor_release(m, &m->tensors[cur_t]);
+    if (o->progress)
+        fprintf(stderr, "\n");
+
+    /* ---- manifest ---- */
+    json_t *shards = json_array(), *tensors = json_array(), *comps = json_array();
+    for (size_t s = 0; s < L.nshards; s++) {
+        const wg_shard_t *sh = &L.shards[s];
+        char hx[20];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)sh->xxh3);
+        json_t *js = json_pack("{s:s, s:s, s:i, s:I, s:s, s:s}", "file", sh->file, "component",
+                               sh->component, "layer", sh->layer, "bytes", (json_int_t)sh->size,
+                               "xxh3", hx, "integrity", sh->sri);
+        if (o->compress) {
+            char zn[200];
+            snprintf(zn, sizeof zn, "%s.zst", sh->file);
+            json_object_set_new(js, "zst", json_pack("{s:s, s:I}", "file", zn, "bytes",
+                                                     (json_int_t)sh->zst_size));
+        }
+        json_array_append_new(shards, js);
+    }
+    uint64_t largest_binding = 0, largest_shard = 0, params = 0;
+    for (size_t s = 0; s < L.nshards; s++)
+        largest_shard = L.shards[s].size > largest_shard ? L.shards[s].size : largest_shard;
+    for (size_t k = 0, p = 0; k < m->n_tensors; k++) {
+        size_t ti = L.order[k];
+        const wg_tensor *t = &m->tensors[ti];
+        const wg_plan_entry *e = &plan[ti];
+        params += t->numel;
+        char fn[32];
+        wg_qformat_name(&e->fmt, fn, sizeof fn);
+        json_t *shape = json_array(), *parts = json_array();
+        for (int d = 0; d < t->ndim; d++)
+            json_array_append_new(shape, json_integer(t->shape[d]));
+        for (; p < L.nparts && L.parts[p].tensor == ti; p++) {
+            const wg_part_t *pp = &L.parts[p];
+            json_t *jp = json_pack("{s:i, s:I, s:I, s:{s:I, s:I}}", "shard", (int)pp->shard,
+                                   "row0", (json_int_t)pp->row0, "rows", (json_int_t)pp->nrows,
+                                   "data", "offset", (json_int_t)pp->off[0], "bytes",
+                                   (json_int_t)pp->bytes[0]);
+            if (pp->bytes[1])
+                json_object_set_new(jp, "scales", json_pack("{s:I, s:I}", "offset", (json_int_t)pp->off[1],
+                                                            "bytes", (json_int_t)pp->bytes[1]));
+            if (pp->bytes[2])
+                json_object_set_new(jp, "zeros", json_pack("{s:I, s:I}", "offset", (json_int_t)pp->off[2],
+                                                           "bytes", (json_int_t)pp->bytes[2]));
+            for (int q = 0; q < 3; q++)
+                largest_binding = pp->bytes[q] > largest_binding ? pp->bytes[q] : largest_binding;
+            json_array_append_new(parts, jp);
+        }
+        json_t *jt = json_pack("{s:s, s:s, s:s, s:i, s:o, s:s}", "name", t->name, "role",
+                               wg_role_name(t->role), "component", t->component, "layer", t->layer,
+                               "shape", shape, "source_dtype", wg_dtype_name(t->dtype));
+        if (e->fmt.kind == WG_Q_RAW) {
+            json_object_set_new(jt, "format", json_string("raw"));
+            json_object_set_new(jt, "dtype", json_string(wg_dtype_name(t->dtype)));
+        } else {
+            json_object_set_new(jt, "format", json_string(fn));
+            json_object_set_new(jt, "rows", json_integer(e->rows));
+            json_object_set_new(jt, "K", json_integer(e->K));
+            json_object_set_new(jt, "transposed_from_source", json_boolean(t->in_dim_first && t->ndim == 2));
+            if (e->fmt.kind == WG_Q_INT) {
+                wg_qlayout l;
+                wg_qformat_layout(&e->fmt, e->rows, e->K, &l);
+                json_object_set_new(jt, "bits", json_integer(e->fmt.bits));
+                json_object_set_new(jt, "group_size", json_integer(l.group));
+                json_object_set_new(jt, "padded_K", json_integer(l.Kp));
+                json_object_set_new(jt, "symmetric", json_boolean(e->fmt.sym));
+                json_object_set_new(jt, "scale_dtype", json_string(e->fmt.scale_f32 ? "f32" : "f16"));
+            }
+            json_object_set_new(jt, "metrics", metrics_json(&met[ti]));
+        }
+        json_object_set_new(jt, "bytes", json_integer((json_int_t)e->bytes));
+        json_object_set_new(jt, "parts", parts);
+        json_array_append_new(tensors, jt);
+    }
+    for (size_t c = 0; c < L.ncomps; c++) {
+        json_t *names = json_array(), *files = json_array();
+        uint64_t bytes = 0;
+        for (size_t k = 0; k < m->n_tensors; k++)
+            if (!strcmp(m->tensors[L.order[k]].component, L.comps[c]))
+                json_array_append_new(names, json_string(m->tensors[L.order[k]].name));
+        for (size_t s = 0; s < L.nshards; s++)
+            if (!strcmp(L.shards[s].component, L.comps[c])) {
+                json_array_append_new(files, json_string(L.shards[s].file));
+                bytes += L.shards[s].size;
+            }
+        json_array_append_new(comps, json_pack("{s:s, s:I, s:o, s:o, s:o}", "name", L.comps[c],
+                                               "bytes", (json_int_t)bytes, "depends_on",
+                                               depends_on(L.comps[c], &L), "shards", files,
+                                               "tensors", names));
+    }
+    json_t *tabs;
+    if ((rc = tab_plan(m, &L, o, &tabs, err))) {
+        json_decref(shards);
+        json_decref(tensors);
+        json_decref(comps);
+        goto fail;
+    }
+    json_t *profs = json_array();
+    int np;
+    const wg_profile *pf = wg_profiles(&np);
+    for (int i = 0; i < np; i++)
+        json_array_append_new(profs, json_pack(
+            "{s:s, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:b, s:b}", "name", pf[i].name,
+            "max_storage_binding_assumed", (json_int_t)pf[i].max_binding, "max_buffer_assumed",
+            (json_int_t)pf[i].max_buffer, "memory_budget_assumed", (json_int_t)pf[i].memory_budget,
+            "shader_f16", pf[i].shader_f16, "subgroups", pf[i].subgroups, "largest_binding",
+            (json_int_t)largest_binding, "largest_shard", (json_int_t)largest_shard,
+            "fits_limits", largest_binding <= pf[i].max_binding && largest_shard <= pf[i].max_buffer,
+            "fits_memory", res->bundle_bytes <= pf[i].memory_budget));
+    json_t *srcs = json_array();
+    for (size_t i = 0; i < m->n_sources; i++) {
+        char hx[20];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(m->sources[i].map, m->sources[i].size));
+        json_array_append_new(srcs, json_pack("{s:s, s:I, s:s}", "file", basename_of(m->sources[i].path),
+                                              "bytes", (json_int_t)m->sources[i].size, "xxh3", hx));
+    }
+    json_t *model = json_pack("{s:s, s:s, s:s, s:I, s:o}", "name", basename_of(m->path), "family",
+                              m->family, "input", m->kind == WG_IN_ONNX ? "onnx" : "safetensors",
+                              "parameters", (json_int_t)params, "sources", srcs);
+    if (m->config.present)
+        json_object_set_new(model, "config", json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+            "model_type", m->config.model_type, "architecture", m->config.architecture,
+            "num_layers", (json_int_t)m->config.num_layers, "hidden_size", (json_int_t)m->config.hidden_size,
+            "num_heads", (json_int_t)m->config.num_heads, "num_kv_heads", (json_int_t)m->config.num_kv_heads,
+            "vocab_size", (json_int_t)m->config.vocab_size));
+    manifest = json_pack("{s:i, s:{s:s, s:s}, s:o, s:O, s:{s:I, s:I, s:I, s:i, s:i}, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o}",
+        "format_version", WG_BUNDLE_FORMAT_VERSION, "generator", "name", "wgpack", "version", o->version,
+        "model", model, "options", o->options ? o->options : json_null(),
+        "totals", "input_bytes", (json_int_t)res->input_bytes, "bundle_bytes", (json_int_t)res->bundle_bytes,
+        "compressed_bytes", (json_int_t)res->compressed_bytes, "shards", (int)L.nshards, "tensors", (int)m->n_tensors,
+        "components", comps, "shards", shards, "tensors", tensors,
+        "plans", "progressive", progressive_plan(&L), "tabs", tabs,
+        "profiles", profs, "runtime", runtime_hints(m, res->bundle_bytes));
+    if (!manifest) {
+        rc = wg_fail(err, WG_EIO, NULL, "cannot build the manifest");
+        goto fail;
+    }
+    char *txt = json_dumps(manifest, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    rc = write_file(tmp, "manifest.json", txt, strlen(txt), err);
+    free(txt);
+    static const char headers[] =
+        "# CDN headers (Netlify / Cloudflare Pages format). Shard names are content hashes:\n"
+        "# cache them forever. The manifest changes between builds: revalidate it.\n"
+        "/*.bin\n  Cache-Control: public, max-age=31536000, immutable\n"
+        "  Content-Type: application/octet-stream\n"
+        "/*.bin.zst\n  Cache-Control: public, max-age=31536000, immutable\n"
+        "  Content-Type: application/zstd\n"
+        "/manifest.json\n  Cache-Control: public, max-age=60, must-revalidate\n"
+        "  Content-Type: application/json\n";
+    if (!rc)
+        rc = write_file(tmp, "_headers", headers, sizeof headers - 1, err);
+    if (rc)
+        goto fail;
+    chmod(tmp, 0755); /* mkdtemp made it private */
+    /* ---- swap into place: the target holds the old bundle or the new one, never a mix ---- */
+    if (exists) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out_dir, RENAME_EXCHANGE)) {
+            rc = wg_fail(err, WG_EIO, o->out_dir, "cannot swap the new bundle into place: %s",
+                         strerror(errno));
+            goto fail;
+        }
+        wg_rm_rf(tmp); /* now the previous bundle */
+    } else if (rename(tmp, o->out_dir)) {
+        rc = wg_fail(err, WG_EIO, o->out_dir, "cannot move the bundle into place: %s", strerror(errno));
+        goto fail;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    res->shards = (int)L.nshards;
+    res->tensors = (int)m->n_tensors;
+    res->components = (int)L.ncomps;
+    res->manifest = manifest;
+    manifest = NULL;
+    goto done;
+fail:
+    wg_rm_rf(tmp);
+done:
+    json_decref(manifest);
+    free(shard);
+    free(qbuf);
+    free(met);
+    free(zbuf);
+    ZSTD_freeCCtx(zc);
+    wg_layout_free(&L);
+    return rc;
+}
