@@ -374,3 +374,13 @@ t_verify_bundle_detects_corruption() {
   set +e; wg verify-bundle "$TMPDIR/c" > /dev/null 2> "$TMPDIR/err2"; rc=$?; set -e
   [ $rc -eq 5 ] && grep -q "missing" "$TMPDIR/err2"
 }
+
+t_manifest_matches_json_schema() {
+  wg build models/tinyllama -o "$TMPDIR/b" --compress zstd --tabs 2 --shard-size 64KiB > /dev/null
+  wg build $VAD/silero_vad_v5.onnx -o "$TMPDIR/v" > /dev/null
+  node -e '
+    const Ajv=require("ajv/dist/2020"), fs=require("fs");
+    const ajv=new Ajv({allErrors:true}); const v=ajv.compile(JSON.parse(fs.readFileSync("docs/manifest.schema.json")));
+    for (const f of process.argv.slice(1)) { if (!v(JSON.parse(fs.readFileSync(f)))) { console.error(f, JSON.stringify(v.errors.slice(0,5))); process.exit(1); } }' \
+    "$TMPDIR/b/manifest.json" "$TMPDIR/v/manifest.json"
+}

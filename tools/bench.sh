@@ -27,6 +27,8 @@ run "q4-rtn-2threads"    $W quantize "$B/model" --preset q4 --rtn --threads 2 -o
 run "q4-rtn-1thread"     $W quantize "$B/model" --preset q4 --rtn --threads 1 -o "$B/out/q4.safetensors"
 run "mixed-search"       $W quantize "$B/model" --preset mixed --threads 2 -o "$B/out/mixed.safetensors"
 run "planner-4.5bits"    $W quantize "$B/model" --target-bits 4.5 --threads 2 --dry-run
+run "build-mixed-bundle" $W build "$B/model" --preset mixed --threads 2 -o "$B/out/bundle" --force
+run "build-q4-rtn-bundle" $W build "$B/model" --preset q4 --rtn --threads 2 -o "$B/out/bundle" --force
 } > "$B/out/results"
 
 awk -v size="$SIZE" '
