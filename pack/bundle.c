@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,25 @@ static const char *basename_of(const char *p)
     while (s > p && s[-1] != '/')
         s--;
     return s;
+}
+
+/* xxh3 of a whole source file in 64 MiB steps, dropping each step's pages afterwards, so that
+ * hashing a model does not make it resident */
+static uint64_t source_hash(const wg_source *src)
+{
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    const uint64_t step = 64u << 20;
+    long page = sysconf(_SC_PAGESIZE);
+    for (uint64_t off = 0; off < src->size; off += step) {
+        uint64_t n = src->size - off < step ? src->size - off : step;
+        XXH3_64bits_update(st, src->map + off, (size_t)n);
+        uint64_t a = off / (uint64_t)page * (uint64_t)page;
+        madvise((void *)(src->map + a), (size_t)(off + n - a), MADV_DONTNEED);
+    }
+    uint64_t h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
 }
 
 /* ------------------------------------------------------------------ manifest pieces */
@@ -580,7 +600,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     json_t *srcs = json_array();
     for (size_t i = 0; i < m->n_sources; i++) {
         char hx[20];
-        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(m->sources[i].map, m->sources[i].size));
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)source_hash(&m->sources[i]));
         json_array_append_new(srcs, json_pack("{s:s, s:I, s:s}", "file", basename_of(m->sources[i].path),
                                               "bytes", (json_int_t)m->sources[i].size, "xxh3", hx));
     }

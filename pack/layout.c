@@ -191,6 +191,8 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
             }
         }
     }
+    for (size_t i = 0; i < L->nshards; i++) /* whole u32 words: writeBuffer/mapping need it */
+        L->shards[i].size = (L->shards[i].size + 3) / 4 * 4;
     return 0;
 }
 
