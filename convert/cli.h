@@ -11,6 +11,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_kernel_ref(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 
 /* Print "wgpack: MESSAGE" on stderr and return err->code. */

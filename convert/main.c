@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"build", cmd_build, "read, quantize and write a browser bundle (the main job)"},
     {"verify-bundle", cmd_verify_bundle, "re-read a bundle and check it against its manifest"},
+    {"kernel-ref", cmd_kernel_ref, "C reference outputs for one bundle tensor (kernel tests)"},
     {"inspect", cmd_inspect, "show family, components, roles, layers and size estimates"},
     {"quantize", cmd_quantize, "quantize a model into a packed tensor set"},
     {"verify", cmd_verify, "end-to-end cost of a quantization (Llama-family reference forward pass)"},

@@ -19,22 +19,6 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-static const wg_profile profiles[] = {
-    /* WebGPU default limits unless noted; memory budgets are what one tab can hold in
-     * practice (assumptions, recorded in the manifest next to each verdict). */
-    {"chrome", 128u << 20, 256u << 20, 4ull << 30, true, true},
-    {"edge", 128u << 20, 256u << 20, 4ull << 30, true, true},
-    {"firefox", 128u << 20, 256u << 20, 2ull << 30, false, false},
-    {"safari", 128u << 20, 256u << 20, 1536ull << 20, true, false},
-    {"mobile", 128u << 20, 256u << 20, 1ull << 30, true, false},
-};
-
-const wg_profile *wg_profiles(int *n)
-{
-    *n = (int)(sizeof profiles / sizeof *profiles);
-    return profiles;
-}
-
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st;
@@ -585,6 +569,14 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         json_decref(comps);
         goto fail;
     }
+    json_t *kernels;
+    if ((rc = wg_bundle_kernels(m, plan, tmp, &kernels, err))) {
+        json_decref(shards);
+        json_decref(tensors);
+        json_decref(comps);
+        json_decref(tabs);
+        goto fail;
+    }
     json_t *profs = json_array();
     int np;
     const wg_profile *pf = wg_profiles(&np);
@@ -621,6 +613,10 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         "components", comps, "shards", shards, "tensors", tensors,
         "plans", "progressive", progressive_plan(&L), "tabs", tabs,
         "profiles", profs, "runtime", runtime_hints(m, res->bundle_bytes));
+    if (manifest)
+        json_object_set_new(manifest, "kernels", kernels);
+    else
+        json_decref(kernels);
     if (!manifest) {
         rc = wg_fail(err, WG_EIO, NULL, "cannot build the manifest");
         goto fail;

@@ -16,6 +16,7 @@
 #ifndef WG_PACK_H
 #define WG_PACK_H
 #include "../quant/quant.h"
+#include "../formats/wgsl.h"
 #include <jansson.h>
 
 #define WG_BUNDLE_FORMAT_VERSION 1
@@ -59,15 +60,5 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
 int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, size_t out_n,
                       wg_error *err);
 void wg_rm_rf(const char *dir);
-
-/* Browser profiles (WebGPU limits a bundle may assume, and memory budgets). */
-typedef struct wg_profile {
-    const char *name;
-    uint64_t max_binding;    /* maxStorageBufferBindingSize assumed */
-    uint64_t max_buffer;     /* maxBufferSize assumed */
-    uint64_t memory_budget;  /* total bytes a tab may reasonably hold */
-    bool shader_f16, subgroups;
-} wg_profile;
-const wg_profile *wg_profiles(int *n);
 
 #endif

@@ -1,0 +1,156 @@
+/* pack/kernels.c — the WGSL kernels a bundle needs: for every format its tensors use, every
+ * kernel kind and every profile, an f32 variant and (where the profile has shader-f16) an f16
+ * one. Files are content-hashed like shards; profiles whose kernels come out identical share
+ * the file. */
+#define _GNU_SOURCE
+#include "pack_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k)
+{
+    memset(k, 0, sizeof *k);
+    switch (e->fmt.kind) {
+    case WG_Q_F32: k->kind = 0; break;
+    case WG_Q_F16: k->kind = 1; break;
+    case WG_Q_BF16: k->kind = 2; break;
+    default: {
+        wg_qlayout l;
+        wg_qformat_layout(&e->fmt, 1, e->K, &l);
+        k->kind = 3;
+        k->bits = e->fmt.bits;
+        k->group = e->fmt.group; /* 0: per-channel (the kernel reads G from its parameters) */
+        k->sym = e->fmt.sym;
+        k->scale_f32 = e->fmt.scale_f32;
+    }
+    }
+}
+
+static json_t *bindings(wg_kernel_kind kind, const wg_kformat *f)
+{
+    json_t *b = json_array();
+    json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 0, "resource", "data", "type", "read-only-storage"));
+    if (f->kind == 3)
+        json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 1, "resource", "scales", "type", "read-only-storage"));
+    if (f->kind == 3 && !f->sym)
+        json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 2, "resource", "zeros", "type", "read-only-storage"));
+    if (kind != WG_K_DEQUANT)
+        json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 3, "resource", "input", "type", "read-only-storage"));
+    json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 4, "resource", "output", "type", "storage"));
+    json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 5, "resource", "params", "type", "uniform"));
+    return b;
+}
+
+int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *dir,
+                      json_t **section, wg_error *err)
+{
+    *section = NULL;
+    char kdir[4096];
+    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
+    if (mkdir(kdir, 0755) && errno != EEXIST)
+        return wg_fail(err, WG_EIO, kdir, "cannot create: %s", strerror(errno));
+    /* distinct formats, in first-use order */
+    char (*names)[32] = calloc(m->n_tensors + 1, sizeof *names);
+    wg_kformat *kf = calloc(m->n_tensors + 1, sizeof *kf);
+    size_t nf = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        if (plan[i].fmt.kind == WG_Q_RAW)
+            continue;
+        char fn[32];
+        wg_qformat_name(&plan[i].fmt, fn, sizeof fn);
+        size_t k = 0;
+        while (k < nf && strcmp(names[k], fn))
+            k++;
+        if (k == nf) {
+            snprintf(names[nf], sizeof names[nf], "%s", fn);
+            wg_kformat_of(&plan[i], &kf[nf]);
+            nf++;
+        }
+    }
+    json_t *files = json_array(), *byp = json_object();
+    size_t cap = 1 << 20;
+    char *txt = malloc(cap);
+    int np, rc = 0;
+    const wg_profile *pf = wg_profiles(&np);
+    for (int pi = 0; pi < np && !rc; pi++) {
+        json_t *jp = json_object();
+        json_object_set_new(byp, pf[pi].name, jp);
+        for (size_t k = 0; k < nf && !rc; k++) {
+            json_t *jf = json_object();
+            json_object_set_new(jp, names[k], jf);
+            for (int kind = 0; kind < WG_K_COUNT && !rc; kind++) {
+                json_t *jk = json_object();
+                json_object_set_new(jf, wg_kernel_kind_name((wg_kernel_kind)kind), jk);
+                for (int h = 0; h < 2 && !rc; h++) {
+                    bool f16 = h == 1;
+                    if (f16 && !pf[pi].shader_f16)
+                        continue;
+                    int len = wg_wgsl_emit((wg_kernel_kind)kind, &kf[k], &pf[pi], f16, txt, cap);
+                    if (len < 0) {
+                        rc = wg_fail(err, WG_EIO, NULL, "internal: kernel text too long");
+                        break;
+                    }
+                    uint64_t hsh = XXH3_64bits(txt, (size_t)len);
+                    char file[160];
+                    snprintf(file, sizeof file, "kernels/%s-%s-%s-%016llx.wgsl",
+                             wg_kernel_kind_name((wg_kernel_kind)kind), names[k], f16 ? "f16" : "f32",
+                             (unsigned long long)hsh);
+                    size_t fi, seen = (size_t)-1;
+                    json_t *e;
+                    json_array_foreach(files, fi, e) if (!strcmp(json_string_value(json_object_get(e, "file")), file))
+                        seen = fi;
+                    if (seen == (size_t)-1) {
+                        char path[4300];
+                        snprintf(path, sizeof path, "%s/%s", dir, file);
+                        FILE *fp = fopen(path, "wx");
+                        if (!fp || fwrite(txt, 1, (size_t)len, fp) != (size_t)len || fclose(fp)) {
+                            rc = wg_fail(err, WG_EIO, path, "cannot write kernel");
+                            break;
+                        }
+                        unsigned char md[EVP_MAX_MD_SIZE], b64[64];
+                        unsigned int ml = 0;
+                        EVP_Digest(txt, (size_t)len, md, &ml, EVP_sha256(), NULL);
+                        EVP_EncodeBlock(b64, md, (int)ml);
+                        char sri[80], hx[20];
+                        snprintf(sri, sizeof sri, "sha256-%s", b64);
+                        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)hsh);
+                        json_t *wg = kind == WG_K_GEMM ? json_pack("[i,i,i]", pf[pi].tile_rows, pf[pi].tile_n, 1)
+                                                       : json_pack("[i,i,i]", pf[pi].gemv_threads, 1, 1);
+                        json_t *disp = kind == WG_K_GEMM
+                                           ? json_pack("{s:s, s:[i,i]}", "rule", "ceil(rows/tile[0]) x ceil(n/tile[1]) x 1",
+                                                       "tile", pf[pi].tile_rows, pf[pi].tile_n)
+                                           : json_pack("{s:s}", "rule", "min(rows,65535) x ceil(rows/65535) x 1");
+                        json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:b}",
+                            "file", file, "kind", wg_kernel_kind_name((wg_kernel_kind)kind), "format", names[k],
+                            "arith", f16 ? "f16" : "f32", "workgroup_size", wg, "dispatch", disp,
+                            "bindings", bindings((wg_kernel_kind)kind, &kf[k]), "xxh3", hx, "integrity", sri,
+                            "requires_shader_f16", f16));
+                        seen = json_array_size(files) - 1;
+                    }
+                    json_object_set_new(jk, f16 ? "f16" : "f32", json_integer((json_int_t)seen));
+                }
+            }
+        }
+    }
+    free(txt);
+    free(names);
+    free(kf);
+    if (rc) {
+        json_decref(files);
+        json_decref(byp);
+        return rc;
+    }
+    *section = json_pack("{s:s, s:o, s:o}", "params",
+                         "struct Params { rows, K, Kp, n, G, pad, pad, pad: u32 } (32 bytes, uniform): "
+                         "rows = part rows, K, Kp = padded_K, n = GEMM batch, G = group_size (padded_K if per-channel)",
+                         "files", files, "by_profile", byp);
+    return 0;
+}

@@ -1,0 +1,160 @@
+// tools/webgpu/check_kernels.mjs — compile every WGSL kernel of a bundle in Dawn (real WebGPU,
+// SwiftShader adapter) and execute the dequantize / GEMV / GEMM kernels of each format on a real
+// tensor of the bundle, comparing with `wgpack kernel-ref` (the C reference).
+// Usage: node tools/webgpu/check_kernels.mjs BUNDLE_DIR [--json OUT] [--no-exec]
+// Exit 0 only if every kernel the adapter can compile compiles, and every executed kernel
+// matches: dequantize bit-exact, GEMV/GEMM relative error (L2 norm) <= 1e-5.
+import { create, globals } from 'webgpu';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+Object.assign(globalThis, globals);
+
+const dir = process.argv[2];
+const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
+const exec = !process.argv.includes('--no-exec');
+const WGPACK = process.env.WGPACK || './wgpack';
+const TOL = 1e-5;
+const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+
+// keep the instance referenced for the whole run: if it is garbage-collected while the device
+// lives, Dawn's threads crash the process
+globalThis.wgpuInstance = create([]);
+const adapter = await globalThis.wgpuInstance.requestAdapter();
+if (!adapter) { console.error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)'); process.exit(2); }
+const info = adapter.info || {};
+const hasF16 = adapter.features.has('shader-f16');
+// default limits: what a page gets without asking (the bundle's planes fit them)
+const device = await adapter.requestDevice({ requiredFeatures: hasF16 ? ['shader-f16'] : [] });
+
+const report = { adapter: `${info.vendor || ''} ${info.architecture || ''} ${info.description || ''}`.trim(),
+                 features: [...adapter.features].sort(), compile: [], exec: [] };
+let failures = 0;
+
+// Compile errors come from getCompilationInfo (Tint's messages). This Dawn build aborts the
+// process when error scopes, uncaptured-error handlers or onSubmittedWorkDone are used, so
+// pipeline-level validation is proven by executing the kernels instead.
+
+// ---- compile everything
+const pipelines = new Map();
+for (const [i, k] of man.kernels.files.entries()) {
+  const entry = { file: k.file, kind: k.kind, format: k.format, arith: k.arith };
+  if (k.requires_shader_f16 && !hasF16) {
+    entry.status = 'not compiled here'; entry.reason = 'adapter lacks shader-f16';
+    report.compile.push(entry); continue;
+  }
+  const code = fs.readFileSync(path.join(dir, k.file), 'utf8');
+  const mod = device.createShaderModule({ code });
+  const ci = await mod.getCompilationInfo();
+  const errs = ci.messages.filter(m => m.type === 'error').map(m => `${m.lineNum}:${m.linePos} ${m.message}`);
+  let pipe = null;
+  if (!errs.length) {
+    // the synchronous call: createComputePipelineAsync aborts the process in this Dawn build
+    try { pipe = device.createComputePipeline({ layout: 'auto', compute: { module: mod, entryPoint: 'main' } }); }
+    catch (e) { errs.push(String(e.message || e)); }
+  }
+  entry.status = errs.length ? 'error' : 'compiled';
+  if (errs.length) { entry.errors = errs.slice(0, 5); failures++; }
+  else pipelines.set(i, pipe);
+  report.compile.push(entry);
+}
+
+// ---- execute one real tensor per format and profile
+function buf(bytes, usage) {
+  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
+  const b = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST });
+  const padded = new Uint8Array(size); padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  device.queue.writeBuffer(b, 0, padded);
+  return b;
+}
+async function run(pipe, kfile, planes, x, outBytes, params, groups) {
+  const S = GPUBufferUsage.STORAGE;
+  const out = device.createBuffer({ size: Math.max(4, outBytes), usage: S | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: Math.max(4, outBytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const res = { 0: planes.data, 1: planes.scales, 2: planes.zeros, 3: x, 4: out,
+                5: buf(new Uint32Array(params), GPUBufferUsage.UNIFORM) };
+  const entries = kfile.bindings.map(b => ({ binding: b.binding, resource: { buffer: res[b.binding] } }));
+  const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass(); pass.setPipeline(pipe); pass.setBindGroup(0, bg);
+  pass.dispatchWorkgroups(...groups); pass.end();
+  enc.copyBufferToBuffer(out, 0, read, 0, Math.max(4, outBytes));
+  device.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const r = new Float32Array(read.getMappedRange().slice(0));
+  read.unmap();
+  return r;
+}
+function relerr(a, b) {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  return Math.sqrt(num / Math.max(den, 1e-300));
+}
+if (exec) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wgk-'));
+  const formats = Object.keys(man.kernels.by_profile[Object.keys(man.kernels.by_profile)[0]]);
+  for (const fmt of formats) {
+    // the tensor of this format with the most rows (odd K and split tensors are exercised by
+    // building bundles that have them)
+    const cands = man.tensors.filter(t => t.format === fmt && t.parts.length);
+    if (!cands.length) continue;
+    const t = cands.reduce((a, b) => (b.parts[0].rows * b.K > a.parts[0].rows * a.K ? b : a));
+    const part = t.parts[0], rows = part.rows, K = t.K, N = 3;
+    const shard = fs.readFileSync(path.join(dir, man.shards[part.shard].file));
+    const slice = pl => part[pl] ? shard.subarray(part[pl].offset, part[pl].offset + part[pl].bytes) : new Uint8Array(4);
+    const planes = { data: buf(slice('data'), GPUBufferUsage.STORAGE), scales: buf(slice('scales'), GPUBufferUsage.STORAGE),
+                     zeros: buf(slice('zeros'), GPUBufferUsage.STORAGE) };
+    let seed = 12345;
+    const xs = new Float32Array(N * K).map(() => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed / 4294967296) * 2 - 1; });
+    fs.writeFileSync(path.join(tmp, 'x.f32'), Buffer.from(xs.buffer));
+    execFileSync(WGPACK, ['kernel-ref', dir, t.name, '--x', path.join(tmp, 'x.f32'), '--n', String(N), '-o', tmp]);
+    const ref = n => { const b = fs.readFileSync(path.join(tmp, n));
+                       return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+    const rdq = ref('dequant.f32'), rgv = ref('gemv.f32'), rgm = ref('gemm.f32');
+    const xbuf = buf(xs, GPUBufferUsage.STORAGE);
+    const Kp = t.padded_K || K, G = t.group_size || Kp;
+    const params = n => [rows, K, Kp, n, G, 0, 0, 0];
+    const rowGroups = [Math.min(rows, 65535), Math.ceil(rows / 65535), 1];
+    const done = new Set();
+    for (const [prof, byFmt] of Object.entries(man.kernels.by_profile)) {
+      const ids = byFmt[fmt];
+      for (const kind of ['dequantize', 'gemv', 'gemm']) {
+        const id = ids[kind].f32, kf = man.kernels.files[id];
+        const key = `${id}`;
+        const e = { format: fmt, profile: prof, kind, tensor: t.name, rows, K, file: kf.file };
+        if (done.has(key)) { e.status = 'same file as above'; e.shared = true; report.exec.push(e); continue; }
+        done.add(key);
+        const pipe = pipelines.get(id);
+        if (!pipe) { e.status = 'not compiled'; failures++; report.exec.push(e); continue; }
+        if (kind === 'dequantize') {
+          const y = await run(pipe, kf, planes, xbuf, rows * K * 4, params(1), rowGroups);
+          const a = new Uint32Array(y.buffer), b = new Uint32Array(rdq.buffer);
+          let bad = 0; for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) bad++;
+          e.mismatches = bad; e.status = bad ? 'MISMATCH' : 'bit-exact';
+        } else if (kind === 'gemv') {
+          const y = await run(pipe, kf, planes, xbuf, rows * 4, params(1), rowGroups);
+          e.rel_err = relerr(y, rgv); e.status = e.rel_err <= TOL ? 'ok' : 'MISMATCH';
+        } else {
+          const tile = kf.dispatch.tile;
+          const y = await run(pipe, kf, planes, xbuf, N * rows * 4, params(N), [Math.ceil(rows / tile[0]), Math.ceil(N / tile[1]), 1]);
+          e.rel_err = relerr(y, rgm); e.status = e.rel_err <= TOL ? 'ok' : 'MISMATCH';
+        }
+        if (e.status === 'MISMATCH') failures++;
+        report.exec.push(e);
+      }
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+report.failures = failures;
+const c = report.compile;
+console.log(`adapter: ${report.adapter}; shader-f16: ${hasF16 ? 'yes' : 'no'}`);
+console.log(`compiled ${c.filter(e => e.status === 'compiled').length}, not compiled here ${c.filter(e => e.status === 'not compiled here').length} (no shader-f16), errors ${c.filter(e => e.status === 'error').length}`);
+for (const e of c.filter(e => e.status === 'error')) console.log('ERROR', e.file, e.errors.join(' | '));
+for (const e of report.exec.filter(e => !e.shared))
+  console.log(`${e.status.padEnd(10)} ${e.kind.padEnd(10)} ${e.format.padEnd(10)} ${e.profile.padEnd(8)} ${e.rows}x${e.K}` +
+              (e.rel_err !== undefined ? ` rel err ${e.rel_err.toExponential(2)}` : '') + (e.mismatches ? ` ${e.mismatches} mismatches` : ''));
+if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(report, null, 1));
+console.log(`${failures ? 'FAILED' : 'OK'}: ${failures} failure(s)`);
+process.exit(failures ? 1 : 0);
