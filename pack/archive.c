@@ -31,25 +31,36 @@ int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, siz
         d[--dl] = 0;
     snprintf(out_path, out_n, "%s%s", d, ext[kind]);
     const char *base = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
-    DIR *dp = opendir(d);
-    if (!dp)
-        return wg_fail(err, WG_EIO, d, "cannot list: %s", strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(dp))) {
-        if (e->d_name[0] == '.')
+    /* the bundle's files: top level and kernels/ (the only subdirectory a bundle has) */
+    static const char *subdirs[2] = {"", "kernels/"};
+    for (int sdi = 0; sdi < 2; sdi++) {
+        char sd[4200];
+        snprintf(sd, sizeof sd, "%s/%s", d, subdirs[sdi]);
+        DIR *dp = opendir(sd);
+        if (!dp) {
+            if (sdi == 0)
+                return wg_fail(err, WG_EIO, d, "cannot list: %s", strerror(errno));
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
-                break;
-            names = nn;
         }
-        names[n++] = strdup(e->d_name);
+        struct dirent *e;
+        while ((e = readdir(dp))) {
+            if (e->d_name[0] == '.' || (sdi == 0 && !strcmp(e->d_name, "kernels")))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                char **nn = realloc(names, cap * sizeof *nn);
+                if (!nn)
+                    break;
+                names = nn;
+            }
+            char rel[512];
+            snprintf(rel, sizeof rel, "%s%s", subdirs[sdi], e->d_name);
+            names[n++] = strdup(rel);
+        }
+        closedir(dp);
     }
-    closedir(dp);
     qsort(names, n, sizeof *names, cmp_str);
     wg_atomic_file af;
     int rc = wg_atomic_open(&af, out_path, err);

@@ -384,3 +384,35 @@ t_manifest_matches_json_schema() {
     for (const f of process.argv.slice(1)) { if (!v(JSON.parse(fs.readFileSync(f)))) { console.error(f, JSON.stringify(v.errors.slice(0,5))); process.exit(1); } }' \
     "$TMPDIR/b/manifest.json" "$TMPDIR/v/manifest.json"
 }
+
+# ---------------------------------------------------------------- WGSL kernels on real WebGPU
+
+# Dawn (npm webgpu) on SwiftShader (Debian chromium's Vulkan ICD): a real WebGPU implementation
+export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}
+
+t_wgsl_kernels_default_bundle_compile_and_match() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
+  WGPACK="$WGPACK" timeout 600 node tools/webgpu/check_kernels.mjs "$TMPDIR/b" --json "$TMPDIR/k.json"
+  assert_json "$TMPDIR/k.json" 'j.compile.filter(c=>c.status==="compiled").length===27 && j.compile.every(c=>c.status!=="error")'
+  assert_json "$TMPDIR/k.json" 'j.compile.filter(c=>c.status==="not compiled here").every(c=>c.reason==="adapter lacks shader-f16")'
+  assert_json "$TMPDIR/k.json" 'j.exec.filter(e=>e.kind==="dequantize"&&!e.shared).every(e=>e.status==="bit-exact") && j.exec.filter(e=>!e.shared).length===27'
+}
+
+t_wgsl_kernels_every_format_on_real_weights() {
+  # every integer format (2..8 bits x g32/g64/g128/g256/per-channel x sym/asym) and f32/bf16,
+  # spread over the tensors of two real models: OCR (odd K: 25, 60, 1440, 2880) and the LM
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  wg inspect --json $OCR/ch_PP-OCRv4_rec_infer.onnx > "$TMPDIR/i1.json"
+  wg inspect --json models/tinyllama > "$TMPDIR/i2.json"
+  node tools/webgpu/all_formats_sets.mjs "$TMPDIR/i1.json" "$TMPDIR/i2.json" > "$TMPDIR/sets"
+  wg build $OCR/ch_PP-OCRv4_rec_infer.onnx -o "$TMPDIR/o" $(sed -n 1p "$TMPDIR/sets") > /dev/null
+  wg build models/tinyllama -o "$TMPDIR/l" $(sed -n 2p "$TMPDIR/sets") > /dev/null
+  for b in o l; do
+    WGPACK="$WGPACK" timeout 900 node tools/webgpu/check_kernels.mjs "$TMPDIR/$b" --json "$TMPDIR/k$b.json" | tail -2
+  done
+  node -e 'const a=require(process.argv[1]), b=require(process.argv[2]); const ex=[...a.exec,...b.exec].filter(e=>!e.shared);
+    const fm=new Set(ex.filter(e=>e.kind==="dequantize" && e.status==="bit-exact").map(e=>e.format));
+    console.log(fm.size+" formats bit-exact, "+ex.length+" kernel runs");
+    if (fm.size<64 || ex.some(e=>!["ok","bit-exact"].includes(e.status))) process.exit(1);' "$TMPDIR/ko.json" "$TMPDIR/kl.json"
+}
