@@ -117,6 +117,34 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
         if (size)
             munmap((void *)p, size);
     }
+    /* kernels: present, content hash in the name, SRI integrity */
+    json_t *kf;
+    json_array_foreach(json_object_get(json_object_get(man, "kernels"), "files"), i, kf) {
+        const char *file = json_string_value(json_object_get(kf, "file"));
+        if (!file || strncmp(file, "kernels/", 8) || strchr(file + 8, '/') || strstr(file, "..")) {
+            problem(problems, err, dir, "kernel entry %s is not a file under kernels/%.0llu%.0llu", file ? file : "?", 0, 0);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        uint64_t size;
+        const uint8_t *p = map_file(path, &size);
+        if (!p) {
+            problem(problems, err, path, "missing or unreadable%s%.0llu%.0llu", "", 0, 0);
+            continue;
+        }
+        char hx[20], sri[80];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(p, size));
+        unsigned char md[EVP_MAX_MD_SIZE], b64[64];
+        unsigned int len = 0;
+        EVP_Digest(p, size, md, &len, EVP_sha256(), NULL);
+        EVP_EncodeBlock(b64, md, (int)len);
+        snprintf(sri, sizeof sri, "sha256-%s", b64);
+        const char *ws = json_string_value(json_object_get(kf, "integrity"));
+        if (!strstr(file, hx) || !ws || strcmp(ws, sri))
+            problem(problems, err, path, "kernel does not match its hash %s%.0llu%.0llu", hx, 0, 0);
+        if (size)
+            munmap((void *)p, size);
+    }
     json_t *t;
     size_t nparts = 0;
     json_array_foreach(tensors, i, t) {

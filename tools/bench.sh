@@ -41,3 +41,14 @@ awk -v size="$SIZE" '
 t1=$(awk '$1=="q4-rtn-1thread"{print $2}' "$B/out/results"); t2=$(awk '$1=="q4-rtn-2threads"{print $2}' "$B/out/results")
 awk -v a="$t1" -v b="$t2" 'BEGIN{printf "speed-up 1 -> 2 threads (q4 rtn): %.2fx\n", a/b}'
 echo "input: $SIZE bytes ($(nproc) cores)"
+
+# ---- WGSL GEMV on real WebGPU (Dawn on SwiftShader, a CPU implementation: ratios only)
+echo
+echo "WGSL GEMV, one 4096x4096 weight, every profile's f32 variant:"
+[ -f "$B/g4096.safetensors" ] || ./build/mkbench --gemv "$B/g4096.safetensors"
+$W build "$B/g4096.safetensors" -o "$B/out/g-q4" --preset q4 --rtn --shard-size 64MiB --force > /dev/null
+$W build "$B/g4096.safetensors" -o "$B/out/g-fp16" --preset fp16 --shard-size 64MiB --force > /dev/null
+$W build "$B/g4096.safetensors" -o "$B/out/g-f32" --set '*=f32' --shard-size 64MiB --force > /dev/null
+export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$B/xdg}; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+node tools/webgpu/bench_kernels.mjs "$B/out/g-f32" "$B/out/g-fp16" "$B/out/g-q4"

@@ -12,10 +12,34 @@
 
 enum { H = 2048, L = 16, I = 5632, V = 32000 };
 
+/* `mkbench --gemv FILE`: one 4096 x 4096 fp16 weight, for the kernel benchmark */
+static int gemv_model(const char *path)
+{
+    wg_st_entry e = {"layers.0.mlp.down_proj.weight", WG_DT_F16, 2, {4096, 4096}, 4096ull * 4096 * 2};
+    wg_error err = {0};
+    wg_st_writer w;
+    if (wg_st_writer_open(&w, path, &e, 1, NULL, &err))
+        return 1;
+    uint16_t *row = malloc(4096 * 2);
+    uint32_t s = 7;
+    for (int r = 0; r < 4096; r++) {
+        for (int k = 0; k < 4096; k++) {
+            s = s * 1664525u + 1013904223u;
+            row[k] = wg_f32_to_f16(((float)(s >> 9) / 8388608.0f - 1.0f) * 0.05f);
+        }
+        if (wg_st_writer_data(&w, row, 4096 * 2, &err))
+            return 1;
+    }
+    free(row);
+    return wg_st_writer_close(&w, true, &err) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--gemv"))
+        return gemv_model(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: mkbench OUTDIR\n");
+        fprintf(stderr, "usage: mkbench OUTDIR | mkbench --gemv FILE\n");
         return 1;
     }
     mkdir(argv[1], 0755);
