@@ -416,3 +416,10 @@ t_wgsl_kernels_every_format_on_real_weights() {
     console.log(fm.size+" formats bit-exact, "+ex.length+" kernel runs");
     if (fm.size<64 || ex.some(e=>!["ok","bit-exact"].includes(e.status))) process.exit(1);' "$TMPDIR/ko.json" "$TMPDIR/kl.json"
 }
+
+t_js_loader_in_headless_chromium() {
+  # the ES module loader in Debian's chromium (real WebGPU on SwiftShader), driven by
+  # playwright-core: GEMV + dequantize vs the C reference, SRI rejection, Cache API, two tabs
+  wg build models/tinyllama -o "$TMPDIR/b" --tabs 2 > /dev/null
+  WGPACK="$WGPACK" timeout 600 node tools/web/test_loader.mjs "$TMPDIR/b"
+}

@@ -1,0 +1,165 @@
+// wgpack-loader.js — load a wgpack bundle into WebGPU. A small ES module, no dependencies.
+//
+//   import { loadBundle } from './wgpack-loader.js';
+//   const b = await loadBundle('/models/tinyllama/manifest.json', { onProgress: console.log });
+//   const y = await b.gemv('model.layers.0.mlp.down_proj.weight', x);   // Float32Array
+//   const w = await b.dequantize('lm_head.weight');                       // Float32Array
+//
+// Options: profile (override the detected one), tab (load only that tab's partition of the
+// manifest's multi-tab plan), concurrency (parallel fetches, default 4), cache (use the Cache
+// API so a second load does not hit the network), onProgress({phase, bytes, totalBytes, shards,
+// totalShards}), adapter / device (reuse your own).
+// Every shard is checked against its SRI hash (SubtleCrypto SHA-256) before it is uploaded; a
+// mismatch rejects with an Error naming the shard.
+
+const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+
+export function detectProfile(adapter, userAgent = globalThis.navigator?.userAgent || '') {
+  if (/Mobi|Android|iPhone|iPad/.test(userAgent)) return 'mobile';
+  if (/Firefox\//.test(userAgent)) return 'firefox';
+  if (/Edg\//.test(userAgent)) return 'edge';
+  if (/Safari\//.test(userAgent) && !/Chrom(e|ium)\//.test(userAgent)) return 'safari';
+  return 'chrome';
+}
+
+async function verifiedFetch(base, shard, cache) {
+  const url = new URL(shard.file, base).href;
+  let resp = cache ? await cache.match(url) : undefined;
+  const fromCache = !!resp;
+  if (!resp) {
+    resp = await fetch(url);
+    if (!resp.ok) throw new Error(`wgpack: ${shard.file}: HTTP ${resp.status}`);
+  }
+  const bytes = await resp.clone().arrayBuffer();
+  const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', bytes));
+  if (digest !== shard.integrity) {
+    if (fromCache) await cache.delete(url);
+    throw new Error(`wgpack: ${shard.file}: integrity check failed (expected ${shard.integrity}, got ${digest})`);
+  }
+  if (cache && !fromCache) await cache.put(url, resp);
+  return { bytes, fromCache };
+}
+
+export async function loadBundle(manifestUrl, opts = {}) {
+  const base = new URL(manifestUrl, globalThis.location?.href);
+  const progress = opts.onProgress || (() => {});
+  const manifest = await (await fetch(base)).json();
+  if (manifest.format_version !== 1) throw new Error(`wgpack: unsupported bundle format_version ${manifest.format_version}`);
+  if (!globalThis.navigator?.gpu && !opts.device) throw new Error('wgpack: WebGPU is not available in this browser');
+  const adapter = opts.adapter || (opts.device ? null : await navigator.gpu.requestAdapter());
+  if (!adapter && !opts.device) throw new Error('wgpack: no WebGPU adapter');
+  const profile = opts.profile || detectProfile(adapter);
+  const f16 = !!adapter?.features.has('shader-f16') && !opts.f32;
+  const device = opts.device || await adapter.requestDevice({ requiredFeatures: f16 ? ['shader-f16'] : [] });
+
+  // which shards, in which order: the progressive plan, restricted to one tab if asked
+  let wanted = manifest.plans.progressive.flatMap(g => g.shards);
+  if (opts.tab !== undefined && opts.tab !== null) {
+    const part = manifest.plans.tabs?.partition?.[opts.tab];
+    if (!part) throw new Error(`wgpack: the bundle has no multi-tab partition ${opts.tab}`);
+    const mine = new Set(part.shards);
+    wanted = wanted.filter(f => mine.has(f));
+  }
+  const byFile = new Map(manifest.shards.map((s, i) => [s.file, i]));
+  const order = wanted.map(f => byFile.get(f));
+  const totalBytes = order.reduce((a, i) => a + manifest.shards[i].bytes, 0);
+  const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
+  const buffers = new Map();
+  let bytes = 0, done = 0, next = 0, cached = 0;
+  progress({ phase: 'fetch', bytes, totalBytes, shards: 0, totalShards: order.length });
+  const worker = async () => {
+    while (next < order.length) {
+      const idx = order[next++];
+      const shard = manifest.shards[idx];
+      const { bytes: data, fromCache } = await verifiedFetch(base, shard, cache);
+      cached += fromCache ? 1 : 0;
+      const buf = device.createBuffer({ size: Math.max(4, Math.ceil(data.byteLength / 4) * 4),
+                                        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buf, 0, data, 0, data.byteLength & ~3);
+      buffers.set(idx, buf);
+      bytes += data.byteLength; done++;
+      progress({ phase: 'fetch', bytes, totalBytes, shards: done, totalShards: order.length, file: shard.file });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency || 4, order.length) }, worker));
+
+  // kernels: compiled on first use, per (format, kind)
+  const kernelText = new Map(), pipelines = new Map();
+  async function pipeline(format, kind) {
+    const ids = manifest.kernels.by_profile[profile]?.[format]?.[kind];
+    if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
+    const id = f16 && ids.f16 !== undefined && kind !== 'dequantize' ? ids.f16 : ids.f32;
+    if (pipelines.has(id)) return pipelines.get(id);
+    const kf = manifest.kernels.files[id];
+    const resp = await fetch(new URL(kf.file, base));
+    const text = await resp.text();
+    const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+    if (digest !== kf.integrity) throw new Error(`wgpack: ${kf.file}: integrity check failed`);
+    kernelText.set(id, text);
+    const module = device.createShaderModule({ code: text });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter(m => m.type === 'error');
+    if (errors.length) throw new Error(`wgpack: ${kf.file}: ${errors[0].lineNum}:${errors[0].linePos} ${errors[0].message}`);
+    const p = { kf, pipe: device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } }) };
+    pipelines.set(id, p);
+    return p;
+  }
+  const tensors = new Map(manifest.tensors.map(t => [t.name, t]));
+  const S = GPUBufferUsage.STORAGE;
+  async function runPart(t, part, kind, input, n) {
+    const { kf, pipe } = await pipeline(t.format, kind);
+    const shardBuf = buffers.get(part.shard);
+    if (!shardBuf) throw new Error(`wgpack: ${t.name} lives in shard ${manifest.shards[part.shard].file}, not loaded in this tab`);
+    const rows = part.rows, K = t.K, Kp = t.padded_K || K, G = t.group_size || Kp;
+    const outLen = kind === 'dequantize' ? rows * K : kind === 'gemv' ? rows : n * rows;
+    const out = device.createBuffer({ size: outLen * 4, usage: S | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ size: outLen * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const params = device.createBuffer({ size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(params, 0, new Uint32Array([rows, K, Kp, n, G, 0, 0, 0]));
+    let inBuf = null;
+    if (input) {
+      inBuf = device.createBuffer({ size: input.byteLength, usage: S | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(inBuf, 0, input);
+    }
+    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.ceil(part[name].bytes / 4) * 4 });
+    const res = { 0: plane('data'), 1: part.scales && plane('scales'), 2: part.zeros && plane('zeros'),
+                  3: inBuf && { buffer: inBuf }, 4: { buffer: out }, 5: { buffer: params } };
+    const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0),
+      entries: kf.bindings.map(b => ({ binding: b.binding, resource: res[b.binding] })) });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe); pass.setBindGroup(0, bg);
+    if (kind === 'gemm') pass.dispatchWorkgroups(Math.ceil(rows / kf.dispatch.tile[0]), Math.ceil(n / kf.dispatch.tile[1]));
+    else pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / 65535));
+    pass.end();
+    enc.copyBufferToBuffer(out, 0, read, 0, outLen * 4);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const r = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    [out, read, params, inBuf].forEach(b => b && b.destroy());
+    return r;
+  }
+  async function run(name, kind, input, n) {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`wgpack: no tensor ${name}`);
+    if (t.format === 'raw') throw new Error(`wgpack: ${name} is not a weight matrix`);
+    const parts = [];
+    for (const p of t.parts) parts.push(await runPart(t, p, kind, input, n));
+    if (parts.length === 1) return parts[0];
+    // parts are consecutive row ranges: concatenate (GEMM output is [n][rows]: per input row)
+    if (kind !== 'gemm') { const o = new Float32Array(parts.reduce((a, p) => a + p.length, 0)); let at = 0; for (const p of parts) { o.set(p, at); at += p.length; } return o; }
+    const o = new Float32Array(n * t.rows);
+    for (let m = 0; m < n; m++) { let at = 0; t.parts.forEach((p, i) => { o.set(parts[i].subarray(m * p.rows, (m + 1) * p.rows), m * t.rows + at); at += p.rows; }); }
+    return o;
+  }
+  progress({ phase: 'ready', bytes, totalBytes, shards: done, totalShards: order.length });
+  return {
+    manifest, device, profile, f16, cachedShards: cached,
+    loadedShards: order.map(i => manifest.shards[i].file),
+    tensors,
+    gemv: (name, x) => run(name, 'gemv', x, 1),
+    gemm: (name, x, n) => run(name, 'gemm', x, n),
+    dequantize: (name) => run(name, 'dequantize', null, 1),
+  };
+}
