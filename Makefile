@@ -18,11 +18,11 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
-       quant/formats.c quant/plan.c quant/fp.c quant/quant.c quant/tensor.c quant/planner.c \
+       quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/tensor.c quant/planner.c \
        verify/llama.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c formats/wgsl.c
 CLI := convert/main.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
-OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o)
+OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
 UNIT := $(wildcard tests/unit/test_*.c)
 
@@ -33,6 +33,25 @@ all: $(BIN)
 $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+
+# The WebAssembly fallback: the C reference dequantizer built for wasm32 (Debian's clang + lld,
+# freestanding) and embedded in wgpack, which writes it into every bundle.
+WASM_SRC := wasm/wasm_api.c quant/quant.c quant/half.c quant/formats.c
+$(BUILD)/wgpack.wasm: $(WASM_SRC) $(wildcard wasm/include/*.h) quant/quant.h formats/model.h
+	@mkdir -p $(BUILD)
+	clang --target=wasm32 -O2 -std=c11 -nostdlib -ffreestanding -Iwasm/include -Wall -Werror \
+	    -Wno-unused-function -Wl,--no-entry -Wl,--allow-undefined -Wl,--export-dynamic -o $@ $(WASM_SRC)
+
+$(BUILD)/bin2c: tools/bin2c.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -o $@ $<
+
+$(BUILD)/gen/wasm_blob.c: $(BUILD)/wgpack.wasm $(BUILD)/bin2c
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/bin2c wg_wasm_blob $< $@
+
+$(BUILD)/gen/wasm_blob.o: $(BUILD)/gen/wasm_blob.c
+	$(CC) $(CSTD) $(OPT) -c $< -o $@
 
 $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
 	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@

@@ -33,9 +33,9 @@ int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, siz
     const char *base = strrchr(d, '/') ? strrchr(d, '/') + 1 : d;
     char **names = NULL;
     size_t n = 0, cap = 0;
-    /* the bundle's files: top level and kernels/ (the only subdirectory a bundle has) */
-    static const char *subdirs[2] = {"", "kernels/"};
-    for (int sdi = 0; sdi < 2; sdi++) {
+    /* the bundle's files: top level, kernels/ and wasm/ (the only subdirectories a bundle has) */
+    static const char *subdirs[3] = {"", "kernels/", "wasm/"};
+    for (int sdi = 0; sdi < 3; sdi++) {
         char sd[4200];
         snprintf(sd, sizeof sd, "%s/%s", d, subdirs[sdi]);
         DIR *dp = opendir(sd);
@@ -46,7 +46,7 @@ int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, siz
         }
         struct dirent *e;
         while ((e = readdir(dp))) {
-            if (e->d_name[0] == '.' || (sdi == 0 && !strcmp(e->d_name, "kernels")))
+            if (e->d_name[0] == '.' || (sdi == 0 && (!strcmp(e->d_name, "kernels") || !strcmp(e->d_name, "wasm"))))
                 continue;
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;

@@ -577,6 +577,15 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         json_decref(tabs);
         goto fail;
     }
+    json_t *wasm = NULL;
+    if ((rc = wg_bundle_wasm(tmp, &wasm, err))) {
+        json_decref(shards);
+        json_decref(tensors);
+        json_decref(comps);
+        json_decref(tabs);
+        json_decref(kernels);
+        goto fail;
+    }
     json_t *profs = json_array();
     int np;
     const wg_profile *pf = wg_profiles(&np);
@@ -613,10 +622,13 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         "components", comps, "shards", shards, "tensors", tensors,
         "plans", "progressive", progressive_plan(&L), "tabs", tabs,
         "profiles", profs, "runtime", runtime_hints(m, res->bundle_bytes));
-    if (manifest)
+    if (manifest) {
         json_object_set_new(manifest, "kernels", kernels);
-    else
+        json_object_set_new(manifest, "wasm", wasm);
+    } else {
         json_decref(kernels);
+        json_decref(wasm);
+    }
     if (!manifest) {
         rc = wg_fail(err, WG_EIO, NULL, "cannot build the manifest");
         goto fail;

@@ -15,6 +15,35 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+extern const unsigned char wg_wasm_blob[];
+extern const size_t wg_wasm_blob_len;
+
+/* wasm/wgpack-<xxh3>.wasm: the C reference dequantizer for browsers without WebGPU */
+int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err)
+{
+    char wdir[4096], file[96], path[4300];
+    snprintf(wdir, sizeof wdir, "%s/wasm", dir);
+    if (mkdir(wdir, 0755) && errno != EEXIST)
+        return wg_fail(err, WG_EIO, wdir, "cannot create: %s", strerror(errno));
+    uint64_t h = XXH3_64bits(wg_wasm_blob, wg_wasm_blob_len);
+    snprintf(file, sizeof file, "wasm/wgpack-%016llx.wasm", (unsigned long long)h);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *fp = fopen(path, "wx");
+    if (!fp || fwrite(wg_wasm_blob, 1, wg_wasm_blob_len, fp) != wg_wasm_blob_len || fclose(fp))
+        return wg_fail(err, WG_EIO, path, "cannot write");
+    unsigned char md[EVP_MAX_MD_SIZE], b64[64];
+    unsigned int ml = 0;
+    EVP_Digest(wg_wasm_blob, wg_wasm_blob_len, md, &ml, EVP_sha256(), NULL);
+    EVP_EncodeBlock(b64, md, (int)ml);
+    char sri[80], hx[20];
+    snprintf(sri, sizeof sri, "sha256-%s", b64);
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)h);
+    *entry = json_pack("{s:s, s:I, s:s, s:s, s:[s,s,s,s]}", "file", file, "bytes",
+                       (json_int_t)wg_wasm_blob_len, "xxh3", hx, "integrity", sri, "exports",
+                       "wg_wasm_alloc", "wg_wasm_reset", "wg_wasm_dequant", "wg_wasm_gemv");
+    return 0;
+}
+
 void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k)
 {
     memset(k, 0, sizeof *k);

@@ -37,5 +37,6 @@ void wg_layout_free(wg_layout_t *L);
 void wg_row_bytes(const wg_tensor *t, const wg_plan_entry *e, uint64_t rb[3], int64_t *rows);
 int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *dir,
                       json_t **section, wg_error *err);
+int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err);
 void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
 #endif

@@ -81,6 +81,23 @@ try {
       check(!p.error && p.result.loaded.slice().sort().join() === want, `tab ${tab} loaded exactly its partition (${p.result?.loaded.length} shards)`);
     }
   }
+  // WebGPU disabled: a browser started without the WebGPU switches and with the GPU off
+  const nogpu = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [
+    '--no-sandbox', '--disable-gpu', '--disable-webgpu', '--disable-features=WebGPU,Vulkan',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+  try {
+    const page = await (await nogpu.newContext()).newPage();
+    await page.goto(`${origin}/tools/web/test.html?bundle=/__bundle/manifest.json&tensor=${encodeURIComponent(t.name)}&x=/__tmp/x.f32`);
+    await page.waitForFunction(() => window.__result || window.__error, null, { timeout: 120000 });
+    const w = await page.evaluate(() => ({ result: window.__result, error: window.__error }));
+    check(!w.error && w.result.backend === 'wasm', `WebGPU disabled: loader fell back to WebAssembly (${w.error || 'navigator.gpu ' + w.result.gpu})`);
+    if (!w.error) {
+      let bad = 0; for (let i = 0; i < refDq.length; i++) if (w.result.dequant[i] !== refDq[i]) bad++;
+      check(bad === 0 && w.result.dequant.length === refDq.length, `WASM dequantize bit-exact with the C reference (${bad} mismatches)`);
+      let num = 0, den = 0; for (let i = 0; i < refGv.length; i++) { num += (w.result.gemv[i] - refGv[i]) ** 2; den += refGv[i] ** 2; }
+      check(num === 0, `WASM GEMV equals the C reference exactly (rel err ${Math.sqrt(num / den).toExponential(2)})`);
+    }
+  } finally { await nogpu.close(); }
 } finally {
   await browser.close();
   srv.close();

@@ -11,6 +11,8 @@
 // totalShards}), adapter / device (reuse your own).
 // Every shard is checked against its SRI hash (SubtleCrypto SHA-256) before it is uploaded; a
 // mismatch rejects with an Error naming the shard.
+// Without WebGPU (no navigator.gpu, no adapter, or backend: 'wasm'), the same calls run on the
+// bundle's WebAssembly build of the C reference dequantizer (b.backend === 'wasm').
 
 const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
 
@@ -45,9 +47,9 @@ export async function loadBundle(manifestUrl, opts = {}) {
   const progress = opts.onProgress || (() => {});
   const manifest = await (await fetch(base)).json();
   if (manifest.format_version !== 1) throw new Error(`wgpack: unsupported bundle format_version ${manifest.format_version}`);
-  if (!globalThis.navigator?.gpu && !opts.device) throw new Error('wgpack: WebGPU is not available in this browser');
-  const adapter = opts.adapter || (opts.device ? null : await navigator.gpu.requestAdapter());
-  if (!adapter && !opts.device) throw new Error('wgpack: no WebGPU adapter');
+  const adapter = opts.backend === 'wasm' ? null
+                : opts.adapter || (opts.device ? null : await globalThis.navigator?.gpu?.requestAdapter());
+  if (!adapter && !opts.device) return loadWasm(manifest, base, opts, progress);
   const profile = opts.profile || detectProfile(adapter);
   const f16 = !!adapter?.features.has('shader-f16') && !opts.f32;
   const device = opts.device || await adapter.requestDevice({ requiredFeatures: f16 ? ['shader-f16'] : [] });
@@ -155,11 +157,86 @@ export async function loadBundle(manifestUrl, opts = {}) {
   }
   progress({ phase: 'ready', bytes, totalBytes, shards: done, totalShards: order.length });
   return {
-    manifest, device, profile, f16, cachedShards: cached,
+    manifest, backend: 'webgpu', device, profile, f16, cachedShards: cached,
     loadedShards: order.map(i => manifest.shards[i].file),
     tensors,
     gemv: (name, x) => run(name, 'gemv', x, 1),
     gemm: (name, x, n) => run(name, 'gemm', x, n),
     dequantize: (name) => run(name, 'dequantize', null, 1),
   };
+}
+
+// ---------------------------------------------------------------- WebAssembly fallback
+
+function formatArgs(t) {
+  if (t.format === 'f32') return [0, 0, 0, 1, 0];
+  if (t.format === 'fp16') return [1, 0, 0, 1, 0];
+  if (t.format === 'bf16') return [2, 0, 0, 1, 0];
+  const m = /^q(\d)(?:g(\d+)|c)([sa])(\.s32)?$/.exec(t.format);
+  if (!m) throw new Error(`wgpack: unknown format ${t.format}`);
+  return [3, Number(m[1]), m[2] ? Number(m[2]) : 0, m[3] === 's' ? 1 : 0, m[4] ? 1 : 0];
+}
+
+async function loadWasm(manifest, base, opts, progress) {
+  if (!manifest.wasm) throw new Error('wgpack: no WebGPU and the bundle has no WebAssembly fallback');
+  const wresp = await fetch(new URL(manifest.wasm.file, base));
+  const wbytes = await wresp.arrayBuffer();
+  const wdig = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', wbytes));
+  if (wdig !== manifest.wasm.integrity) throw new Error(`wgpack: ${manifest.wasm.file}: integrity check failed`);
+  const env = new Proxy({}, { get: (_, name) => name === 'log10' ? Math.log10
+                                               : () => { throw new Error(`wgpack wasm: ${String(name)} is not available`); } });
+  const { instance } = await WebAssembly.instantiate(wbytes, { env });
+  const W = instance.exports;
+  let wanted = manifest.plans.progressive.flatMap(g => g.shards);
+  if (opts.tab !== undefined && opts.tab !== null) {
+    const mine = new Set(manifest.plans.tabs?.partition?.[opts.tab]?.shards || []);
+    wanted = wanted.filter(f => mine.has(f));
+  }
+  const byFile = new Map(manifest.shards.map((s, i) => [s.file, i]));
+  const order = wanted.map(f => byFile.get(f));
+  const totalBytes = order.reduce((a, i) => a + manifest.shards[i].bytes, 0);
+  const shards = new Map();
+  let bytes = 0, next = 0;
+  const worker = async () => {
+    while (next < order.length) {
+      const idx = order[next++];
+      const { bytes: data } = await verifiedFetch(base, manifest.shards[idx], null);
+      shards.set(idx, new Uint8Array(data));
+      bytes += data.byteLength;
+      progress({ phase: 'fetch', bytes, totalBytes, shards: shards.size, totalShards: order.length });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency || 4, order.length) }, worker));
+  const tensors = new Map(manifest.tensors.map(t => [t.name, t]));
+  function runPart(t, part, kind, x) {
+    const shard = shards.get(part.shard);
+    if (!shard) throw new Error(`wgpack: ${t.name} lives in a shard not loaded in this tab`);
+    const planes = ['data', 'scales', 'zeros'].filter(p => part[p]).map(p => shard.subarray(part[p].offset, part[p].offset + part[p].bytes));
+    const total = planes.reduce((a, p) => a + p.length, 0);
+    W.wg_wasm_reset();
+    const pp = W.wg_wasm_alloc(total);
+    let at = pp;
+    for (const p of planes) { new Uint8Array(W.memory.buffer, at, p.length).set(p); at += p.length; }
+    const rows = part.rows, K = t.K, outLen = kind === 'gemv' ? rows : rows * K;
+    const xp = x ? W.wg_wasm_alloc(4 * K) : 0, yp = W.wg_wasm_alloc(4 * outLen);
+    if (!pp || !yp || (x && !xp)) throw new Error('wgpack wasm: out of memory');
+    if (x) new Float32Array(W.memory.buffer, xp, K).set(x);
+    const args = formatArgs(t);
+    const rc = kind === 'gemv' ? W.wg_wasm_gemv(...args, rows, K, pp, xp, yp) : W.wg_wasm_dequant(...args, rows, K, pp, yp);
+    if (rc) throw new Error(`wgpack wasm: ${kind} failed for ${t.name}`);
+    return new Float32Array(W.memory.buffer.slice(yp, yp + 4 * outLen));
+  }
+  function run(name, kind, x) {
+    const t = tensors.get(name);
+    if (!t || t.format === 'raw') throw new Error(`wgpack: no weight tensor ${name}`);
+    const outs = t.parts.map(p => runPart(t, p, kind, x));
+    const o = new Float32Array(outs.reduce((a, p) => a + p.length, 0));
+    let at = 0; for (const p of outs) { o.set(p, at); at += p.length; }
+    return o;
+  }
+  progress({ phase: 'ready', bytes, totalBytes, shards: shards.size, totalShards: order.length });
+  return { manifest, backend: 'wasm', profile: 'wasm', f16: false, cachedShards: 0,
+           loadedShards: order.map(i => manifest.shards[i].file), tensors,
+           gemv: async (name, x) => run(name, 'gemv', x),
+           dequantize: async (name) => run(name, 'dequantize', null) };
 }
