@@ -11,7 +11,7 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 PKGS    := libprotobuf-c libzstd libarchive libxxhash jansson libcrypto sqlite3
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-WARN    := -Wall -Wextra -Werror -Wno-format-truncation
+WARN    := -Wall -Wextra -Werror -Wno-format-truncation -Wno-unknown-warning-option
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
@@ -27,6 +27,7 @@ CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
 UNIT := $(wildcard tests/unit/test_*.c)
 
 BIN     ?= wgpack
+FUZZ_TARGETS := safetensors onnx json dequant
 
 all: $(BIN)
 
@@ -73,15 +74,31 @@ $(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
 $(BUILD)/mkfixtures: tools/mkfixtures.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
 
-check: $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures
+REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
+check: $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures $(REPLAY)
 	@WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/$(BUILD) bash tests/run
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
-	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures
+	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures \
+	    $(FUZZ_TARGETS:%=build-asan/replay_%)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    WGPACK=$(CURDIR)/build-asan/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
+
+# libFuzzer targets (clang): make fuzz FUZZ_SECONDS=N runs each for N seconds
+FUZZ_SECONDS ?= 60
+FUZZ_OPT := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz: wgpack
+	$(MAKE) BUILD=build-fuzz CC=clang BIN=build-fuzz/wgpack OPT="$(FUZZ_OPT)" build-fuzz/libwgpack.a build-fuzz/mkfixtures
+	for t in $(FUZZ_TARGETS); do \
+	  clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Ibuild-fuzz/gen $(shell pkg-config --cflags jansson) \
+	    -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c build-fuzz/libwgpack.a $(LDLIBS) || exit 1; done
+	bash tools/fuzz.sh $(FUZZ_SECONDS)
+
+# the same targets without libFuzzer, replaying the regression files and seeds (make check)
+$(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libwgpack.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: wgpack $(BUILD)/mkbench
 	bash tools/bench.sh
@@ -99,9 +116,9 @@ install: wgpack
 	install -m 644 doc/wgpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/wgpack.1
 
 clean:
-	rm -rf build build-asan wgpack
+	rm -rf build build-asan build-fuzz wgpack
 
-.PHONY: all check asan bench demo deps install clean
+.PHONY: all check asan bench demo deps install clean fuzz
 
 $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)

@@ -97,7 +97,7 @@ static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, i
             mx[l] = ae > mx[l] ? ae : mx[l];
             clip[l] += (uint32_t)((codes[i + l] == 0 || codes[i + l] == qmax) & (ae > half));
             float r = (e * inv + 1.0f) * hb + 1.0f;
-            r = r < 0.0f ? 0.0f : r > top ? top : r;
+            r = !(r >= 0.0f) ? 0.0f : r > top ? top : r; /* NaN -> bin 0, never an int cast */
             bins[i + l] = (uint8_t)(int)r;
         }
     for (int l = 0; i < n; i++, l++) { /* tail (a last, partial group): same lanes */
@@ -110,7 +110,7 @@ static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, i
         mx[l] = ae > mx[l] ? ae : mx[l];
         clip[l] += (uint32_t)((codes[i] == 0 || codes[i] == qmax) & (ae > half));
         float r = (e * inv + 1.0f) * hb + 1.0f;
-        r = r < 0.0f ? 0.0f : r > top ? top : r;
+        r = !(r >= 0.0f) ? 0.0f : r > top ? top : r;
         bins[i] = (uint8_t)(int)r;
     }
     for (int l = 0; l < LANES; l++) {
@@ -134,9 +134,23 @@ static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, i
 
 /* ------------------------------------------------------------------ scale choice */
 
+/* The scale as stored. Weights beyond what the scale type can express (|x| > 65504 * 2^(b-1)
+ * with fp16 scales) get the largest finite scale and are clipped — reported by the metrics,
+ * never turned into Inf (found by fuzzing). */
 static inline float store_scale(float d, bool f32)
 {
+    const float lim = f32 ? 3.4028234e38f : 65504.0f;
+    d = d > lim ? lim : d < -lim ? -lim : d;
     return f32 ? d : wg_f16_to_f32(wg_f32_to_f16(d));
+}
+
+/* 1/d, finite: a subnormal d would give Inf, and 0 * Inf is NaN */
+static inline float inv_scale(float d)
+{
+    if (d == 0.0f)
+        return 0.0f;
+    float id = 1.0f / d;
+    return id > 3.4028234e38f ? 3.4028234e38f : id < -3.4028234e38f ? -3.4028234e38f : id;
 }
 
 /* u = clamp(floor(x/d + z + 0.5), 0, qmax), computed as t = x*(1/d) + (z + 0.5) in float,
@@ -153,7 +167,7 @@ static inline int code_of(float x, float id, int z, int qmax, int *clipped)
 /* Weighted squared error of one candidate (d, z) on a group. */
 static double cand_err(const float *x, const float *w, int G, float d, int z, int qmax)
 {
-    const float id = d != 0.0f ? 1.0f / d : 0.0f, zh = (float)z + 0.5f, fq = (float)qmax,
+    const float id = inv_scale(d), zh = (float)z + 0.5f, fq = (float)qmax,
                 zf = (float)z;
     float acc[LANES] = {0}; /* G is a multiple of 32; lanes keep the sum order fixed */
     for (int i = 0; i < G; i += LANES)
@@ -195,9 +209,10 @@ static void rtn_params(const float *x, int G, const wg_qformat *f, float clip, f
         mn *= clip;
         mx *= clip;
         float d = store_scale((mx - mn) / (float)qmax, f->scale_f32);
-        int z = d != 0.0f ? (int)floorf(-mn / d + 0.5f) : 0;
+        float zf = d != 0.0f ? floorf(-mn * inv_scale(d) + 0.5f) : 0.0f;
+        int z = zf < 0.0f ? 0 : zf > (float)qmax ? qmax : (int)zf;
         *d_out = d;
-        *z_out = z < 0 ? 0 : z > qmax ? qmax : z;
+        *z_out = z;
     }
 }
 
@@ -232,7 +247,7 @@ static void search_params(const float *x, const float *w, int G, const wg_qforma
         }
     }
     /* least-squares refit of d with the codes fixed: d* = sum w x q / sum w q^2 */
-    float id = bd != 0.0f ? 1.0f / bd : 0.0f;
+    float id = inv_scale(bd);
     double num = 0, den = 0;
     for (int i = 0; i < G; i++) {
         int cl;
@@ -388,7 +403,7 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
                 search_params(xg, w, G, f, &d, &z);
             else
                 rtn_params(xg, G, f, 1.0f, &d, &z);
-            float id = d != 0.0f ? 1.0f / d : 0.0f;
+            float id = inv_scale(d);
             for (int i = 0; i < G; i++) {
                 int c;
                 codes[i] = (uint8_t)code_of(xg[i], id, z, qmax, &c);

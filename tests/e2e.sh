@@ -423,3 +423,17 @@ t_js_loader_in_headless_chromium() {
   wg build models/tinyllama -o "$TMPDIR/b" --tabs 2 > /dev/null
   WGPACK="$WGPACK" timeout 600 node tools/web/test_loader.mjs "$TMPDIR/b"
 }
+
+# ---------------------------------------------------------------- reliability
+
+t_fuzz_regressions_replay() {
+  # every crash the fuzzers found, replayed through the same entry points (under ASan in
+  # `make asan`); plus the malformed-input corpus through the file readers
+  for t in safetensors onnx json dequant; do
+    files=$(ls tests/fuzz/regressions/$t/* 2>/dev/null || true)
+    extra=""
+    [ $t = onnx ] && extra=$(ls tests/bad/*.onnx "$FIX"/bad/*.onnx 2>/dev/null || true)
+    [ -n "$files$extra" ] || continue
+    timeout 300 "$BUILD/replay_$t" $files $extra
+  done
+}

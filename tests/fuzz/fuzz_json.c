@@ -1,0 +1,32 @@
+/* tests/fuzz/fuzz_json.c — the JSON readers: a bundle manifest (verify-bundle), and a
+ * classification rules file applied to a small fixed model (first byte picks). */
+#include "fuzz_common.h"
+#include "../../pack/pack.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+    if (!n)
+        return 0;
+    if (data[0] & 1) {
+        const char *mp = fuzz_file("manifest.json", data + 1, n - 1);
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", mp);
+        *strrchr(dir, '/') = 0;
+        int problems;
+        json_t *rep = NULL;
+        wg_error err = {0};
+        wg_bundle_verify(dir, &problems, &rep, &err);
+        json_decref(rep);
+    } else {
+        static const uint8_t st[] = "\x48\0\0\0\0\0\0\0{\"model.layers.0.mlp.up_proj.weight\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}}\0\0\x80\x3f\0\0\0\x40";
+        const char *model = fuzz_file("model.safetensors", st, sizeof st - 1);
+        char mcopy[512];
+        snprintf(mcopy, sizeof mcopy, "%s", model);
+        wg_open_opts o = {.rules_path = fuzz_file("rules.json", data + 1, n - 1)};
+        wg_model *m;
+        wg_error err = {0};
+        if (!wg_model_open(mcopy, &o, &m, &err))
+            wg_model_free(m);
+    }
+    return 0;
+}
