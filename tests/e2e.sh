@@ -437,3 +437,96 @@ t_fuzz_regressions_replay() {
     timeout 300 "$BUILD/replay_$t" $files $extra
   done
 }
+
+# The committed malformed-input corpus (tests/bad/, made by tools/mkbad.py) plus the cases that
+# cannot live in git (made by mkfixtures at test time). Each: exit 2, exactly one line on
+# stderr naming the file and the problem, nothing on stdout, no output directory, no temporary
+# directory left, and an answer within 10 seconds.
+BAD_CORPUS='st-empty.safetensors|truncated: 0 bytes
+st-short.safetensors|truncated: 3 bytes
+st-hlen-too-big.safetensors|header length 1000000 exceeds file size
+st-hlen-u64max.safetensors|exceeds file size
+st-header-cut.safetensors|exceeds file size
+st-not-object.safetensors|header is not a JSON object
+st-bad-json.safetensors|header JSON invalid
+st-data-cut.safetensors|past the end of the data
+st-overlap.safetensors|overlaps tensor
+st-hole.safetensors|hole of 8 bytes
+st-trailing.safetensors|4 bytes after the last tensor are not indexed
+st-size-mismatch.safetensors|shape x dtype needs 24
+st-shape-overflow.safetensors|shape product overflows
+st-bytes-overflow.safetensors|byte size overflows
+st-negative-dim.safetensors|not a non-negative integer
+st-float-dim.safetensors|not a non-negative integer
+st-bad-dtype.safetensors|unsupported dtype
+st-dtype-not-string.safetensors|missing dtype
+st-duplicate-name.safetensors|duplicate object key
+st-offsets-reversed.safetensors|data_offsets must be [begin, end]
+st-offsets-three.safetensors|data_offsets must be [begin, end]
+st-offset-too-big-int.safetensors|header JSON invalid
+st-huge-claim.safetensors|ends at byte 100000000000, past the end of the data
+st-non-utf8-name.safetensors|header JSON invalid
+st-empty-name.safetensors|empty tensor name
+st-metadata-not-object.safetensors|__metadata__ is not an object
+st-metadata-value.safetensors|is not a string
+st-deep-nesting.safetensors|header JSON invalid
+st-entry-not-object.safetensors|header entry is not an object
+st-nine-dims.safetensors|more than 8 dimensions
+idx-escape/model.safetensors.index.json|must be a file name in the index
+idx-not-object/model.safetensors.index.json|no "weight_map" object
+idx-missing-shard/model.safetensors.index.json|No such file or directory
+idx-mismatch/model.safetensors.index.json|is not in shard
+idx-empty/model.safetensors.index.json|weight_map is empty
+idx-bad-json/model.safetensors.index.json|invalid JSON
+cfg-bad|config.json: invalid JSON
+onnx-empty.onnx|empty file
+onnx-garbage.onnx|not a valid ONNX ModelProto
+onnx-truncated.onnx|not a valid ONNX ModelProto
+onnx-no-graph.onnx|ModelProto has no graph
+onnx-no-ir-version.onnx|no ir_version
+onnx-raw-size.onnx|raw_data has 60 bytes
+onnx-negative-dim.onnx|negative dimension
+onnx-dims-overflow.onnx|shape product overflows
+onnx-bad-dtype.onnx|unsupported data type 99
+onnx-typed-count.onnx|typed data has 15 values, shape needs 16
+onnx-nine-dims.onnx|dimensions (max 8)
+onnx-nameless.onnx|initializer without a name
+onnx-duplicate.onnx|duplicate tensor name
+onnx-deep-subgraphs.onnx|subgraphs nested deeper than 32
+ext-absolute/model.onnx|is an absolute path
+ext-dotdot/model.onnx|climbs out of the model directory
+ext-dotdot-deep/model.onnx|climbs out of the model directory
+ext-backslash/model.onnx|climbs out of the model directory
+ext-empty-location/model.onnx|empty external data location
+ext-no-location/model.onnx|external data has no location
+ext-bad-offset/model.onnx|bad external offset
+ext-offset-overflow/model.onnx|past the end of the file
+ext-offset-too-long/model.onnx|bad external offset
+ext-range/model.onnx|past the end of the file
+ext-length/model.onnx|external length 60
+ext-missing/model.onnx|No such file or directory
+ext-dir/model.onnx|not a regular file'
+BAD_GENERATED='ext-symlink/model.onnx|outside the model directory
+ext-fifo/model.onnx|not a regular file
+ext-device/model.onnx|outside the model directory'
+
+t_bad_corpus_build_refuses_cleanly() {
+  local n=0
+  while IFS='|' read -r f msg; do
+    case "$f" in ext-symlink*|ext-fifo*|ext-device*) path="$FIX/bad/$f" ;; *) path="tests/bad/$f" ;; esac
+    set +e
+    timeout 10 "$WGPACK" build "$path" -o "$TMPDIR/out" > "$TMPDIR/stdout" 2> "$TMPDIR/err"; rc=$?
+    set -e
+    lines=$(wc -l < "$TMPDIR/err")
+    # the line names the input, or for a model directory the file in it that is at fault
+    name="$path"; case "$f" in */*) name="$(dirname "$path")/" ;; esac
+    if [ $rc -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -qF -- "$msg" "$TMPDIR/err" || ! grep -qF -- "$name" "$TMPDIR/err" \
+       || [ -s "$TMPDIR/stdout" ] || [ -e "$TMPDIR/out" ] || ls -a "$TMPDIR" | grep -q '\.tmp\.'; then
+      echo "bad input $path: rc=$rc lines=$lines stderr: $(cat "$TMPDIR/err")"; return 1
+    fi
+    n=$((n + 1))
+  done <<< "$BAD_CORPUS
+$BAD_GENERATED"
+  echo "$n malformed inputs refused cleanly"
+  [ $n -ge 60 ]
+}
