@@ -57,7 +57,8 @@ static int write_file(const char *dir, const char *name, const void *data, size_
     return 0;
 }
 
-static void sri_sha256(const void *data, size_t n, char out[64])
+/* "sha256-<base64>": the Subresource Integrity string browsers check with fetch(..., {integrity}) */
+void wg_sri_sha256(const void *data, size_t n, char out[64])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -442,7 +443,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
                            p->bytes[q]);
         }
         sh->xxh3 = XXH3_64bits(shard, sh->size);
-        sri_sha256(shard, sh->size, sh->sri);
+        wg_sri_sha256(shard, sh->size, sh->sri);
         char idx[32];
         if (sh->layer < 0)
             snprintf(idx, sizeof idx, "g");

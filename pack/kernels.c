@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +30,8 @@ int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err)
     FILE *fp = fopen(path, "wx");
     if (!fp || fwrite(wg_wasm_blob, 1, wg_wasm_blob_len, fp) != wg_wasm_blob_len || fclose(fp))
         return wg_fail(err, WG_EIO, path, "cannot write");
-    unsigned char md[EVP_MAX_MD_SIZE], b64[64];
-    unsigned int ml = 0;
-    EVP_Digest(wg_wasm_blob, wg_wasm_blob_len, md, &ml, EVP_sha256(), NULL);
-    EVP_EncodeBlock(b64, md, (int)ml);
-    char sri[80], hx[20];
-    snprintf(sri, sizeof sri, "sha256-%s", b64);
+    char sri[64], hx[20];
+    wg_sri_sha256(wg_wasm_blob, wg_wasm_blob_len, sri);
     snprintf(hx, sizeof hx, "%016llx", (unsigned long long)h);
     *entry = json_pack("{s:s, s:I, s:s, s:s, s:[s,s,s,s]}", "file", file, "bytes",
                        (json_int_t)wg_wasm_blob_len, "xxh3", hx, "integrity", sri, "exports",
@@ -144,12 +139,8 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
                             rc = wg_fail(err, WG_EIO, path, "cannot write kernel");
                             break;
                         }
-                        unsigned char md[EVP_MAX_MD_SIZE], b64[64];
-                        unsigned int ml = 0;
-                        EVP_Digest(txt, (size_t)len, md, &ml, EVP_sha256(), NULL);
-                        EVP_EncodeBlock(b64, md, (int)ml);
-                        char sri[80], hx[20];
-                        snprintf(sri, sizeof sri, "sha256-%s", b64);
+                        char sri[64], hx[20];
+                        wg_sri_sha256(txt, (size_t)len, sri);
                         snprintf(hx, sizeof hx, "%016llx", (unsigned long long)hsh);
                         json_t *wg = kind == WG_K_GEMM ? json_pack("[i,i,i]", pf[pi].tile_rows, pf[pi].tile_n, 1)
                                                        : json_pack("[i,i,i]", pf[pi].gemv_threads, 1, 1);

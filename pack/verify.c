@@ -5,7 +5,6 @@
 #include "pack_internal.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,12 +84,8 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
         const char *wx = json_string_value(json_object_get(s, "xxh3"));
         if (!wx || strcmp(hx, wx))
             problem(problems, err, path, "xxh3 %s does not match the manifest%.0llu%.0llu", hx, 0, 0);
-        unsigned char md[EVP_MAX_MD_SIZE], b64[64];
-        unsigned int len = 0;
-        EVP_Digest(p, size, md, &len, EVP_sha256(), NULL);
-        EVP_EncodeBlock(b64, md, (int)len);
-        char sri[80];
-        snprintf(sri, sizeof sri, "sha256-%s", b64);
+        char sri[64];
+        wg_sri_sha256(p, size, sri);
         const char *ws = json_string_value(json_object_get(s, "integrity"));
         if (!ws || strcmp(sri, ws))
             problem(problems, err, path, "SHA-256 %s does not match the manifest%.0llu%.0llu", sri, 0, 0);
@@ -132,13 +127,9 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
             problem(problems, err, path, "missing or unreadable%s%.0llu%.0llu", "", 0, 0);
             continue;
         }
-        char hx[20], sri[80];
+        char hx[20], sri[64];
         snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(p, size));
-        unsigned char md[EVP_MAX_MD_SIZE], b64[64];
-        unsigned int len = 0;
-        EVP_Digest(p, size, md, &len, EVP_sha256(), NULL);
-        EVP_EncodeBlock(b64, md, (int)len);
-        snprintf(sri, sizeof sri, "sha256-%s", b64);
+        wg_sri_sha256(p, size, sri);
         const char *ws = json_string_value(json_object_get(kf, "integrity"));
         if (!strstr(file, hx) || !ws || strcmp(ws, sri))
             problem(problems, err, path, "kernel does not match its hash %s%.0llu%.0llu", hx, 0, 0);

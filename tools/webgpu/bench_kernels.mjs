@@ -3,22 +3,13 @@
 // 4096 x 4096 matrix), every distinct f32 GEMV variant (the profiles' shapes).
 // Usage: node bench_kernels.mjs BUNDLE... ; prints a markdown table. SwiftShader = CPU: compare
 // kernels with each other only.
-import { create, globals } from 'webgpu';
+import { openDevice, upload } from './gpu.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
-Object.assign(globalThis, globals);
-globalThis.wgpuInstance = create([]);
-const adapter = await globalThis.wgpuInstance.requestAdapter();
-const device = await adapter.requestDevice();
+const { device } = await openDevice();
 const REPS = Number(process.env.REPS || 5);
 const rows = [];
-function buf(bytes, usage) {
-  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
-  const b = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST });
-  const p = new Uint8Array(size); p.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  device.queue.writeBuffer(b, 0, p);
-  return b;
-}
+const buf = (bytes, usage) => upload(device, bytes, usage);
 for (const dir of process.argv.slice(2)) {
   const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   const t = man.tensors.find(t => t.rows === 4096 && t.K === 4096);

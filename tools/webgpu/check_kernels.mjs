@@ -4,12 +4,11 @@
 // Usage: node tools/webgpu/check_kernels.mjs BUNDLE_DIR [--json OUT] [--no-exec]
 // Exit 0 only if every kernel the adapter can compile compiles, and every executed kernel
 // matches: dequantize bit-exact, GEMV/GEMM relative error (L2 norm) <= 1e-5.
-import { create, globals } from 'webgpu';
+import { openDevice, upload } from './gpu.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-Object.assign(globalThis, globals);
 
 const dir = process.argv[2];
 const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
@@ -18,16 +17,9 @@ const WGPACK = process.env.WGPACK || './wgpack';
 const TOL = 1e-5;
 const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 
-// keep the instance referenced for the whole run: if it is garbage-collected while the device
-// lives, Dawn's threads crash the process
-globalThis.wgpuInstance = create([]);
-const adapter = await globalThis.wgpuInstance.requestAdapter();
-if (!adapter) { console.error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)'); process.exit(2); }
+let adapter, device, hasF16;
+try { ({ adapter, device, hasF16 } = await openDevice()); } catch (e) { console.error(e.message); process.exit(2); }
 const info = adapter.info || {};
-const hasF16 = adapter.features.has('shader-f16');
-// default limits: what a page gets without asking (the bundle's planes fit them)
-const device = await adapter.requestDevice({ requiredFeatures: hasF16 ? ['shader-f16'] : [] });
-
 const report = { adapter: `${info.vendor || ''} ${info.architecture || ''} ${info.description || ''}`.trim(),
                  features: [...adapter.features].sort(), compile: [], exec: [] };
 let failures = 0;
@@ -61,13 +53,7 @@ for (const [i, k] of man.kernels.files.entries()) {
 }
 
 // ---- execute one real tensor per format and profile
-function buf(bytes, usage) {
-  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
-  const b = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST });
-  const padded = new Uint8Array(size); padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  device.queue.writeBuffer(b, 0, padded);
-  return b;
-}
+const buf = (bytes, usage) => upload(device, bytes, usage);
 async function run(pipe, kfile, planes, x, outBytes, params, groups) {
   const S = GPUBufferUsage.STORAGE;
   const out = device.createBuffer({ size: Math.max(4, outBytes), usage: S | GPUBufferUsage.COPY_SRC });

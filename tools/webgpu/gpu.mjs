@@ -1,0 +1,25 @@
+// tools/webgpu/gpu.mjs — what the Node WebGPU tools share: a Dawn device on the SwiftShader
+// adapter, and uploads padded to whole u32 words.
+import { create, globals } from 'webgpu';
+Object.assign(globalThis, globals);
+
+export async function openDevice() {
+  // keep the instance referenced for the whole run: if it is garbage-collected while the
+  // device lives, Dawn's threads crash the process
+  globalThis.wgpuInstance = create([]);
+  const adapter = await globalThis.wgpuInstance.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)');
+  const hasF16 = adapter.features.has('shader-f16');
+  // default limits: what a page gets without asking (the bundle's planes fit them)
+  const device = await adapter.requestDevice({ requiredFeatures: hasF16 ? ['shader-f16'] : [] });
+  return { adapter, device, hasF16 };
+}
+
+export function upload(device, bytes, usage) {
+  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
+  const b = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST });
+  const padded = new Uint8Array(size);
+  padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  device.queue.writeBuffer(b, 0, padded);
+  return b;
+}
