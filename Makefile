@@ -20,7 +20,7 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
        quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/tensor.c quant/planner.c \
        verify/llama.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c formats/wgsl.c
-CLI := convert/main.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c
+CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o)
@@ -28,6 +28,7 @@ UNIT := $(wildcard tests/unit/test_*.c)
 
 BIN     ?= wgpack
 FUZZ_TARGETS := safetensors onnx json dequant
+FUZZ_EXTRA := convert/plan_cli.c convert/cli.c  # the recipe reader (fuzz_json)
 
 all: $(BIN)
 
@@ -93,11 +94,11 @@ fuzz: wgpack
 	$(MAKE) BUILD=build-fuzz CC=clang BIN=build-fuzz/wgpack OPT="$(FUZZ_OPT)" build-fuzz/libwgpack.a build-fuzz/mkfixtures
 	for t in $(FUZZ_TARGETS); do \
 	  clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -Ibuild-fuzz/gen $(shell pkg-config --cflags jansson) \
-	    -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c build-fuzz/libwgpack.a $(LDLIBS) || exit 1; done
+	    -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_EXTRA) build-fuzz/libwgpack.a $(LDLIBS) || exit 1; done
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
 # the same targets without libFuzzer, replaying the regression files and seeds (make check)
-$(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libwgpack.a
+$(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: wgpack $(BUILD)/mkbench

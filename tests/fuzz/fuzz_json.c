@@ -1,12 +1,23 @@
-/* tests/fuzz/fuzz_json.c — the JSON readers: a bundle manifest (verify-bundle), and a
- * classification rules file applied to a small fixed model (first byte picks). */
+/* tests/fuzz/fuzz_json.c — the JSON readers: a bundle manifest (verify-bundle), a
+ * classification rules file applied to a small fixed model, and a quantization recipe (the
+ * first byte picks). */
 #include "fuzz_common.h"
 #include "../../pack/pack.h"
+#include "../../convert/plan_cli.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
     if (!n)
         return 0;
+    if (data[0] % 3 == 2) {
+        wg_plan_cli pc;
+        wg_plan_cli_init(&pc);
+        FILE *devnull = freopen("/dev/null", "w", stderr); /* the recipe reader reports there */
+        (void)devnull;
+        wg_plan_cli_option(&pc, OPT_RECIPE, fuzz_file("recipe.json", data + 1, n - 1), "fuzz");
+        json_decref(pc.recipe);
+        return 0;
+    }
     if (data[0] & 1) {
         const char *mp = fuzz_file("manifest.json", data + 1, n - 1);
         char dir[512];
