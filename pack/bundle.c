@@ -374,6 +374,14 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     char tmp[4096];
     const char *base = basename_of(o->out_dir);
     int dl = (int)(base - o->out_dir);
+    /* like mkdir -p for the parent: `-o out/model` works on a fresh checkout */
+    snprintf(tmp, sizeof tmp, "%.*s", dl, o->out_dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
     snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", dl, o->out_dir, base);
     if (!mkdtemp(tmp)) {
         wg_layout_free(&L);

@@ -359,6 +359,8 @@ t_build_output_path_safety() {
   [ $rc -eq 1 ] && grep -q "use --force" "$TMPDIR/err" && [ -f "$TMPDIR/notbundle/file.txt" ]
   wg build models/tinygpt2 -o "$TMPDIR/notbundle" --force > /dev/null
   [ ! -e "$TMPDIR/notbundle/file.txt" ] && wg verify-bundle "$TMPDIR/notbundle" > /dev/null
+  wg build models/tinygpt2 -o "$TMPDIR/new/parent/dirs" > /dev/null   # parents are created
+  wg verify-bundle "$TMPDIR/new/parent/dirs" > /dev/null
   set +e; wg build "$FIX/bad/overlap.safetensors" -o "$TMPDIR/x" 2>/dev/null; rc=$?; set -e
   [ $rc -eq 2 ] && [ ! -e "$TMPDIR/x" ] && [ -z "$(ls -a "$TMPDIR" | grep '\.tmp\.')" ]
 }
