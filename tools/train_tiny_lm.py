@@ -4,8 +4,9 @@
 Byte-level language models (vocab 256) trained on the Python standard library's source
 text found on the machine. Writes, under OUT:
   tinyllama/   Llama-architecture, fp16, sharded safetensors + index + config.json
-  tinyllama-onnx/model.onnx + model.onnx.data   same weights (fp16-rounded, fp32) as ONNX,
-               weights as external data; plus ref_tokens.bin / ref_logits.f32 (ORT outputs)
+  tinyllama-onnx/...  a first ONNX export; the one committed in models/ is made instead by
+               tools/export_onnx_ref.py from the saved checkpoint (this script's export cast
+               the rotary inverse frequencies to fp16 along with the weights)
   tinygpt2/    GPT-2 architecture, fp32, single model.safetensors + config.json
   train.json   losses measured on held-out text
 """
