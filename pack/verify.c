@@ -14,15 +14,20 @@
 #include <xxhash.h>
 #include <zstd.h>
 
-static int problem(int *n, wg_error *err, const char *file, const char *fmt, const char *a,
-                   unsigned long long x, unsigned long long y)
+#include <stdarg.h>
+
+static void problem(int *n, wg_error *err, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(int *n, wg_error *err, const char *file, const char *fmt, ...)
 {
     (*n)++;
     char msg[512];
-    snprintf(msg, sizeof msg, fmt, a, x, y);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     wg_fail(err, WG_EVERIFY, file, "%s", msg);
     fprintf(stderr, "wgpack: %s: %s\n", file, msg);
-    return 0;
 }
 
 static const uint8_t *map_file(const char *path, uint64_t *size)
@@ -39,6 +44,32 @@ static const uint8_t *map_file(const char *path, uint64_t *size)
                                   : (const uint8_t *)"";
     close(fd);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* Map dir/file and check it against a manifest entry's "xxh3" and "integrity" and that its
+ * name carries the content hash. Returns the mapping (caller unmaps) or NULL if unreadable. */
+static const uint8_t *check_hashed(const char *dir, const char *file, json_t *entry, int *problems,
+                                   wg_error *err, uint64_t *size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    const uint8_t *p = map_file(path, size);
+    if (!p) {
+        problem(problems, err, path, "missing or unreadable");
+        return NULL;
+    }
+    char hx[20], sri[64];
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(p, *size));
+    const char *wx = json_string_value(json_object_get(entry, "xxh3"));
+    if (!wx || strcmp(hx, wx))
+        problem(problems, err, path, "xxh3 %s does not match the manifest", hx);
+    wg_sri_sha256(p, *size, sri);
+    const char *ws = json_string_value(json_object_get(entry, "integrity"));
+    if (!ws || strcmp(sri, ws))
+        problem(problems, err, path, "SHA-256 %s does not match the manifest", sri);
+    if (!strstr(file, hx))
+        problem(problems, err, path, "file name does not carry its content hash %s", hx);
+    return p;
 }
 
 int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *err)
@@ -64,33 +95,21 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
     json_array_foreach(shards, i, s) {
         const char *file = json_string_value(json_object_get(s, "file"));
         if (!file || strchr(file, '/') || !strcmp(file, "..")) {
-            problem(problems, err, path, "shard %s has no plain file name%.0llu%.0llu", file ? file : "?", 0, 0);
+            problem(problems, err, path, "shard %s has no plain file name", file ? file : "?");
             continue;
         }
-        snprintf(path, sizeof path, "%s/%s", dir, file);
         uint64_t size;
-        const uint8_t *p = map_file(path, &size);
-        if (!p) {
-            problem(problems, err, path, "missing or unreadable%s%.0llu%.0llu", "", 0, 0);
+        const uint8_t *p = check_hashed(dir, file, s, problems, err, &size);
+        if (!p)
             continue;
-        }
         sizes[i] = size;
         total += size;
         uint64_t want = (uint64_t)json_integer_value(json_object_get(s, "bytes"));
-        if (size != want)
-            problem(problems, err, path, "%ssize %llu, manifest says %llu", "", size, want);
-        char hx[20];
-        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(p, size));
-        const char *wx = json_string_value(json_object_get(s, "xxh3"));
-        if (!wx || strcmp(hx, wx))
-            problem(problems, err, path, "xxh3 %s does not match the manifest%.0llu%.0llu", hx, 0, 0);
-        char sri[64];
-        wg_sri_sha256(p, size, sri);
-        const char *ws = json_string_value(json_object_get(s, "integrity"));
-        if (!ws || strcmp(sri, ws))
-            problem(problems, err, path, "SHA-256 %s does not match the manifest%.0llu%.0llu", sri, 0, 0);
-        if (strstr(file, hx) == NULL)
-            problem(problems, err, path, "file name does not carry its content hash %s%.0llu%.0llu", hx, 0, 0);
+        if (size != want) {
+            snprintf(path, sizeof path, "%s/%s", dir, file);
+            problem(problems, err, path, "size %llu, manifest says %llu", (unsigned long long)size,
+                    (unsigned long long)want);
+        }
         json_t *z = json_object_get(s, "zst");
         if (z) {
             char zp[4096];
@@ -99,11 +118,11 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
             const uint8_t *zd = map_file(zp, &zs);
             void *out = malloc(size ? size : 1);
             if (!zd)
-                problem(problems, err, zp, "missing transport copy%s%.0llu%.0llu", "", 0, 0);
+                problem(problems, err, zp, "missing transport copy");
             else {
                 size_t got = ZSTD_decompress(out, size, zd, zs);
                 if (ZSTD_isError(got) || got != size || memcmp(out, p, size))
-                    problem(problems, err, zp, "does not decompress to its shard%s%.0llu%.0llu", "", 0, 0);
+                    problem(problems, err, zp, "does not decompress to its shard");
                 if (zs)
                     munmap((void *)zd, zs);
             }
@@ -117,22 +136,13 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
     json_array_foreach(json_object_get(json_object_get(man, "kernels"), "files"), i, kf) {
         const char *file = json_string_value(json_object_get(kf, "file"));
         if (!file || strncmp(file, "kernels/", 8) || strchr(file + 8, '/') || strstr(file, "..")) {
-            problem(problems, err, dir, "kernel entry %s is not a file under kernels/%.0llu%.0llu", file ? file : "?", 0, 0);
+            problem(problems, err, dir, "kernel entry %s is not a file under kernels/", file ? file : "?");
             continue;
         }
-        snprintf(path, sizeof path, "%s/%s", dir, file);
         uint64_t size;
-        const uint8_t *p = map_file(path, &size);
-        if (!p) {
-            problem(problems, err, path, "missing or unreadable%s%.0llu%.0llu", "", 0, 0);
+        const uint8_t *p = check_hashed(dir, file, kf, problems, err, &size);
+        if (!p)
             continue;
-        }
-        char hx[20], sri[64];
-        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(p, size));
-        wg_sri_sha256(p, size, sri);
-        const char *ws = json_string_value(json_object_get(kf, "integrity"));
-        if (!strstr(file, hx) || !ws || strcmp(ws, sri))
-            problem(problems, err, path, "kernel does not match its hash %s%.0llu%.0llu", hx, 0, 0);
         if (size)
             munmap((void *)p, size);
     }
@@ -143,13 +153,13 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
         json_t *parts = json_object_get(t, "parts"), *pt;
         size_t k;
         if (!json_array_size(parts))
-            problem(problems, err, dir, "tensor %s has no parts%.0llu%.0llu", name ? name : "?", 0, 0);
+            problem(problems, err, dir, "tensor %s has no parts", name ? name : "?");
         json_array_foreach(parts, k, pt) {
             json_int_t si = json_integer_value(json_object_get(pt, "shard"));
             nparts++;
             if (si < 0 || (size_t)si >= ns) {
-                problem(problems, err, dir, "tensor %s points at shard %llu of %llu", name ? name : "?",
-                        (unsigned long long)si, ns);
+                problem(problems, err, dir, "tensor %s points at shard %lld of %zu", name ? name : "?",
+                        (long long)si, ns);
                 continue;
             }
             static const char *planes[3] = {"data", "scales", "zeros"};
@@ -161,7 +171,8 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
                          b = (uint64_t)json_integer_value(json_object_get(pl, "bytes"));
                 if (off % WG_ALIGN || off + b < off || off + b > sizes[si])
                     problem(problems, err, dir, "tensor %s: a plane at %llu+%llu lies outside its "
-                            "shard or is not 256-byte aligned", name ? name : "?", off, b);
+                            "shard or is not 256-byte aligned", name ? name : "?",
+                            (unsigned long long)off, (unsigned long long)b);
             }
         }
     }
