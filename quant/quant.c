@@ -76,13 +76,14 @@ static inline void metric_elem(wg_qmetrics *m, float x, float y, float d, float 
  * compiler vectorises that without reassociating anything, so the result is the same in every
  * build. Histogram bins are counted into hist4 (four interleaved tables, no store-to-load chain
  * on one counter); the caller folds them into m->hist. */
+#define METRIC_CHUNK 2048 /* n <= METRIC_CHUNK */
 static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, int n, float d,
                          int z, const float *w, int qmax, uint32_t (*hist4)[WG_QHIST_BINS])
 {
     float ssx[LANES] = {0}, ssq[LANES] = {0}, dot[LANES] = {0}, sse[LANES] = {0},
           wsse[LANES] = {0}, mx[LANES] = {0};
     uint32_t clip[LANES] = {0};
-    uint8_t bins[256 * 8];
+    uint8_t bins[METRIC_CHUNK];
     const float zf = (float)z, inv = d != 0.0f ? 1.0f / fabsf(d) : 0.0f, half = 0.5f * fabsf(d) * 1.0001f;
     const float hb = (float)((WG_QHIST_BINS - 2) / 2), top = (float)(WG_QHIST_BINS - 1);
     int i = 0;
@@ -376,13 +377,13 @@ static inline float get_scale(const uint8_t *scales, int64_t idx, bool f32)
  * whole tensor (layout l). ref selects the reference packer. */
 static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, int64_t r0,
                        int64_t n, const float *importance, bool search, bool ref,
-                       uint8_t *planes, float *xg, uint8_t *codes, wg_qmetrics *m)
+                       uint8_t *planes, float *xg, float *wbuf, uint8_t *codes,
+                       wg_qmetrics *m)
 {
     const int G = (int)l->group, bits = f->bits, qmax = (1 << bits) - 1;
     const size_t gbytes = (size_t)G * bits / 8;
     uint8_t *data = planes, *scales = planes + l->data_bytes,
             *zeros = planes + l->data_bytes + l->scale_bytes;
-    float wbuf[256 * 8];
     uint32_t hist4[4][WG_QHIST_BINS] = {{0}};
     for (int64_t r = 0; r < n; r++) {
         const float *row = x + r * l->K;
@@ -408,8 +409,10 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
                 int c;
                 codes[i] = (uint8_t)code_of(xg[i], id, z, qmax, &c);
             }
-            if (m)
-                metric_group(m, xg, codes, (int)valid, d, z, w, qmax, hist4);
+            for (int64_t c = 0; m && c < valid; c += METRIC_CHUNK) /* per-channel: long */
+                metric_group(m, xg + c, codes + c,
+                             (int)(valid - c < METRIC_CHUNK ? valid - c : METRIC_CHUNK), d, z,
+                             w ? w + c : NULL, qmax, hist4);
             int64_t gi = (r0 + r) * l->ngroups + g;
             (ref ? pack_ref : pack_fast)(codes, G, bits, data + (size_t)gi * gbytes);
             put_scale(scales, gi, d, f->scale_f32);
@@ -426,7 +429,7 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
 int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, int64_t r0,
                      int64_t n, const wg_qopts *o, uint8_t *planes, wg_qmetrics *m)
 {
-    if (f->kind != WG_Q_INT || !wg_qbits_row(f->bits) || l->group > 256 * 8)
+    if (f->kind != WG_Q_INT || !wg_qbits_row(f->bits) || l->group <= 0 || l->group % 32)
         return -1;
     uint32_t special = 0; /* OR of "exponent all ones" flags: branch-free, vectorises */
     for (int64_t i = 0; i < n * l->K; i++) {
@@ -436,7 +439,7 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
     }
     if (special)
         return 1;
-    float *xg = malloc(sizeof(float) * (size_t)l->group);
+    float *xg = malloc(2 * sizeof(float) * (size_t)l->group); /* group values | weights */
     uint8_t *codes = malloc((size_t)l->group);
     if (!xg || !codes) {
         free(xg);
@@ -444,7 +447,7 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
         return -1;
     }
     quant_rows(f, l, x, r0, n, o ? o->importance : NULL, o && o->search, o && o->reference,
-               planes, xg, codes, m);
+               planes, xg, xg + l->group, codes, m);
     free(xg);
     free(codes);
     return 0;
@@ -457,21 +460,24 @@ void wg_dequantize_rows(const wg_qformat *f, const wg_qlayout *l, const uint8_t 
     const size_t gbytes = (size_t)G * bits / 8;
     const uint8_t *data = planes, *scales = planes + l->data_bytes,
                   *zeros = planes + l->data_bytes + l->scale_bytes;
-    uint8_t codes[256 * 8];
+    uint8_t codes[256]; /* per-channel groups can be any length: unpack 256 at a time */
     for (int64_t r = 0; r < n; r++) {
         for (int64_t g = 0; g < l->ngroups; g++) {
             int64_t gi = (r0 + r) * l->ngroups + g;
             const uint8_t *gd = data + (size_t)gi * gbytes;
             float d = get_scale(scales, gi, f->scale_f32);
             int z = f->sym ? half : zeros[gi];
-            if (ref)
-                for (int i = 0; i < G; i++)
-                    codes[i] = (uint8_t)unpack_ref(gd, i, bits);
-            else
-                unpack_fast(gd, G, bits, codes);
-            int64_t k0 = g * G;
-            for (int i = 0; i < G && k0 + i < l->K; i++)
-                out[r * l->K + k0 + i] = d * (float)(codes[i] - z);
+            for (int c = 0; c < G; c += 256) {
+                int cn = G - c < 256 ? G - c : 256;
+                if (ref)
+                    for (int i = 0; i < cn; i++)
+                        codes[i] = (uint8_t)unpack_ref(gd, c + i, bits);
+                else
+                    unpack_fast(gd + (size_t)c * bits / 8, cn, bits, codes);
+                int64_t k0 = g * G + c;
+                for (int i = 0; i < cn && k0 + i < l->K; i++)
+                    out[r * l->K + k0 + i] = d * (float)(codes[i] - z);
+            }
         }
     }
 }

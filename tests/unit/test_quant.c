@@ -1,5 +1,7 @@
 /* tests/unit/test_quant.c — units for quant/: the format table and exact byte layout. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../../quant/quant.h"
 
@@ -210,4 +212,37 @@ Test(qnan, nonfinite_refused_by_integer_formats)
     wg_qmetrics m = {0};
     cr_assert_eq(wg_cast_rows(&h, x, 32, out, &m), 0);
     cr_assert_eq(m.nonfinite, 1);
+}
+
+/* Per-channel rows longer than any fixed buffer (a real bug: dequantization used a 2048-code
+ * stack array, and per-channel groups are a whole row). */
+Test(qref, per_channel_long_rows_round_trip)
+{
+    const char *names[] = {"q8cs", "q3ca", "q4cs"};
+    const int64_t rows = 3, K = 5000;
+    float *x = malloc(sizeof(float) * rows * K), *y = malloc(sizeof(float) * rows * K),
+          *z = malloc(sizeof(float) * rows * K);
+    for (int64_t i = 0; i < rows * K; i++)
+        x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++) {
+        wg_qformat f;
+        wg_qlayout l;
+        cr_assert(wg_qformat_parse(names[n], &f));
+        cr_assert(wg_qformat_layout(&f, rows, K, &l));
+        cr_assert_eq(l.ngroups, 1);
+        uint8_t *planes = calloc(1, l.total_bytes);
+        wg_qmetrics m = {0};
+        cr_assert_eq(wg_quantize_rows(&f, &l, x, 0, rows, NULL, planes, &m), 0);
+        wg_dequantize_rows(&f, &l, planes, 0, rows, false, y);
+        wg_dequantize_rows(&f, &l, planes, 0, rows, true, z);
+        cr_assert_eq(memcmp(y, z, sizeof(float) * rows * K), 0, "%s fast != ref", names[n]);
+        double step = 2.0 / ((1 << f.bits) - 1), worst = 0;
+        for (int64_t i = 0; i < rows * K; i++)
+            worst = fabs(x[i] - y[i]) > worst ? fabs(x[i] - y[i]) : worst;
+        cr_assert(worst <= step, "%s: max error %g > step %g", names[n], worst, step);
+        free(planes);
+    }
+    free(x);
+    free(y);
+    free(z);
 }
