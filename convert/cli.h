@@ -13,6 +13,11 @@ int cmd_verify(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_kernel_ref(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
+int cmd_export_onnx(int argc, char **argv);
+int cmd_verify_onnx(int argc, char **argv);
+/* Token ids from .i64/.i32 binary, whitespace-separated text, or raw bytes; each < vocab. */
+int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
+                    wg_error *err);
 
 /* Print "wgpack: MESSAGE" on stderr and return err->code. */
 int cli_report(const wg_error *err);

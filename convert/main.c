@@ -13,6 +13,7 @@ static const struct {
     {"kernel-ref", cmd_kernel_ref, "C reference outputs for one bundle tensor (kernel tests)"},
     {"inspect", cmd_inspect, "show family, components, roles, layers and size estimates"},
     {"quantize", cmd_quantize, "quantize a model into a packed tensor set"},
+    {"export-onnx", cmd_export_onnx, "write a quantized ONNX model that ONNX Runtime loads (MatMulNBits)"},
     {"verify", cmd_verify, "end-to-end cost of a quantization (Llama-family reference forward pass)"},
 };
 
@@ -20,7 +21,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: wgpack <command> [options] MODEL\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\n'wgpack <command> --help' for a command's options.\n"
                "exit codes: 0 ok, 1 usage, 2 bad input, 3 budget not met, 4 I/O error,"
                " 5 verification failed\n");

@@ -54,4 +54,9 @@ void wg_plan_print(json_t *report, FILE *f);
 int wg_default_threads(void);
 /* "12.5MB", "3GiB", "1000" -> bytes; false if malformed */
 bool wg_parse_size(const char *s, uint64_t *out);
+/* export-onnx and build --emit-onnx: write OUT.onnx from the plan; *summary (owned by the
+ * caller) describes what was written. */
+int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out, bool external,
+                  bool search, int threads, json_t **summary, wg_error *err);
+void cli_print_onnx(json_t *summary);
 #endif

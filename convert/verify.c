@@ -61,7 +61,7 @@ static float *get_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
     return out;
 }
 
-static int read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
+int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
                        wg_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -129,6 +129,12 @@ static json_t *compare_json(const wg_lm_compare *c)
 
 int cmd_verify(int argc, char **argv)
 {
+    /* ONNX models go to ONNX Runtime (verify_onnx.c); safetensors to the C reference */
+    for (int i = 1; i < argc; i++) {
+        size_t l = strlen(argv[i]);
+        if (argv[i][0] != '-' && l > 5 && !strcmp(argv[i] + l - 5, ".onnx"))
+            return cmd_verify_onnx(argc, argv);
+    }
     static const struct option opts[] = {
         {"tokens", required_argument, 0, 't'}, {"text", required_argument, 0, 'x'},
         {"max-tokens", required_argument, 0, 'N'}, {"ref-logits", required_argument, 0, 'R'},
@@ -174,7 +180,7 @@ int cmd_verify(int argc, char **argv)
     getter g0 = {m, NULL, pc.search, threads};
     if ((rc = wg_llama_load(&a, m, get_weight, &g0, &err)))
         goto fail;
-    if ((rc = read_tokens(tok, bytes, maxn, &tokens, &n, a.vocab, &err)))
+    if ((rc = cli_read_tokens(tok, bytes, maxn, &tokens, &n, a.vocab, &err)))
         goto fail;
     la = malloc(sizeof(float) * (size_t)n * a.vocab);
     lb = malloc(sizeof(float) * (size_t)n * a.vocab);

@@ -142,6 +142,19 @@ void wg_tensor_release(const wg_model *m, const wg_tensor *t);
  * -1 if none). Names longer than 4096 bytes never match. */
 bool wg_glob_match(const char *pattern, const char *name, long *layer);
 
+/* ONNX graph inputs that are not initializers: name, element type, shape (-1 for a dynamic
+ * dimension, with its dim_param name when the model gives one; ndim -1 when the shape is
+ * unknown) and, for an integer input used as Gather indices, the table's row count. */
+typedef struct wg_io_desc {
+    char name[256];
+    wg_dtype dtype;
+    int ndim;
+    int64_t dims[WG_MAX_DIMS];
+    char dim_param[WG_MAX_DIMS][64];
+    int64_t index_rows;
+} wg_io_desc;
+int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n); /* caller frees *out */
+
 /* ---- writing: a file appears at its path complete, or not at all ---- */
 typedef struct wg_atomic_file {
     int fd;

@@ -23,6 +23,10 @@ struct wg_onnx_use {
 };
 
 void wg_onnx_release(wg_model *m);
+/* Scope name of a subgraph: "<scope>/<node name or op_index>.<attr>[idx]" (idx < 0: none).
+ * node is an Onnx__NodeProto. Used by the reader and the ONNX exporter alike. */
+void wg_onnx_sub_scope(char *out, size_t n, const char *scope, const void *node, size_t ni,
+                       const char *attr, long idx);
 int wg_strptr_cmp(const void *a, const void *b);
 /* Strict decimal/JSON helpers */
 bool wg_parse_u64(const char *s, uint64_t *out);

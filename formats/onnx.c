@@ -201,9 +201,10 @@ static int add_tensor(reader *r, const Onnx__TensorProto *tp, const char *scope,
 }
 
 /* Scope for a subgraph: "<node name or op#index>/<attribute>[i]" */
-static void sub_scope(char *out, size_t n, const char *scope, const Onnx__NodeProto *node,
-                      size_t ni, const char *attr, long idx)
+void wg_onnx_sub_scope(char *out, size_t n, const char *scope, const void *nodep, size_t ni,
+                       const char *attr, long idx)
 {
+    const Onnx__NodeProto *node = nodep;
     char nn[256];
     if (node->name && *node->name)
         snprintf(nn, sizeof nn, "%s", node->name);
@@ -236,12 +237,12 @@ static int walk_graph(reader *r, const Onnx__GraphProto *g, const char *scope, i
                     return rc;
             }
             if (at->g) {
-                sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "g", -1);
+                wg_onnx_sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "g", -1);
                 if ((rc = walk_graph(r, at->g, sub, depth + 1)))
                     return rc;
             }
             for (size_t k = 0; k < at->n_graphs; k++) {
-                sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "graphs", (long)k);
+                wg_onnx_sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "graphs", (long)k);
                 if ((rc = walk_graph(r, at->graphs[k], sub, depth + 1)))
                     return rc;
             }
@@ -462,11 +463,11 @@ static void uses_in_graph(use_ctx *c, const Onnx__GraphProto *g, const char *sco
             const Onnx__AttributeProto *at = nd->attribute[a];
             char sub[4096];
             if (at->g) {
-                sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "g", -1);
+                wg_onnx_sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "g", -1);
                 uses_in_graph(c, at->g, sub, depth + 1);
             }
             for (size_t k = 0; k < at->n_graphs; k++) {
-                sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "graphs", (long)k);
+                wg_onnx_sub_scope(sub, sizeof sub, scope, nd, i, at->name ? at->name : "graphs", (long)k);
                 uses_in_graph(c, at->graphs[k], sub, depth + 1);
             }
         }
@@ -500,4 +501,66 @@ void wg_onnx_structural_roles(wg_model *m)
 out:
     free(c.idx);
     free(c.names);
+}
+
+/* ---- graph inputs (for generating test inputs) ---- */
+
+static int64_t gather_rows(const wg_model *m, const Onnx__GraphProto *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *nd = g->node[i];
+        if (!nd->op_type || strcmp(nd->op_type, "Gather") || nd->n_input != 2 ||
+            !nd->input[1] || strcmp(nd->input[1], name))
+            continue;
+        const wg_tensor *t = wg_model_find(m, nd->input[0]);
+        if (t && t->ndim >= 1 && attr_int(nd, "axis", 0) == 0)
+            return t->shape[0];
+    }
+    return 0;
+}
+
+int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    const Onnx__ModelProto *mp = m->in ? m->in->onnx : NULL;
+    if (!mp || !mp->graph)
+        return WG_EINPUT;
+    const Onnx__GraphProto *g = mp->graph;
+    wg_io_desc *d = calloc(g->n_input + 1, sizeof *d);
+    if (!d)
+        return WG_EIO;
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *v = g->input[i];
+        bool init = false;
+        for (size_t j = 0; j < g->n_initializer && !init; j++)
+            init = g->initializer[j]->name && v->name && !strcmp(g->initializer[j]->name, v->name);
+        if (init || !v->name)
+            continue; /* IR < 4: initializers listed as inputs */
+        wg_io_desc *o = &d[k++];
+        snprintf(o->name, sizeof o->name, "%s", v->name);
+        const Onnx__TypeProto *tp = v->type;
+        if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
+            o->dtype = WG_DT_UNDEFINED;
+            continue;
+        }
+        o->dtype = (wg_dtype)tp->tensor_type->elem_type;
+        const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
+        o->ndim = sh ? (int)(sh->n_dim < WG_MAX_DIMS ? sh->n_dim : WG_MAX_DIMS) : -1;
+        for (int j = 0; sh && j < o->ndim; j++) {
+            const Onnx__TensorShapeProto__Dimension *dm = sh->dim[j];
+            o->dims[j] = -1;
+            if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                dm->dim_value > 0)
+                o->dims[j] = dm->dim_value;
+            else if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                     dm->dim_param)
+                snprintf(o->dim_param[j], sizeof o->dim_param[j], "%s", dm->dim_param);
+        }
+        o->index_rows = gather_rows(m, g, v->name);
+    }
+    *out = d;
+    *n = k;
+    return 0;
 }

@@ -61,4 +61,28 @@ int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, siz
                       wg_error *err);
 void wg_rm_rf(const char *dir);
 
+/* ---- ONNX Runtime interop (pack/onnx_export.c) ----
+ * Write the ONNX input model quantized by plan: 2/4/8-bit grouped MatMul weights as
+ * com.microsoft::MatMulNBits (B = the bundle's packed data plane), other integer-planned float
+ * initializers as DequantizeLinear chains that recreate the original tensor, everything else
+ * unchanged. out_path (+ "<out_path>.data" when external) appear atomically. WG_EUSAGE when the
+ * input is not ONNX. */
+typedef struct wg_onnx_export_opts {
+    const char *out_path;
+    bool external;           /* weights >= 1 kB in "<out_path>.data" (forced past 1.8 GB) */
+    bool search;
+    int threads;
+    const char *version;     /* producer_version */
+} wg_onnx_export_opts;
+typedef struct wg_onnx_export_result {
+    int matmulnbits, dequantize; /* tensors written each way */
+    int kept_int;                /* integer-planned tensors the graph could not express */
+    double ssx, sse;             /* weight error over the quantized tensors */
+    uint64_t onnx_bytes, data_bytes;
+    bool external;
+    json_t *tensors;             /* name -> "MatMulNBits" | "DequantizeLinear" | "kept: why" */
+} wg_onnx_export_result;
+int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_export_opts *o,
+                   wg_onnx_export_result *res, wg_error *err);
+
 #endif

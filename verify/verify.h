@@ -37,4 +37,21 @@ typedef struct wg_lm_compare {
 } wg_lm_compare;
 void wg_lm_compare_logits(const float *a, const float *b, const int32_t *tokens, int n, int vocab,
                           wg_lm_compare *out);
+
+/* Output comparison (verify/compare.c). Sums add up over samples; a class axis (the last one)
+ * gives top-1 agreement and mean KL(original || quantized) per row. */
+typedef struct wg_out_compare {
+    uint64_t n, nonfinite;        /* values; values finite in one run only */
+    double sse, ssa, ssb, dot, max_abs;
+    int class_kind;               /* 0 none, 1 logits (softmax taken), 2 probabilities */
+    uint64_t rows, agree;
+    double kl_sum;
+} wg_out_compare;
+/* 1 if `name` says logits, 2 if every row of the last axis of a is a probability
+ * distribution, else 0. */
+int wg_class_axis(const char *name, const float *a, uint64_t n, int64_t last);
+void wg_out_compare_add(wg_out_compare *c, const float *a, const float *b, uint64_t n,
+                        int64_t last, int class_kind);
+double wg_out_rel_rmse(const wg_out_compare *c);
+double wg_out_cosine(const wg_out_compare *c);
 #endif
