@@ -102,14 +102,14 @@ static int resolve_dims(const gen_ctx *g, const wg_io_desc *d, bool ids, int64_t
             continue;
         if (ids && g->tokens && j == d->ndim - 1)
             dims[j] = g->ntokens;
-        else if (j == 0 || strstr(d->dim_param[j], "batch"))
-            dims[j] = 1;
         else if (image && j >= 2)
             dims[j] = 64;
-        else if (d->ndim >= 2 && j == d->ndim - 1 && has(d->name, K_AUDIO))
+        else if (j == 0 || j < d->ndim - 1 || strstr(d->dim_param[j], "batch"))
+            dims[j] = 1; /* batch, or a leading axis of a state tensor */
+        else if (has(d->name, K_AUDIO))
             dims[j] = 16000;
         else
-            dims[j] = 32;
+            dims[j] = 32; /* sequence / time */
     }
     (void)err;
     return 0;
@@ -187,9 +187,37 @@ static int gen_input(const gen_ctx *g, const wg_io_desc *d, uint64_t seed, const
             v[i] = 0;
         how = "zeros (state)";
     } else if (d->ndim == 4 && dims[1] <= 4) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = unif(&s);
-        how = "image, uniform in [0,1)";
+        /* a synthetic scene in [0,1]: light gradient, dark bars and boxes (text- and
+         * object-like edges, which uniform noise lacks), slight noise */
+        int64_t C = dims[1], H = dims[2], W = dims[3];
+        for (int64_t b = 0; b < dims[0]; b++) {
+            double g0 = 0.75 + 0.2 * unif(&s), gx = 0.1 * unif(&s), gy = 0.1 * unif(&s);
+            double *img = v + (uint64_t)(b * C * H * W);
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t y = 0; y < H; y++)
+                    for (int64_t x = 0; x < W; x++)
+                        img[(c * H + y) * W + x] = g0 - gx * (double)x / (double)W -
+                                                   gy * (double)y / (double)H;
+            int boxes = 3 + (int)(splitmix(&s) % 6);
+            for (int k = 0; k < boxes; k++) {
+                int64_t bw = 1 + (int64_t)(unif(&s) * (double)W * 0.6);
+                int64_t bh = 1 + (int64_t)(unif(&s) * (double)H * (k % 2 ? 0.1 : 0.4));
+                int64_t x0 = (int64_t)(unif(&s) * (double)(W - bw + 1));
+                int64_t y0 = (int64_t)(unif(&s) * (double)(H - bh + 1));
+                double col[4];
+                for (int c = 0; c < 4; c++)
+                    col[c] = 0.35 * unif(&s);
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t y = y0; y < y0 + bh && y < H; y++)
+                        for (int64_t x = x0; x < x0 + bw && x < W; x++)
+                            img[(c * H + y) * W + x] = col[c];
+            }
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            double x = v[i] + 0.02 * (2 * unif(&s) - 1);
+            v[i] = x < 0 ? 0 : x > 1 ? 1 : x;
+        }
+        how = "image in [0,1]: gradient, dark bars and boxes, noise";
     } else if (has(d->name, K_AUDIO) || (d->ndim == 2 && dims[1] >= 256) || d->ndim == 1) {
         /* a few tones with noise: speech-like level, inside [-1, 1] */
         double f[3] = {110 + 300 * unif(&s), 400 + 1200 * unif(&s), 1500 + 2500 * unif(&s)};
@@ -343,8 +371,13 @@ int wg_ort_run(const char *model, const char *outdir, char **indirs, int ndirs, 
     char line[600] = "";
     FILE *f = fopen(errpath, "r");
     if (f) {
-        while (fgets(line, sizeof line, f) && (line[0] == '\n' || !strncmp(line, "(node", 5)))
-            ;
+        char l2[600];
+        while (fgets(l2, sizeof l2, f)) /* the runner's own message, else the last line */
+            if (!strncmp(l2, "wgpack-runner: ", 15) || !*line) {
+                snprintf(line, sizeof line, "%s", !strncmp(l2, "wgpack-runner: ", 15) ? l2 + 15 : l2);
+                if (!strncmp(l2, "wgpack-runner: ", 15))
+                    break;
+            }
         fclose(f);
         line[strcspn(line, "\n")] = 0;
     }

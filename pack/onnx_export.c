@@ -12,7 +12,9 @@
  *                 back to [in, out]) -> (Reshape to the original shape) -> (Cast) producing the
  *                 original name, so every consumer (Gather, Conv, ...) is untouched. Opset >= 13
  *                 uses ai.onnx DequantizeLinear, older models com.microsoft::DequantizeLinear.
- *   kept          everything else (fp formats, Constant-node weights, ...), byte for byte.
+ *   kept          everything else (fp formats, non-float tensors, ...), byte for byte.
+ * Weights held by Constant nodes (older exporters) are treated like initializers: the node is
+ * replaced by the new initializers and the chain.
  * The quantized bytes come from wg_quantize_tensor with the same plan and options as a bundle.
  * New messages are allocated from an arena and only point into the input's unpacked proto, so
  * the input model is never modified. Large models (or --external-data) put every initializer of
@@ -362,8 +364,8 @@ static how choose(ex *x, const Onnx__GraphProto *g, const Onnx__TensorProto *tp,
         *why = "MatMulNBits";
         return HOW_NBITS;
     }
-    if (x->opset < 10) {
-        *why = "kept: opset below 10 has no DequantizeLinear";
+    if (x->opset < 6) {
+        *why = "kept: opset below 6 (Reshape/Cast take attributes there)";
         return HOW_KEEP;
     }
     *why = "DequantizeLinear";
@@ -680,10 +682,57 @@ static Onnx__GraphProto *rewrite(ex *x, const Onnx__GraphProto *g, const char *s
     }
     if (x->rc)
         return NULL;
+    /* Constant nodes holding weights (the reader lists them under their output name) */
+    bool *dropped = amalloc(x, sizeof *dropped * (g->n_node + 1));
+    for (size_t i = 0; dropped && !x->rc && i < g->n_node; i++) {
+        const Onnx__NodeProto *nd = g->node[i];
+        if (!nd->op_type || strcmp(nd->op_type, "Constant") || nd->n_output != 1 ||
+            nd->n_attribute != 1 || !nd->attribute[0]->t || !nd->attribute[0]->name ||
+            strcmp(nd->attribute[0]->name, "value"))
+            continue;
+        size_t ti = 0;
+        const wg_tensor *t = lookup(x, scope, nd->output[0], &ti);
+        if (!t || x->plan[ti].fmt.kind != WG_Q_INT)
+            continue;
+        Onnx__TensorProto *tp = amalloc(x, sizeof *tp);
+        if (!tp)
+            break;
+        *tp = *nd->attribute[0]->t;
+        tp->name = nd->output[0];
+        const char *why = "kept";
+        how h = choose(x, g, tp, t, &x->plan[ti], &why);
+        note(x, t, why);
+        if (h == HOW_KEEP) {
+            x->res->kept_int++;
+            continue;
+        }
+        dropped[i] = true;
+        if (h == HOW_DQ) {
+            emit_dq(x, tp, t, &x->plan[ti], &inits, &pre);
+            continue;
+        }
+        Onnx__NodeProto **mms = amalloc(x, sizeof *mms * g->n_node);
+        Onnx__NodeProto **reps = amalloc(x, sizeof *reps * g->n_node);
+        size_t nmm = 0;
+        for (size_t k = 0; mms && k < g->n_node; k++)
+            if (g->node[k]->n_input == 2 && g->node[k]->input[1] &&
+                !strcmp(g->node[k]->input[1], tp->name))
+                mms[nmm++] = g->node[k];
+        if (!mms || !reps || emit_nbits(x, tp, t, &x->plan[ti], &inits, mms, nmm, reps))
+            break;
+        for (size_t k = 0; k < nmm; k++) {
+            from[nrep] = mms[k];
+            to[nrep++] = reps[k];
+        }
+    }
+    if (x->rc || !dropped)
+        return NULL;
     for (size_t i = 0; i < pre.n; i++)
         PUSH(x, &nodes, pre.v[i]);
     for (size_t i = 0; i < g->n_node; i++) {
         Onnx__NodeProto *nd = g->node[i];
+        if (dropped[i])
+            continue;
         for (size_t k = 0; k < nrep; k++)
             if (from[k] == nd) {
                 nd = to[k];

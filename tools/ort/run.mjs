@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 
 const [model, outDir, ...inDirs] = process.argv.slice(2);
 if (!model || !outDir || !inDirs.length) {
-  console.error('usage: node run.mjs MODEL.onnx OUTDIR INDIR...');
+  console.error('wgpack-runner: usage: node run.mjs MODEL.onnx OUTDIR INDIR...');
   process.exit(1);
 }
 let ort;
@@ -19,7 +19,7 @@ try {
   const require = createRequire(import.meta.url);
   ort = require('onnxruntime-node');
 } catch (e) {
-  console.error(`onnxruntime-node cannot be loaded (npm install onnxruntime-node ` +
+  console.error(`wgpack-runner: onnxruntime-node cannot be loaded (npm install onnxruntime-node ` +
                 `--onnxruntime-node-install=skip): ${String(e.message).split('\n')[0]}`);
   process.exit(3);
 }
@@ -83,9 +83,9 @@ function writeNpy(file, tensor) {
 
 let session;
 try {
-  session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
 } catch (e) {
-  console.error(`${model}: onnxruntime-node cannot load the model: ${String(e.message).split('\n')[0]}`);
+  console.error(`wgpack-runner: onnxruntime-node cannot load the model: ${String(e.message).split('\n')[0]}`);
   process.exit(4);
 }
 const info = { runtime: `onnxruntime-node ${ort.env.versions?.node ?? ''}`.trim(), outputs: [], seconds: [] };
@@ -93,7 +93,7 @@ for (let k = 0; k < inDirs.length; k++) {
   const feeds = {};
   for (const name of session.inputNames) {
     const f = path.join(inDirs[k], `${name}.npy`);
-    if (!fs.existsSync(f)) { console.error(`${inDirs[k]}: no input ${name}.npy`); process.exit(4); }
+    if (!fs.existsSync(f)) { console.error(`wgpack-runner: ${inDirs[k]}: no input ${name}.npy`); process.exit(4); }
     feeds[name] = readNpy(f);
   }
   let res;
@@ -101,7 +101,7 @@ for (let k = 0; k < inDirs.length; k++) {
   try {
     res = await session.run(feeds);
   } catch (e) {
-    console.error(`${model}: onnxruntime-node failed to run: ${String(e.message).split('\n')[0]}`);
+    console.error(`wgpack-runner: onnxruntime-node failed to run: ${String(e.message).split('\n')[0]}`);
     process.exit(4);
   }
   info.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
