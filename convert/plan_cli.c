@@ -222,7 +222,8 @@ int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_ent
         pr->budget = pc->target_size ? pc->target_size
                                      : (uint64_t)floor(pc->target_bits * (double)params / 8.0);
         pr->planned = true;
-        if ((rc = wg_plan_budget(m, &pc->o, plan, pinned, pr->budget, NULL, threads, &pr->st, err)))
+        if ((rc = wg_plan_budget(m, &pc->o, plan, pinned, pr->budget, pc->importance, threads,
+                                 &pr->st, err)))
             goto out;
     }
     if (pc->webnn && !pc->experimental)
@@ -324,4 +325,53 @@ void wg_plan_print(json_t *r, FILE *f)
         fprintf(f, "%-14s %8lld %16s %12s\n", k, (long long)json_integer_value(json_object_get(v, "tensors")),
                 cli_count((unsigned long long)json_integer_value(json_object_get(v, "parameters")), a, sizeof a),
                 cli_bytes((unsigned long long)json_integer_value(json_object_get(v, "bytes")), b, sizeof b));
+}
+
+/* Error-vs-size curve of the planner over the tensors the plan leaves to it (the preset's
+ * integer tensors, less --set overrides): scored once, allocated at npoints budgets from the
+ * smallest formats to the largest. */
+int wg_plan_pareto(wg_plan_cli *pc, const wg_model *m, int threads, int npoints, json_t **curve,
+                   wg_error *err)
+{
+    *curve = NULL;
+    size_t n = m->n_tensors ? m->n_tensors : 1;
+    wg_plan_entry *plan = calloc(n, sizeof *plan), *work = calloc(n, sizeof *work);
+    bool *pinned = calloc(n, sizeof *pinned);
+    wg_plan_scores *sc = NULL;
+    int rc = !plan || !work || !pinned ? wg_fail(err, WG_EIO, NULL, "out of memory") : 0;
+    if (!rc)
+        rc = wg_plan_preset(m, &pc->o, plan, err);
+    for (int i = 0; i < pc->nsets && !rc; i++)
+        rc = wg_plan_override(m, pc->sets[i], &pc->o, plan, pinned, err);
+    if (!rc)
+        rc = wg_plan_score(m, &pc->o, plan, pinned, pc->importance, threads, &sc, err);
+    wg_plan_stats lo, hi;
+    wg_error quiet = {0};
+    if (!rc) {
+        memcpy(work, plan, n * sizeof *plan);
+        wg_plan_allocate(sc, m, &pc->o, work, 0, &lo, &quiet); /* fails, but reports min_bytes */
+        memcpy(work, plan, n * sizeof *plan);
+        rc = wg_plan_allocate(sc, m, &pc->o, work, UINT64_MAX / 2, &hi, err);
+    }
+    if (!rc) {
+        json_t *pts = json_array();
+        uint64_t last = 0;
+        for (int k = 0; k < npoints; k++) {
+            double f = npoints > 1 ? (double)k / (npoints - 1) : 1;
+            uint64_t b = lo.min_bytes + (uint64_t)(f * (double)(hi.bytes - lo.min_bytes));
+            wg_plan_stats st;
+            memcpy(work, plan, n * sizeof *plan);
+            if (wg_plan_allocate(sc, m, &pc->o, work, b, &st, &quiet) || (k && st.bytes == last))
+                continue;
+            last = st.bytes;
+            json_array_append_new(pts, json_pack("{s:I, s:f}", "bytes", (json_int_t)st.bytes,
+                                                 "cost", st.cost));
+        }
+        *curve = pts;
+    }
+    wg_plan_scores_free(sc);
+    free(plan);
+    free(work);
+    free(pinned);
+    return rc;
 }

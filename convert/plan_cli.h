@@ -31,6 +31,7 @@ typedef struct wg_plan_cli {
     int nsets;
     const char *rules;
     json_t *recipe;          /* kept alive: sets point into it */
+    const float *const *importance; /* calibration: per-tensor column weights, or NULL */
     bool cli_set[OPT_RULES + 1]; /* which options the command line gave (they beat the recipe) */
 } wg_plan_cli;
 
@@ -59,4 +60,7 @@ bool wg_parse_size(const char *s, uint64_t *out);
 int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out, bool external,
                   bool search, int threads, json_t **summary, wg_error *err);
 void cli_print_onnx(json_t *summary);
+/* The planner's error-vs-size curve: [{bytes, cost}] at up to npoints budgets. */
+int wg_plan_pareto(wg_plan_cli *pc, const wg_model *m, int threads, int npoints, json_t **curve,
+                   wg_error *err);
 #endif

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "npy.h"
 #include "plan_cli.h"
+#include "report.h"
 #include "verify_onnx.h"
 #include "../pack/pack.h"
 #include "../verify/verify.h"
@@ -501,6 +502,8 @@ static const char *help =
     "  --tokens FILE | --text FILE   LM token ids for the ids input: adds NLL / perplexity\n"
     "  --max-tokens N        first N tokens (default 128)\n"
     "  --max-rel-rmse X      exit 5 when any output's relative RMSE exceeds X\n"
+    "  --report DIR          write DIR/report.json and DIR/report.html (plots; one model only)\n"
+    "  --sweep               also measure q8, mixed, q4, q3, q2 and the planner at 5/4/3 bits\n"
     "  --json                machine-readable report on stdout\n"
     "  plan options          as for `wgpack quantize`, when only ORIGINAL is given\n";
 
@@ -566,23 +569,79 @@ static void print_report(json_t *r)
                json_real_value(json_object_get(lm, "ppl_quantized")));
 }
 
+/* Plan with pc, export to work/<label>.onnx, run it, compare with the original's outputs. */
+static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char *work,
+                     const char *label, char **dirs, int ndirs, const char *da,
+                     const wg_ort_opts *oo, wg_plan_entry **plan_out, json_t **prep_out,
+                     json_t **exs_out, json_t **cmp_out, wg_error *err)
+{
+    char q[PATH_MAX + 32], ob[PATH_MAX + 32];
+    wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
+    if (!plan)
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    *plan_out = plan;
+    wg_plan_result pr;
+    int rc = wg_plan_cli_run(pc, m, threads, plan, &pr, err);
+    if (rc)
+        return rc;
+    *prep_out = wg_plan_report(m, plan, pc, &pr);
+    snprintf(q, sizeof q, "%s/%s.onnx", work, label);
+    snprintf(ob, sizeof ob, "%s/out_%s", work, label);
+    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, threads, exs_out, err)))
+        return rc;
+    json_object_set(*exs_out, "plan", json_object_get(*prep_out, "summary"));
+    json_object_del(*exs_out, "onnx");
+    if ((rc = wg_ort_run(q, ob, dirs, ndirs, work, err)) ||
+        (rc = wg_ort_compare(da, ob, ndirs, oo->tokens, oo->ntokens, cmp_out, err)))
+        return rc;
+    unlink(q);
+    return 0;
+}
+
+/* One sweep row: sizes from the plan, errors from the comparison (first output; LM metrics
+ * when tokens were given). */
+static json_t *sweep_point(const char *label, json_t *prep, json_t *exs, json_t *cmp)
+{
+    json_t *s = json_object_get(prep, "summary");
+    json_t *o = json_array_get(json_object_get(cmp, "outputs"), 0), *lm = json_object_get(cmp, "lm");
+    json_t *p = json_pack("{s:s, s:O, s:O, s:I, s:O, s:O, s:O, s:O, s:O}", "label", label,
+                          "bytes", json_object_get(s, "output_bytes"), "bits_per_weight",
+                          json_object_get(s, "bits_per_weight"), "onnx_bytes",
+                          (json_int_t)(json_integer_value(json_object_get(exs, "onnx_bytes")) +
+                                       json_integer_value(json_object_get(exs, "data_bytes"))),
+                          "weight_sqnr_db", json_object_get(exs, "weight_sqnr_db"),
+                          "output", json_object_get(o, "name"), "max_abs_err",
+                          json_object_get(o, "max_abs_err"), "rel_rmse",
+                          json_object_get(o, "rel_rmse"), "cosine", json_object_get(o, "cosine"));
+    if (json_object_get(o, "kl")) {
+        json_object_set(p, "top1_agreement", json_object_get(o, "top1_agreement"));
+        json_object_set(p, "kl", json_object_get(o, "kl"));
+    }
+    if (lm) {
+        json_object_set(p, "nll_original", json_object_get(lm, "nll_original"));
+        json_object_set(p, "nll_quantized", json_object_get(lm, "nll_quantized"));
+    }
+    return p;
+}
+
 int cmd_verify_onnx(int argc, char **argv)
 {
     enum { O_INPUTS = 500, O_SAMPLES, O_SEED, O_DIM, O_INPUT, O_TOKENS, O_TEXT, O_MAXTOK,
-           O_MAXRR };
+           O_MAXRR, O_REPORT, O_SWEEP };
     static const struct option opts[] = {
         {"inputs", required_argument, 0, O_INPUTS}, {"samples", required_argument, 0, O_SAMPLES},
         {"seed", required_argument, 0, O_SEED}, {"dim", required_argument, 0, O_DIM},
         {"input", required_argument, 0, O_INPUT}, {"tokens", required_argument, 0, O_TOKENS},
         {"text", required_argument, 0, O_TEXT}, {"max-tokens", required_argument, 0, O_MAXTOK},
         {"max-rel-rmse", required_argument, 0, O_MAXRR},
+        {"report", required_argument, 0, O_REPORT}, {"sweep", no_argument, 0, O_SWEEP},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     wg_ort_opts oo = {.samples = 2};
-    const char *tokfile = NULL;
-    bool bytes = false, json = false;
+    const char *tokfile = NULL, *report_dir = NULL;
+    bool bytes = false, json = false, sweep = false;
     double max_rr = -1;
     int maxtok = 128, threads = wg_default_threads(), c, rc;
     optind = 1;
@@ -612,6 +671,8 @@ int cmd_verify_onnx(int argc, char **argv)
                 return cli_usage("verify", "--max-tokens must be 2..65536");
             break;
         case O_MAXRR: max_rr = atof(optarg); break;
+        case O_REPORT: report_dir = optarg; break;
+        case O_SWEEP: sweep = true; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -624,11 +685,14 @@ int cmd_verify_onnx(int argc, char **argv)
     if (npos < 1 || npos > 2)
         return cli_usage("verify", "expected ORIGINAL.onnx [QUANTIZED.onnx]");
     const char *orig = argv[optind], *quant = npos == 2 ? argv[optind + 1] : NULL;
+    if (quant && (report_dir || sweep))
+        return cli_usage("verify", "--report and --sweep take one model (the quantized ones are "
+                         "made from the plan options)");
     wg_error err = {0};
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
-    json_t *report = NULL, *exs = NULL, *desc = NULL, *cmp = NULL;
-    char work[PATH_MAX] = "", qpath[PATH_MAX + 16], da[PATH_MAX + 8], db[PATH_MAX + 8];
+    json_t *report = NULL, *exs = NULL, *desc = NULL, *cmp = NULL, *prep = NULL, *sweep_out = NULL;
+    char work[PATH_MAX] = "", da[PATH_MAX + 8], db[PATH_MAX + 8];
     char **dirs = NULL;
     int ndirs = 0;
     int32_t *tokens = NULL;
@@ -659,34 +723,65 @@ int cmd_verify_onnx(int argc, char **argv)
         oo.tokens = tokens;
         oo.samples = 1;
     }
-    if (!quant) {
-        if (!(plan = calloc(m->n_tensors + 1, sizeof *plan))) {
-            rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
-            goto fail;
-        }
-        wg_plan_result pr;
-        if ((rc = wg_plan_cli_run(&pc, m, threads, plan, &pr, &err)))
-            goto fail;
-        snprintf(qpath, sizeof qpath, "%s/quantized.onnx", work);
-        if ((rc = cli_emit_onnx(m, plan, qpath, false, pc.search, threads, &exs, &err)))
-            goto fail;
-        json_t *rep = wg_plan_report(m, plan, &pc, &pr);
-        json_object_set(exs, "plan", json_object_get(rep, "summary"));
-        json_decref(rep);
-        json_object_del(exs, "onnx");
-        quant = qpath;
-    }
     if ((rc = wg_ort_prepare_inputs(m, &oo, work, &dirs, &ndirs, &desc, &err)))
         goto fail;
     snprintf(da, sizeof da, "%s/outA", work);
-    snprintf(db, sizeof db, "%s/outB", work);
-    if ((rc = wg_ort_run(orig, da, dirs, ndirs, work, &err)) ||
-        (rc = wg_ort_run(quant, db, dirs, ndirs, work, &err)) ||
-        (rc = wg_ort_compare(da, db, ndirs, tokens, oo.ntokens, &cmp, &err)))
+    if ((rc = wg_ort_run(orig, da, dirs, ndirs, work, &err)))
         goto fail;
+    if (!quant) {
+        if ((rc = eval_plan(m, &pc, threads, work, "main", dirs, ndirs, da, &oo, &plan, &prep,
+                            &exs, &cmp, &err)))
+            goto fail;
+    } else {
+        snprintf(db, sizeof db, "%s/outB", work);
+        if ((rc = wg_ort_run(quant, db, dirs, ndirs, work, &err)) ||
+            (rc = wg_ort_compare(da, db, ndirs, tokens, oo.ntokens, &cmp, &err)))
+            goto fail;
+    }
+    if (sweep) {
+        static const struct { const char *label; wg_preset p; double bits; } pts[] = {
+            {"q8", WG_PRESET_Q8, 0}, {"mixed", WG_PRESET_MIXED, 0}, {"q4", WG_PRESET_Q4, 0},
+            {"q3", WG_PRESET_Q3, 0}, {"q2", WG_PRESET_Q2, 0}, {"planner 5 bits", WG_PRESET_MIXED, 5},
+            {"planner 4 bits", WG_PRESET_MIXED, 4}, {"planner 3 bits", WG_PRESET_MIXED, 3}};
+        sweep_out = json_array();
+        for (size_t k = 0; k < sizeof pts / sizeof *pts; k++) {
+            wg_plan_cli v = pc;
+            v.o.preset = pts[k].p;
+            v.target_bits = pts[k].bits;
+            v.target_size = 0;
+            wg_plan_entry *pl = NULL;
+            json_t *pr = NULL, *ex = NULL, *cm = NULL;
+            char lab[32];
+            snprintf(lab, sizeof lab, "s%zu", k);
+            rc = eval_plan(m, &v, threads, work, lab, dirs, ndirs, da, &oo, &pl, &pr, &ex, &cm, &err);
+            if (!rc)
+                json_array_append_new(sweep_out, sweep_point(pts[k].label, pr, ex, cm));
+            free(pl);
+            json_decref(pr);
+            json_decref(ex);
+            json_decref(cm);
+            if (rc)
+                goto fail;
+        }
+    }
     report = json_pack("{s:s, s:s, s:i, s:i, s:O, s:O}", "original", orig, "quantized",
-                       quant == qpath ? "(exported from the plan)" : quant, "samples", ndirs,
+                       quant ? quant : "(exported from the plan)", "samples", ndirs,
                        "seed", (int)oo.seed, "inputs", desc, "comparison", cmp);
+    if (sweep_out)
+        json_object_set(report, "sweep", sweep_out);
+    if (report_dir) {
+        json_t *pareto = NULL;
+        if ((rc = wg_plan_pareto(&pc, m, threads, 24, &pareto, &err)))
+            goto fail;
+        json_t *rj = wg_report_build(m, plan, prep, exs, cmp, pareto, sweep_out);
+        json_object_set(rj, "inputs", desc);
+        rc = wg_report_write(report_dir, rj, &err);
+        json_decref(rj);
+        json_decref(pareto);
+        if (rc)
+            goto fail;
+        json_object_set_new(report, "report", json_string(report_dir));
+    }
     if (exs)
         json_object_set(report, "export", exs);
     if (json) {
@@ -719,6 +814,8 @@ done:
     json_decref(exs);
     json_decref(desc);
     json_decref(cmp);
+    json_decref(prep);
+    json_decref(sweep_out);
     free(tokens);
     free(plan);
     wg_model_free(m);

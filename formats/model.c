@@ -382,3 +382,19 @@ void wg_tensor_release(const wg_model *m, const wg_tensor *t)
     if (e > a)
         madvise((void *)a, e - a, MADV_DONTNEED); /* clean file pages: re-read if touched */
 }
+
+bool wg_mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    if (*tmp)
+        mkdir(tmp, 0755);
+    struct stat st;
+    return !*tmp || (stat(tmp, &st) == 0 && S_ISDIR(st.st_mode));
+}

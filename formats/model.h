@@ -167,6 +167,9 @@ int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err);
 void wg_atomic_abort(wg_atomic_file *f);
 
+/* mkdir -p (mode 0755); false if path is not a directory afterwards. */
+bool wg_mkdir_p(const char *path);
+
 /* safetensors writer: header from the entry list, then each entry's bytes in order. */
 typedef struct wg_st_entry {
     const char *name;

@@ -376,12 +376,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     int dl = (int)(base - o->out_dir);
     /* like mkdir -p for the parent: `-o out/model` works on a fresh checkout */
     snprintf(tmp, sizeof tmp, "%.*s", dl, o->out_dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
+    wg_mkdir_p(tmp);
     snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", dl, o->out_dir, base);
     if (!mkdtemp(tmp)) {
         wg_layout_free(&L);

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +297,7 @@ typedef enum { HOW_KEEP = 0, HOW_NBITS, HOW_DQ } how;
 static const char *note(ex *x, const wg_tensor *t, const char *how_s)
 {
     if (x->res->tensors)
-        json_object_set_new(x->res->tensors, t->name, json_string(how_s));
+        json_object_set_new(x->res->tensors, t->name, json_pack("{s:s}", "onnx", how_s));
     return how_s;
 }
 
@@ -317,6 +318,12 @@ static uint8_t *quantized(ex *x, const wg_tensor *t, const wg_plan_entry *e, wg_
     }
     x->res->sse += qm->sse;
     x->res->ssx += qm->ssx;
+    json_t *tj = json_object_get(x->res->tensors, t->name);
+    double sq = wg_qm_sqnr_db(qm);
+    if (tj) {
+        json_object_set_new(tj, "sqnr_db", isfinite(sq) ? json_real(sq) : json_null());
+        json_object_set_new(tj, "rel_rmse", json_real(wg_qm_rel_rmse(qm)));
+    }
     return buf;
 }
 
