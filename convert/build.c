@@ -1,7 +1,9 @@
 /* convert/build.c — `wgpack build MODEL -o DIR [options]`: the main job. Plan (as quantize),
  * then write a browser bundle (pack/pack.h) and print a summary. */
 #include "cli.h"
+#include "db.h"
 #include "plan_cli.h"
+#include "report.h"
 #include "../pack/pack.h"
 
 #include <getopt.h>
@@ -20,29 +22,40 @@ static const char *build_help =
     "  --tabs N | --tab-memory S   multi-tab plan: contiguous layer ranges over N tabs, or as\n"
     "                        many tabs as needed to keep each within S bytes\n"
     "  --threads N           worker threads (output identical for any N)\n"
+    "  --emit-onnx OUT.onnx  also write the quantized ONNX model (ONNX input; see export-onnx)\n"
+    "  --external-data       with --emit-onnx: weights in OUT.onnx.data\n"
+    "  --db FILE             append this build (sizes, per-tensor SQNR, profile fits) to a\n"
+    "                        SQLite results database\n"
     "  --json                machine-readable summary on stdout\n"
     "  plan options          as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
 int cmd_build(int argc, char **argv)
 {
-    enum { O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE };
+    enum { O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE, O_DB,
+           O_EMIT, O_EXT };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {"shard-size", required_argument, 0, O_SHARD}, {"compress", required_argument, 0, O_COMPRESS},
         {"zstd-level", required_argument, 0, O_ZLEVEL}, {"archive", required_argument, 0, O_ARCHIVE},
         {"tabs", required_argument, 0, O_TABS}, {"tab-memory", required_argument, 0, O_TABMEM},
-        {"force", no_argument, 0, O_FORCE}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
+        {"force", no_argument, 0, O_FORCE}, {"db", required_argument, 0, O_DB},
+        {"emit-onnx", required_argument, 0, O_EMIT}, {"external-data", no_argument, 0, O_EXT},
+        WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     wg_pack_opts po = {.shard_size = 32u << 20, .zstd_level = 6, .threads = wg_default_threads(),
                        .version = WGPACK_VERSION};
-    bool json = false;
+    bool json = false, external = false;
+    const char *dbp = NULL, *emit = NULL;
     int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:jT:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': po.out_dir = optarg; break;
+        case O_DB: dbp = optarg; break;
+        case O_EMIT: emit = optarg; break;
+        case O_EXT: external = true; break;
         case 'j': json = true; break;
         case 'T':
             po.threads = atoi(optarg);
@@ -93,7 +106,7 @@ int cmd_build(int argc, char **argv)
     wg_error err = {0};
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
-    json_t *rep = NULL, *summary = NULL;
+    json_t *rep = NULL, *summary = NULL, *onnx = NULL;
     wg_bundle_result br = {0};
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
@@ -127,8 +140,26 @@ int cmd_build(int argc, char **argv)
     if (rc)
         goto fail;
     char apath[4200] = "";
+    size_t i2;
     if (po.archive && (rc = wg_bundle_archive(po.out_dir, po.archive, apath, sizeof apath, &err)))
         goto fail;
+    if (emit && (rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, &onnx, &err)))
+        goto fail;
+    if (dbp) {
+        json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
+        size_t k;
+        json_array_foreach(json_object_get(r, "tensors"), k, t) /* SQNR as the bundle measured it */
+            json_array_foreach(json_object_get(br.manifest, "tensors"), i2, mt)
+                if (json_equal(json_object_get(mt, "name"), json_object_get(t, "name")) &&
+                    json_object_get(json_object_get(mt, "metrics"), "sqnr_db"))
+                    json_object_set(t, "sqnr_db", json_object_get(json_object_get(mt, "metrics"), "sqnr_db"));
+        json_t *run = wg_db_run_from_report("build", r, br.seconds);
+        rc = wg_db_add(dbp, run, &err);
+        json_decref(run);
+        json_decref(r);
+        if (rc)
+            goto fail;
+    }
     json_t *rs = json_object_get(rep, "summary");
     summary = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:i, s:i, s:f, s:o, s:O}",
         "bundle", po.out_dir, "model", m->path, "family", m->family,
@@ -145,6 +176,10 @@ int cmd_build(int argc, char **argv)
                                                "bytes", json_object_get(cj, "bytes"), "shards",
                                                (int)json_array_size(json_object_get(cj, "shards"))));
     json_object_set_new(summary, "components_detail", comps);
+    if (onnx) {
+        json_object_del(onnx, "tensors");
+        json_object_set(summary, "onnx", onnx);
+    }
     if (json) {
         json_dumpf(summary, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');
@@ -166,6 +201,8 @@ int cmd_build(int argc, char **argv)
         printf("\ntime:       %.2f s\n", br.seconds);
         if (*apath)
             printf("archive:    %s\n", apath);
+        if (onnx)
+            cli_print_onnx(onnx);
     }
     rc = 0;
     goto done;
@@ -173,6 +210,7 @@ fail:
     rc = cli_report(&err);
 done:
     json_decref(summary);
+    json_decref(onnx);
     json_decref(rep);
     json_decref(br.manifest);
     free(plan);

@@ -1,5 +1,6 @@
 /* convert/main.c — wgpack entry point: dispatch to one subcommand. */
 #include "cli.h"
+#include "db.h"
 
 #include <string.h>
 
@@ -14,6 +15,8 @@ static const struct {
     {"inspect", cmd_inspect, "show family, components, roles, layers and size estimates"},
     {"quantize", cmd_quantize, "quantize a model into a packed tensor set"},
     {"export-onnx", cmd_export_onnx, "write a quantized ONNX model that ONNX Runtime loads (MatMulNBits)"},
+    {"matrix", cmd_matrix, "compatibility matrix (family x precision x profile) from a results database"},
+    {"record-kernels", cmd_record_kernels, "record WebGPU kernel test results in a results database"},
     {"verify", cmd_verify, "end-to-end cost of a quantization (Llama-family reference forward pass)"},
 };
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "npy.h"
 #include "plan_cli.h"
+#include "db.h"
 #include "report.h"
 #include "verify_onnx.h"
 #include "../pack/pack.h"
@@ -504,6 +505,7 @@ static const char *help =
     "  --max-rel-rmse X      exit 5 when any output's relative RMSE exceeds X\n"
     "  --report DIR          write DIR/report.json and DIR/report.html (plots; one model only)\n"
     "  --sweep               also measure q8, mixed, q4, q3, q2 and the planner at 5/4/3 bits\n"
+    "  --db FILE             append every measured plan to a SQLite results database\n"
     "  --json                machine-readable report on stdout\n"
     "  plan options          as for `wgpack quantize`, when only ORIGINAL is given\n";
 
@@ -598,6 +600,20 @@ static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char
     return 0;
 }
 
+/* Append one evaluated plan to the results database. */
+static int record(const char *dbp, const wg_model *m, const wg_plan_entry *plan, json_t *prep,
+                  json_t *exs, json_t *cmp, wg_error *err)
+{
+    if (!dbp)
+        return 0;
+    json_t *r = wg_report_build(m, plan, prep, exs, cmp, NULL, NULL);
+    json_t *run = wg_db_run_from_report("verify", r, 0);
+    int rc = wg_db_add(dbp, run, err);
+    json_decref(run);
+    json_decref(r);
+    return rc;
+}
+
 /* One sweep row: sizes from the plan, errors from the comparison (first output; LM metrics
  * when tokens were given). */
 static json_t *sweep_point(const char *label, json_t *prep, json_t *exs, json_t *cmp)
@@ -627,7 +643,7 @@ static json_t *sweep_point(const char *label, json_t *prep, json_t *exs, json_t 
 int cmd_verify_onnx(int argc, char **argv)
 {
     enum { O_INPUTS = 500, O_SAMPLES, O_SEED, O_DIM, O_INPUT, O_TOKENS, O_TEXT, O_MAXTOK,
-           O_MAXRR, O_REPORT, O_SWEEP };
+           O_MAXRR, O_REPORT, O_SWEEP, O_DB };
     static const struct option opts[] = {
         {"inputs", required_argument, 0, O_INPUTS}, {"samples", required_argument, 0, O_SAMPLES},
         {"seed", required_argument, 0, O_SEED}, {"dim", required_argument, 0, O_DIM},
@@ -635,12 +651,13 @@ int cmd_verify_onnx(int argc, char **argv)
         {"text", required_argument, 0, O_TEXT}, {"max-tokens", required_argument, 0, O_MAXTOK},
         {"max-rel-rmse", required_argument, 0, O_MAXRR},
         {"report", required_argument, 0, O_REPORT}, {"sweep", no_argument, 0, O_SWEEP},
+        {"db", required_argument, 0, O_DB},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     wg_ort_opts oo = {.samples = 2};
-    const char *tokfile = NULL, *report_dir = NULL;
+    const char *tokfile = NULL, *report_dir = NULL, *dbp = NULL;
     bool bytes = false, json = false, sweep = false;
     double max_rr = -1;
     int maxtok = 128, threads = wg_default_threads(), c, rc;
@@ -673,6 +690,7 @@ int cmd_verify_onnx(int argc, char **argv)
         case O_MAXRR: max_rr = atof(optarg); break;
         case O_REPORT: report_dir = optarg; break;
         case O_SWEEP: sweep = true; break;
+        case O_DB: dbp = optarg; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -685,8 +703,8 @@ int cmd_verify_onnx(int argc, char **argv)
     if (npos < 1 || npos > 2)
         return cli_usage("verify", "expected ORIGINAL.onnx [QUANTIZED.onnx]");
     const char *orig = argv[optind], *quant = npos == 2 ? argv[optind + 1] : NULL;
-    if (quant && (report_dir || sweep))
-        return cli_usage("verify", "--report and --sweep take one model (the quantized ones are "
+    if (quant && (report_dir || sweep || dbp))
+        return cli_usage("verify", "--report, --sweep and --db take one model (the quantized ones are "
                          "made from the plan options)");
     wg_error err = {0};
     wg_model *m = NULL;
@@ -730,7 +748,8 @@ int cmd_verify_onnx(int argc, char **argv)
         goto fail;
     if (!quant) {
         if ((rc = eval_plan(m, &pc, threads, work, "main", dirs, ndirs, da, &oo, &plan, &prep,
-                            &exs, &cmp, &err)))
+                            &exs, &cmp, &err)) ||
+            (rc = record(dbp, m, plan, prep, exs, cmp, &err)))
             goto fail;
     } else {
         snprintf(db, sizeof db, "%s/outB", work);
@@ -756,6 +775,8 @@ int cmd_verify_onnx(int argc, char **argv)
             rc = eval_plan(m, &v, threads, work, lab, dirs, ndirs, da, &oo, &pl, &pr, &ex, &cm, &err);
             if (!rc)
                 json_array_append_new(sweep_out, sweep_point(pts[k].label, pr, ex, cm));
+            if (!rc)
+                rc = record(dbp, m, pl, pr, ex, cm, &err);
             free(pl);
             json_decref(pr);
             json_decref(ex);
