@@ -143,7 +143,7 @@ int cmd_build(int argc, char **argv)
     size_t i2;
     if (po.archive && (rc = wg_bundle_archive(po.out_dir, po.archive, apath, sizeof apath, &err)))
         goto fail;
-    if (emit && (rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, &onnx, &err)))
+    if (emit && (rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, NULL, &onnx, &err)))
         goto fail;
     if (dbp) {
         json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;

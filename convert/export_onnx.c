@@ -20,10 +20,12 @@ static const char *export_help =
     "  plan options          as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
 int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out, bool external,
-                  bool search, int threads, json_t **summary, wg_error *err)
+                  bool search, int threads, const float *const *importance, json_t **summary,
+                  wg_error *err)
 {
     wg_onnx_export_opts eo = {.out_path = out, .external = external, .search = search,
-                              .threads = threads, .version = WGPACK_VERSION};
+                              .threads = threads, .version = WGPACK_VERSION,
+                              .importance = importance};
     wg_onnx_export_result r;
     int rc = wg_onnx_export(m, plan, &eo, &r, err);
     if (rc) {
@@ -107,7 +109,7 @@ int cmd_export_onnx(int argc, char **argv)
     wg_plan_result pr;
     if ((rc = wg_plan_cli_run(&pc, m, threads, plan, &pr, &err)))
         goto fail;
-    if ((rc = cli_emit_onnx(m, plan, out, external, pc.search, threads, &s, &err)))
+    if ((rc = cli_emit_onnx(m, plan, out, external, pc.search, threads, NULL, &s, &err)))
         goto fail;
     rep = wg_plan_report(m, plan, &pc, &pr);
     json_object_set(s, "plan", json_object_get(rep, "summary"));

@@ -58,7 +58,8 @@ bool wg_parse_size(const char *s, uint64_t *out);
 /* export-onnx and build --emit-onnx: write OUT.onnx from the plan; *summary (owned by the
  * caller) describes what was written. */
 int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out, bool external,
-                  bool search, int threads, json_t **summary, wg_error *err);
+                  bool search, int threads, const float *const *importance, json_t **summary,
+                  wg_error *err);
 void cli_print_onnx(json_t *summary);
 /* The planner's error-vs-size curve: [{bytes, cost}] at up to npoints budgets. */
 int wg_plan_pareto(wg_plan_cli *pc, const wg_model *m, int threads, int npoints, json_t **curve,

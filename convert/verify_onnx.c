@@ -505,6 +505,10 @@ static const char *help =
     "  --max-rel-rmse X      exit 5 when any output's relative RMSE exceeds X\n"
     "  --report DIR          write DIR/report.json and DIR/report.html (plots; one model only)\n"
     "  --sweep               also measure q8, mixed, q4, q3, q2 and the planner at 5/4/3 bits\n"
+    "  --calib PATH          calibration inputs (token ids file, or a directory of NAME.npy;\n"
+    "                        --calib-text FILE: raw bytes as tokens for byte-level LMs):\n"
+    "                        activation mean squares per MatMul input column weight the\n"
+    "                        planner and the scale search; the plan without it is measured too\n"
     "  --db FILE             append every measured plan to a SQLite results database\n"
     "  --json                machine-readable report on stdout\n"
     "  plan options          as for `wgpack quantize`, when only ORIGINAL is given\n";
@@ -589,7 +593,7 @@ static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char
     *prep_out = wg_plan_report(m, plan, pc, &pr);
     snprintf(q, sizeof q, "%s/%s.onnx", work, label);
     snprintf(ob, sizeof ob, "%s/out_%s", work, label);
-    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, threads, exs_out, err)))
+    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, threads, pc->importance, exs_out, err)))
         return rc;
     json_object_set(*exs_out, "plan", json_object_get(*prep_out, "summary"));
     json_object_del(*exs_out, "onnx");
@@ -598,6 +602,158 @@ static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char
         return rc;
     unlink(q);
     return 0;
+}
+
+/* Calibration: run the original model with every main-graph MatMul activation added as an
+ * output, on the calibration inputs, and return per weight tensor the mean square of each input
+ * column (importance[i] has K floats, NULL for tensors no MatMul reads). */
+static int calibrate(const wg_model *m, const char *orig_path, const char *calib, bool bytes,
+                     const wg_ort_opts *base, const char *work, int threads, float ***imp_out,
+                     int *ncal, wg_error *err)
+{
+    (void)orig_path;
+    const char **an = NULL;
+    size_t *ti = NULL, n = 0, nu = 0;
+    *imp_out = NULL;
+    *ncal = 0;
+    int rc = wg_onnx_matmul_inputs(m, &an, &ti, &n);
+    if (rc)
+        return wg_fail(err, rc, m->path, "cannot list the MatMul activations");
+    const char **uniq = calloc(n + 1, sizeof *uniq);
+    float **imp = calloc(m->n_tensors + 1, sizeof *imp);
+    double **acc = calloc(n + 1, sizeof *acc);
+    uint64_t *rows = calloc(n + 1, sizeof *rows);
+    int64_t *kact = calloc(n + 1, sizeof *kact);
+    wg_plan_entry *keep = calloc(m->n_tensors + 1, sizeof *keep); /* all kind RAW: unchanged */
+    char **dirs = NULL;
+    int ndirs = 0;
+    json_t *desc = NULL, *oj = NULL;
+    if (!uniq || !imp || !acc || !rows || !kact || !keep) {
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < nu && !seen; k++)
+            seen = !strcmp(uniq[k], an[i]);
+        if (!seen)
+            uniq[nu++] = an[i];
+    }
+    if (!nu) {
+        rc = wg_fail(err, WG_EINPUT, m->path, "--calib: the model has no MatMul with a weight "
+                     "initializer to calibrate");
+        goto out;
+    }
+    char cm[PATH_MAX + 32], od[PATH_MAX + 32];
+    snprintf(cm, sizeof cm, "%s/calib.onnx", work);
+    snprintf(od, sizeof od, "%s/out_calib", work);
+    wg_onnx_export_opts eo = {.out_path = cm, .threads = threads, .version = WGPACK_VERSION,
+                              .extra_outputs = uniq, .n_extra_outputs = nu};
+    wg_onnx_export_result er;
+    rc = wg_onnx_export(m, keep, &eo, &er, err);
+    json_decref(er.tensors);
+    if (rc)
+        goto out;
+    wg_ort_opts co = *base;
+    struct stat st;
+    int32_t *tok = NULL;
+    if (stat(calib, &st) == 0 && S_ISDIR(st.st_mode)) {
+        co.inputs_dir = calib;
+        co.tokens = NULL;
+    } else {
+        co.inputs_dir = NULL;
+        co.samples = 1;
+        if ((rc = cli_read_tokens(calib, bytes, 4096, &tok, &co.ntokens, INT32_MAX, err)))
+            goto out;
+        co.tokens = tok;
+    }
+    char cw[PATH_MAX + 32];
+    snprintf(cw, sizeof cw, "%s/calib_in", work);
+    mkdir(cw, 0700);
+    rc = wg_ort_prepare_inputs(m, &co, cw, &dirs, &ndirs, &desc, err);
+    if (!rc)
+        rc = wg_ort_run(cm, od, dirs, ndirs, work, err);
+    free(tok);
+    if (rc)
+        goto out;
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/outputs.json", od);
+    json_error_t je;
+    if (!(oj = json_load_file(p, 0, &je))) {
+        rc = wg_fail(err, WG_EIO, p, "%s", je.text);
+        goto out;
+    }
+    size_t oi;
+    json_t *o;
+    json_array_foreach(json_object_get(oj, "outputs"), oi, o) {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        for (size_t u = 0; name && u < nu; u++) {
+            if (strcmp(uniq[u], name))
+                continue;
+            for (int k = 0; k < ndirs && !rc; k++) {
+                snprintf(p, sizeof p, "%s/%d/%zu.npy", od, k, oi);
+                wg_npy a;
+                if ((rc = wg_npy_read(p, &a, err)))
+                    break;
+                int64_t K = a.ndim ? a.dims[a.ndim - 1] : 1;
+                if (!acc[u]) {
+                    acc[u] = calloc((size_t)K + 1, sizeof **acc);
+                    kact[u] = K;
+                }
+                if (K != kact[u] || K < 1) {
+                    wg_npy_free(&a);
+                    continue;
+                }
+                for (uint64_t r = 0; acc[u] && r < a.numel / (uint64_t)K; r++)
+                    for (int64_t c = 0; c < K; c++) {
+                        double v = a.f32[r * (uint64_t)K + (uint64_t)c];
+                        acc[u][c] += v * v;
+                    }
+                rows[u] += a.numel / (uint64_t)K;
+                wg_npy_free(&a);
+            }
+        }
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t u = 0;
+        while (u < nu && strcmp(uniq[u], an[i]))
+            u++;
+        const wg_tensor *t = &m->tensors[ti[i]];
+        int64_t R, K;
+        wg_tensor_matrix(t, &R, &K);
+        if (u == nu || !acc[u] || !rows[u] || imp[ti[i]] || kact[u] != K)
+            continue;
+        float *w = malloc(sizeof(float) * (size_t)K);
+        if (!w)
+            break;
+        for (int64_t c = 0; c < K; c++)
+            w[c] = (float)(acc[u][c] / (double)rows[u]) + 1e-12f;
+        imp[ti[i]] = w;
+        (*ncal)++;
+    }
+out:
+    for (size_t i = 0; acc && i < n; i++)
+        free(acc[i]);
+    free(acc);
+    free(rows);
+    free(kact);
+    free(keep);
+    free(uniq);
+    free(an);
+    free(ti);
+    for (int i = 0; i < ndirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    json_decref(desc);
+    json_decref(oj);
+    if (rc) {
+        for (size_t i = 0; imp && i < m->n_tensors; i++)
+            free(imp[i]);
+        free(imp);
+        imp = NULL;
+    }
+    *imp_out = imp;
+    return rc;
 }
 
 /* Append one evaluated plan to the results database. */
@@ -643,7 +799,7 @@ static json_t *sweep_point(const char *label, json_t *prep, json_t *exs, json_t 
 int cmd_verify_onnx(int argc, char **argv)
 {
     enum { O_INPUTS = 500, O_SAMPLES, O_SEED, O_DIM, O_INPUT, O_TOKENS, O_TEXT, O_MAXTOK,
-           O_MAXRR, O_REPORT, O_SWEEP, O_DB };
+           O_MAXRR, O_REPORT, O_SWEEP, O_DB, O_CALIB, O_CALIBTEXT };
     static const struct option opts[] = {
         {"inputs", required_argument, 0, O_INPUTS}, {"samples", required_argument, 0, O_SAMPLES},
         {"seed", required_argument, 0, O_SEED}, {"dim", required_argument, 0, O_DIM},
@@ -651,13 +807,17 @@ int cmd_verify_onnx(int argc, char **argv)
         {"text", required_argument, 0, O_TEXT}, {"max-tokens", required_argument, 0, O_MAXTOK},
         {"max-rel-rmse", required_argument, 0, O_MAXRR},
         {"report", required_argument, 0, O_REPORT}, {"sweep", no_argument, 0, O_SWEEP},
-        {"db", required_argument, 0, O_DB},
+        {"db", required_argument, 0, O_DB}, {"calib", required_argument, 0, O_CALIB},
+        {"calib-text", required_argument, 0, O_CALIBTEXT},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     wg_ort_opts oo = {.samples = 2};
-    const char *tokfile = NULL, *report_dir = NULL, *dbp = NULL;
+    const char *tokfile = NULL, *report_dir = NULL, *dbp = NULL, *calib = NULL;
+    float **imp = NULL;
+    int ncal = 0;
+    bool calib_bytes = false;
     bool bytes = false, json = false, sweep = false;
     double max_rr = -1;
     int maxtok = 128, threads = wg_default_threads(), c, rc;
@@ -691,6 +851,8 @@ int cmd_verify_onnx(int argc, char **argv)
         case O_REPORT: report_dir = optarg; break;
         case O_SWEEP: sweep = true; break;
         case O_DB: dbp = optarg; break;
+        case O_CALIB: calib = optarg; calib_bytes = false; break;
+        case O_CALIBTEXT: calib = optarg; calib_bytes = true; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -703,8 +865,8 @@ int cmd_verify_onnx(int argc, char **argv)
     if (npos < 1 || npos > 2)
         return cli_usage("verify", "expected ORIGINAL.onnx [QUANTIZED.onnx]");
     const char *orig = argv[optind], *quant = npos == 2 ? argv[optind + 1] : NULL;
-    if (quant && (report_dir || sweep || dbp))
-        return cli_usage("verify", "--report, --sweep and --db take one model (the quantized ones are "
+    if (quant && (report_dir || sweep || dbp || calib))
+        return cli_usage("verify", "--report, --sweep, --db and --calib take one model (the quantized ones are "
                          "made from the plan options)");
     wg_error err = {0};
     wg_model *m = NULL;
@@ -746,6 +908,28 @@ int cmd_verify_onnx(int argc, char **argv)
     snprintf(da, sizeof da, "%s/outA", work);
     if ((rc = wg_ort_run(orig, da, dirs, ndirs, work, &err)))
         goto fail;
+    json_t *calj = NULL;
+    wg_plan_entry *calplan = NULL;
+    if (calib) {
+        if ((rc = calibrate(m, orig, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))
+            goto fail;
+        pc.importance = (const float *const *)imp;
+        /* the same plan without calibration, for the report */
+        wg_plan_cli v = pc;
+        v.importance = NULL;
+        wg_plan_entry *pl = NULL;
+        json_t *pr = NULL, *ex = NULL, *cm = NULL;
+        rc = eval_plan(m, &v, threads, work, "nocalib", dirs, ndirs, da, &oo, &pl, &pr, &ex, &cm, &err);
+        if (!rc)
+            calj = json_pack("{s:s, s:i, s:o}", "source", calib, "tensors", ncal, "without",
+                             sweep_point("without calibration", pr, ex, cm));
+        calplan = pl;
+        json_decref(pr);
+        json_decref(ex);
+        json_decref(cm);
+        if (rc)
+            goto fail;
+    }
     if (!quant) {
         if ((rc = eval_plan(m, &pc, threads, work, "main", dirs, ndirs, da, &oo, &plan, &prep,
                             &exs, &cmp, &err)) ||
@@ -757,6 +941,15 @@ int cmd_verify_onnx(int argc, char **argv)
             (rc = wg_ort_compare(da, db, ndirs, tokens, oo.ntokens, &cmp, &err)))
             goto fail;
     }
+    if (calj && plan && calplan) {
+        int changed = 0;
+        for (size_t i = 0; i < m->n_tensors; i++)
+            changed += memcmp(&plan[i].fmt, &calplan[i].fmt, sizeof plan[i].fmt) != 0;
+        json_object_set_new(calj, "with", sweep_point("with calibration", prep, exs, cmp));
+        json_object_set_new(calj, "formats_changed", json_integer(changed));
+    }
+    free(calplan);
+    calplan = NULL;
     if (sweep) {
         static const struct { const char *label; wg_preset p; double bits; } pts[] = {
             {"q8", WG_PRESET_Q8, 0}, {"mixed", WG_PRESET_MIXED, 0}, {"q4", WG_PRESET_Q4, 0},
@@ -790,12 +983,16 @@ int cmd_verify_onnx(int argc, char **argv)
                        "seed", (int)oo.seed, "inputs", desc, "comparison", cmp);
     if (sweep_out)
         json_object_set(report, "sweep", sweep_out);
+    if (calj)
+        json_object_set_new(report, "calibration", calj);
     if (report_dir) {
         json_t *pareto = NULL;
         if ((rc = wg_plan_pareto(&pc, m, threads, 24, &pareto, &err)))
             goto fail;
         json_t *rj = wg_report_build(m, plan, prep, exs, cmp, pareto, sweep_out);
         json_object_set(rj, "inputs", desc);
+        if (json_object_get(report, "calibration"))
+            json_object_set(rj, "calibration", json_object_get(report, "calibration"));
         rc = wg_report_write(report_dir, rj, &err);
         json_decref(rj);
         json_decref(pareto);
@@ -837,6 +1034,9 @@ done:
     json_decref(cmp);
     json_decref(prep);
     json_decref(sweep_out);
+    for (size_t i = 0; imp && i < m->n_tensors; i++)
+        free(imp[i]);
+    free(imp);
     free(tokens);
     free(plan);
     wg_model_free(m);

@@ -154,6 +154,9 @@ typedef struct wg_io_desc {
     int64_t index_rows;
 } wg_io_desc;
 int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n); /* caller frees *out */
+/* Main-graph MatMuls whose B is a tensor of the table: the activation (A) value names and the
+ * weight's tensor index, parallel arrays the caller frees (names point into the model). */
+int wg_onnx_matmul_inputs(const wg_model *m, const char ***a_names, size_t **tensor, size_t *n);
 
 /* ---- writing: a file appears at its path complete, or not at all ---- */
 typedef struct wg_atomic_file {

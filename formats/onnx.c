@@ -564,3 +564,38 @@ int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n)
     *n = k;
     return 0;
 }
+
+/* ---- MatMul activations (calibration) ---- */
+
+int wg_onnx_matmul_inputs(const wg_model *m, const char ***a_names, size_t **tensor, size_t *n)
+{
+    *a_names = NULL;
+    *tensor = NULL;
+    *n = 0;
+    const Onnx__ModelProto *mp = m->in ? m->in->onnx : NULL;
+    if (!mp || !mp->graph)
+        return WG_EINPUT;
+    const Onnx__GraphProto *g = mp->graph;
+    const char **a = calloc(g->n_node + 1, sizeof *a);
+    size_t *t = calloc(g->n_node + 1, sizeof *t), k = 0;
+    if (!a || !t) {
+        free(a);
+        free(t);
+        return WG_EIO;
+    }
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *nd = g->node[i];
+        if (!nd->op_type || strcmp(nd->op_type, "MatMul") || nd->n_input != 2 || !nd->input[0] ||
+            !nd->input[1])
+            continue;
+        const wg_tensor *w = wg_model_find(m, nd->input[1]);
+        if (!w || w->ndim != 2 || wg_model_find(m, nd->input[0]))
+            continue;
+        a[k] = nd->input[0];
+        t[k++] = (size_t)(w - m->tensors);
+    }
+    *a_names = a;
+    *tensor = t;
+    *n = k;
+    return 0;
+}

@@ -309,7 +309,8 @@ static uint8_t *quantized(ex *x, const wg_tensor *t, const wg_plan_entry *e, wg_
         x->rc = wg_fail(x->err, WG_EIO, NULL, "out of memory");
         return NULL;
     }
-    wg_qopts qo = {.search = x->o->search, .threads = x->o->threads};
+    wg_qopts qo = {.search = x->o->search, .threads = x->o->threads,
+                   .importance = x->o->importance ? x->o->importance[t - x->m->tensors] : NULL};
     int rc = wg_quantize_tensor(t, e, &qo, buf, qm, x->err);
     if (rc) {
         free(buf);
@@ -860,6 +861,20 @@ int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_e
         goto out;
     }
     nm.graph = g;
+    if (o->n_extra_outputs) { /* calibration: activations as extra graph outputs */
+        Onnx__ValueInfoProto **outs = amalloc(&x, sizeof *outs * (g->n_output + o->n_extra_outputs));
+        Onnx__ValueInfoProto *vi = amalloc(&x, sizeof *vi * o->n_extra_outputs);
+        if (!outs || !vi)
+            goto out;
+        memcpy(outs, g->output, sizeof *outs * g->n_output);
+        for (size_t i = 0; i < o->n_extra_outputs; i++) {
+            onnx__value_info_proto__init(&vi[i]);
+            vi[i].name = (char *)o->extra_outputs[i];
+            outs[g->n_output + i] = &vi[i];
+        }
+        g->output = outs;
+        g->n_output += o->n_extra_outputs;
+    }
     if (x.need_ms) {
         bool have = false;
         for (size_t i = 0; i < mp->n_opset_import; i++)

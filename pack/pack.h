@@ -73,6 +73,9 @@ typedef struct wg_onnx_export_opts {
     bool search;
     int threads;
     const char *version;     /* producer_version */
+    const float *const *importance; /* per tensor: column weights for the scale search, or NULL */
+    const char *const *extra_outputs; /* main-graph values to add as graph outputs (calibration) */
+    size_t n_extra_outputs;
 } wg_onnx_export_opts;
 typedef struct wg_onnx_export_result {
     int matmulnbits, dequantize; /* tensors written each way */
