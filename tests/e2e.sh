@@ -426,6 +426,102 @@ t_js_loader_in_headless_chromium() {
   WGPACK="$WGPACK" timeout 600 node tools/web/test_loader.mjs "$TMPDIR/b"
 }
 
+# ---------------------------------------------------------------- ONNX Runtime interop (#7)
+
+# ortv ARGS...: verify through onnxruntime-node, with a longer limit (node starts per model)
+ortv() { timeout 600 "$WGPACK" verify "$@"; }
+
+t_export_onnx_matches_c_reference_bit_for_bit() {
+  # the same weights quantized two ways must give the same model: the C reference forward pass
+  # on dequantized safetensors weights vs ONNX Runtime running the exported MatMulNBits /
+  # DequantizeLinear graph (4-bit sym, 4-bit asym, 3-bit, 8-bit, per-channel 5-bit)
+  for p in "q4" "q4 --asym" "q3" "q8" "q5 --group-size 0"; do
+    wg verify models/tinyllama --tokens models/tinyllama-onnx/ref_tokens.i64 --preset $p --json > "$TMPDIR/c.json"
+    ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --preset $p --json > "$TMPDIR/o.json"
+    node -e 'const c=require(process.argv[1]).metrics, o=require(process.argv[2]), lm=o.comparison.lm;
+      const close=(a,b,t)=>Math.abs(a-b)<=t*Math.max(1,Math.abs(a));
+      console.log(process.argv[3], "KL C", c.kl, "ORT", lm.kl, "NLL", c.nll_quantized, lm.nll_quantized);
+      if(!close(c.kl,lm.kl,1e-4)||!close(c.nll_quantized,lm.nll_quantized,1e-5)||c.top1_agreement!==lm.top1_agreement) process.exit(1);' \
+      "$TMPDIR/c.json" "$TMPDIR/o.json" "$p"
+  done
+  assert_json "$TMPDIR/o.json" 'j.export.dequantize_linear===30 && j.export.matmulnbits===0'
+}
+
+t_export_onnx_three_real_models_run_in_onnxruntime() {
+  # LM (MatMulNBits), OCR recognizer (MatMulNBits + DequantizeLinear on Constant-node Conv
+  # weights, opset 9: com.microsoft DequantizeLinear), VAD (LSTM/Conv weights in If subgraphs)
+  ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --preset q4 --json > "$TMPDIR/lm.json"
+  assert_json "$TMPDIR/lm.json" 'j.export.matmulnbits===29 && j.comparison.lm.positions===128 && j.comparison.outputs[0].class_axis==="logits" && j.comparison.outputs[0].top1_agreement>0.5'
+  for p in q8 q4; do
+    ortv $OCR/ch_PP-OCRv4_rec_infer.onnx --preset $p --samples 2 --json > "$TMPDIR/ocr_$p.json"
+    ortv $VAD/silero_vad_v5.onnx --preset $p --dim input.1=512 --samples 3 --json > "$TMPDIR/vad_$p.json"
+  done
+  assert_json "$TMPDIR/ocr_q4.json" 'j.export.matmulnbits===9 && j.export.dequantize_linear===29 && j.comparison.outputs[0].class_axis==="probabilities" && j.inputs[0].shape.join()==="1,3,48,64"'
+  assert_json "$TMPDIR/vad_q4.json" 'j.export.dequantize_linear===14 && j.comparison.outputs.length===2 && j.inputs.find(i=>i.name==="sr").generated.startsWith("16000")'
+  for f in ocr vad; do   # more bits, less error: the measurement means something
+    node -e 'const a=require(process.argv[1]).comparison.outputs[0], b=require(process.argv[2]).comparison.outputs[0];
+      console.log(process.argv[3], "q8", a.rel_rmse, "q4", b.rel_rmse);
+      if(!(a.rel_rmse>0 && a.rel_rmse<b.rel_rmse && b.rel_rmse<1)) process.exit(1);' "$TMPDIR/${f}_q8.json" "$TMPDIR/${f}_q4.json" $f
+  done
+  # and the exported file itself, given as QUANTIZED
+  wg export-onnx $VAD/silero_vad_v5.onnx -o "$TMPDIR/vad.onnx" --preset q8 --external-data > /dev/null
+  test -s "$TMPDIR/vad.onnx.data"
+  ortv $VAD/silero_vad_v5.onnx "$TMPDIR/vad.onnx" --dim input.1=512 --json > "$TMPDIR/v2.json"
+  assert_json "$TMPDIR/v2.json" 'j.comparison.outputs[0].rel_rmse < 0.5 && !j.export'
+}
+
+t_export_onnx_deterministic_and_refuses_bad_use() {
+  wg export-onnx models/tinyllama-onnx/model.onnx -o "$TMPDIR/a.onnx" --threads 1 > /dev/null
+  wg export-onnx models/tinyllama-onnx/model.onnx -o "$TMPDIR/b.onnx" --threads 2 > /dev/null
+  cmp "$TMPDIR/a.onnx" "$TMPDIR/b.onnx"
+  set +e
+  wg export-onnx models/tinyllama -o "$TMPDIR/c.onnx" 2> "$TMPDIR/e"; rc=$?
+  set -e
+  [ $rc -eq 1 ] && grep -q "needs an ONNX model" "$TMPDIR/e" && [ ! -e "$TMPDIR/c.onnx" ]
+  set +e
+  ortv models/tinyllama-onnx/model.onnx "$TMPDIR/missing.onnx" 2> "$TMPDIR/e"; rc=$?
+  set -e
+  [ $rc -eq 2 ] && [ $(wc -l < "$TMPDIR/e") -eq 1 ]
+  # build --emit-onnx writes the same bytes as export-onnx
+  wg build models/tinyllama-onnx/model.onnx -o "$TMPDIR/bundle" --emit-onnx "$TMPDIR/d.onnx" > /dev/null
+  cmp "$TMPDIR/a.onnx" "$TMPDIR/d.onnx"
+}
+
+t_verify_sweep_report_rendered_in_chromium() {
+  ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --sweep --report "$TMPDIR/rep" --json > "$TMPDIR/v.json"
+  assert_json "$TMPDIR/rep/report.json" 'j.schema==="wgpack-report/1" && j.sweep.length===8 && j.pareto.points.length>=8 && j.layers.count===4 && j.end_to_end.lm'
+  assert_json "$TMPDIR/rep/report.json" 'j.sweep.find(p=>p.label==="q8").kl < j.sweep.find(p=>p.label==="q2").kl && j.tensors.filter(t=>typeof t.sqnr_db==="number").length===30'
+  timeout 300 node tools/report/check_report.mjs "$TMPDIR/rep/report.html" "$TMPDIR/shot.png" components roles heatmap sqnr pareto sweep
+  test -s "$TMPDIR/shot.png"
+  ! grep -q 'src="http\|href="http' "$TMPDIR/rep/report.html"
+}
+
+t_results_db_and_compatibility_matrix() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  db="$TMPDIR/results.sqlite"
+  wg build models/tinyllama -o "$TMPDIR/b" --preset q4 --db "$db" > /dev/null
+  WGPACK="$WGPACK" timeout 600 node tools/webgpu/check_kernels.mjs "$TMPDIR/b" --json "$TMPDIR/k.json" > /dev/null
+  wg record-kernels --db "$db" "$TMPDIR/b" "$TMPDIR/k.json"
+  ortv models/tinyllama-onnx/model.onnx --preset q4 --tokens models/tinyllama-onnx/ref_tokens.i64 --db "$db" > /dev/null
+  wg build models/tinygpt2 -o "$TMPDIR/g" --preset q8 --db "$db" > /dev/null
+  wg matrix --db "$db" --json > "$TMPDIR/m.json"
+  assert_json "$TMPDIR/m.json" 'const r=j.rows.find(r=>r.family==="llama"&&r.precision==="q4"); r.error.kl>0 && r.profiles.chrome.fits===true && r.profiles.chrome.kernels.compiled>0 && r.profiles.chrome.kernels.errors===0 && r.profiles.chrome.kernels.executed_ok===r.profiles.chrome.kernels.executed'
+  assert_json "$TMPDIR/m.json" 'const r=j.rows.find(r=>r.family==="gpt2"); r.error===null && r.profiles.safari.kernels===null && r.profiles.safari.fits===true'
+  wg matrix --db "$db" | grep "^gpt2" | grep -q "not measured"
+  wg matrix --db "$db" --html "$TMPDIR/m.html" > /dev/null
+  grep -q "<table>" "$TMPDIR/m.html"
+  set +e
+  wg matrix --db "$TMPDIR/nope/none.sqlite" 2> "$TMPDIR/e"; rc=$?
+  set -e
+  [ $rc -eq 2 ]
+}
+
+t_verify_calibration_with_and_without() {
+  ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --target-bits 4 --calib-text README.md --json > "$TMPDIR/c.json"
+  assert_json "$TMPDIR/c.json" 'j.calibration.tensors===29 && j.calibration.with.kl>0 && j.calibration.without.kl>0 && Math.abs(j.calibration.with.bytes-j.calibration.without.bytes)<0.05*j.calibration.without.bytes'
+  assert_json "$TMPDIR/c.json" 'typeof j.calibration.formats_changed==="number" && j.calibration.with.bits_per_weight<=4.0001 && j.calibration.without.bits_per_weight<=4.0001'
+}
+
 # ---------------------------------------------------------------- reliability
 
 t_fuzz_regressions_replay() {
