@@ -122,6 +122,8 @@ install: wgpack
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 wgpack $(DESTDIR)$(PREFIX)/bin/wgpack
 	install -m 644 doc/wgpack.1 $(DESTDIR)$(PREFIX)/share/man/man1/wgpack.1
+	install -d $(DESTDIR)$(PREFIX)/share/wgpack/ort
+	install -m 644 tools/ort/run.mjs $(DESTDIR)$(PREFIX)/share/wgpack/ort/run.mjs
 
 clean:
 	rm -rf build build-asan build-fuzz wgpack

@@ -638,6 +638,31 @@ static Onnx__TensorProto *keep_tensor(ex *x, Onnx__TensorProto *tp, const wg_ten
     return c;
 }
 
+/* Write one weight as DequantizeLinear (chain nodes into pre) or MatMulNBits (its MatMul
+ * consumers recorded in from/to for replacement). False on failure (x->rc set). */
+static bool replace_weight(ex *x, const Onnx__GraphProto *g, const Onnx__TensorProto *tp,
+                           const wg_tensor *t, const wg_plan_entry *e, how h, tensorlist *inits,
+                           nodelist *pre, const Onnx__NodeProto **from, Onnx__NodeProto **to,
+                           size_t *nrep)
+{
+    if (h == HOW_DQ)
+        return emit_dq(x, tp, t, e, inits, pre) == 0;
+    Onnx__NodeProto **mms = amalloc(x, sizeof *mms * g->n_node);
+    Onnx__NodeProto **reps = amalloc(x, sizeof *reps * g->n_node);
+    size_t nmm = 0;
+    for (size_t k = 0; mms && k < g->n_node; k++)
+        if (g->node[k]->n_input == 2 && g->node[k]->input[1] &&
+            !strcmp(g->node[k]->input[1], tp->name))
+            mms[nmm++] = g->node[k];
+    if (!mms || !reps || emit_nbits(x, tp, t, e, inits, mms, nmm, reps))
+        return false;
+    for (size_t k = 0; k < nmm; k++) {
+        from[*nrep] = mms[k];
+        to[(*nrep)++] = reps[k];
+    }
+    return true;
+}
+
 static Onnx__GraphProto *rewrite(ex *x, const Onnx__GraphProto *g, const char *scope, int depth)
 {
     Onnx__GraphProto *ng = amalloc(x, sizeof *ng);
@@ -669,24 +694,8 @@ static Onnx__GraphProto *rewrite(ex *x, const Onnx__GraphProto *g, const char *s
             continue;
         }
         removed[nremoved++] = tp->name;
-        if (h == HOW_DQ) {
-            emit_dq(x, tp, t, &x->plan[ti], &inits, &pre);
-            continue;
-        }
-        /* MatMulNBits: collect this initializer's MatMul consumers */
-        Onnx__NodeProto **mms = amalloc(x, sizeof *mms * g->n_node);
-        Onnx__NodeProto **reps = amalloc(x, sizeof *reps * g->n_node);
-        size_t nmm = 0;
-        for (size_t k = 0; mms && k < g->n_node; k++)
-            if (g->node[k]->n_input == 2 && g->node[k]->input[1] &&
-                !strcmp(g->node[k]->input[1], tp->name))
-                mms[nmm++] = g->node[k];
-        if (!mms || !reps || emit_nbits(x, tp, t, &x->plan[ti], &inits, mms, nmm, reps))
+        if (!replace_weight(x, g, tp, t, &x->plan[ti], h, &inits, &pre, from, to, &nrep))
             break;
-        for (size_t k = 0; k < nmm; k++) {
-            from[nrep] = mms[k];
-            to[nrep++] = reps[k];
-        }
     }
     if (x->rc)
         return NULL;
@@ -715,23 +724,8 @@ static Onnx__GraphProto *rewrite(ex *x, const Onnx__GraphProto *g, const char *s
             continue;
         }
         dropped[i] = true;
-        if (h == HOW_DQ) {
-            emit_dq(x, tp, t, &x->plan[ti], &inits, &pre);
-            continue;
-        }
-        Onnx__NodeProto **mms = amalloc(x, sizeof *mms * g->n_node);
-        Onnx__NodeProto **reps = amalloc(x, sizeof *reps * g->n_node);
-        size_t nmm = 0;
-        for (size_t k = 0; mms && k < g->n_node; k++)
-            if (g->node[k]->n_input == 2 && g->node[k]->input[1] &&
-                !strcmp(g->node[k]->input[1], tp->name))
-                mms[nmm++] = g->node[k];
-        if (!mms || !reps || emit_nbits(x, tp, t, &x->plan[ti], &inits, mms, nmm, reps))
+        if (!replace_weight(x, g, tp, t, &x->plan[ti], h, &inits, &pre, from, to, &nrep))
             break;
-        for (size_t k = 0; k < nmm; k++) {
-            from[nrep] = mms[k];
-            to[nrep++] = reps[k];
-        }
     }
     if (x->rc || !dropped)
         return NULL;
