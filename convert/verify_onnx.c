@@ -474,7 +474,7 @@ int wg_ort_compare(const char *dir_a, const char *dir_b, int nsamples, const int
         json_array_append_new(res, r);
     }
     if (!rc) {
-        *out = json_pack("{s:O, s:O, s:o}", "runtime", json_object_get(ja, "runtime"),
+        *out = json_pack("{s:O, s:o, s:o}", "runtime", json_object_get(ja, "runtime"),
                          "seconds", json_pack("{s:O, s:O}", "original", json_object_get(ja, "seconds"),
                                               "quantized", json_object_get(jb, "seconds")),
                          "outputs", res);
