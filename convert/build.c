@@ -119,11 +119,7 @@ int cmd_build(int argc, char **argv)
     if ((rc = wg_plan_cli_run(&pc, m, po.threads, plan, &pr, &err)))
         goto fail;
     rep = wg_plan_report(m, plan, &pc, &pr);
-    json_t *opt = json_deep_copy(json_object_get(rep, "summary"));
-    static const char *drop[] = {"model", "family", "input_bytes", "output_bytes", "parameters",
-                                 "bits_per_weight"};
-    for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
-        json_object_del(opt, drop[i]);
+    json_t *opt = wg_plan_options(json_object_get(rep, "summary"));
     json_object_set_new(opt, "shard_size", json_integer((json_int_t)po.shard_size));
     json_object_set_new(opt, "compress", po.compress ? json_string("zstd") : json_null());
     if (po.compress)

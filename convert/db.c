@@ -2,6 +2,7 @@
  * `wgpack record-kernels` (WebGPU kernel results of tools/webgpu/check_kernels.mjs). */
 #include "cli.h"
 #include "db.h"
+#include "plan_cli.h"
 #include "../formats/wgsl.h"
 
 #include <math.h>
@@ -188,11 +189,7 @@ json_t *wg_db_run_from_report(const char *command, json_t *r, double seconds)
     json_t *plan = json_object_get(r, "plan");
     char prec[64];
     wg_precision_label(plan, prec, sizeof prec);
-    json_t *opts = json_deep_copy(plan);
-    static const char *drop[] = {"model", "family", "input_bytes", "output_bytes", "parameters",
-                                 "bits_per_weight"};
-    for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
-        json_object_del(opts, drop[i]);
+    json_t *opts = wg_plan_options(plan);
     char fam[300];
     family_key(json_string_value(json_object_get(r, "family")),
                json_string_value(json_object_get(r, "model")), fam, sizeof fam);

@@ -233,6 +233,16 @@ out:
     return rc;
 }
 
+json_t *wg_plan_options(json_t *summary)
+{
+    static const char *drop[] = {"model", "family", "input_bytes", "output_bytes", "parameters",
+                                 "bits_per_weight"};
+    json_t *opt = json_deep_copy(summary);
+    for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
+        json_object_del(opt, drop[i]);
+    return opt;
+}
+
 json_t *wg_plan_report(const wg_model *m, const wg_plan_entry *plan, const wg_plan_cli *pc,
                        const wg_plan_result *pr)
 {

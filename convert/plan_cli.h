@@ -52,6 +52,8 @@ int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_ent
 json_t *wg_plan_report(const wg_model *m, const wg_plan_entry *plan, const wg_plan_cli *pc,
                        const wg_plan_result *pr);
 void wg_plan_print(json_t *report, FILE *f);
+/* The options part of a plan summary: a copy without the model's name and sizes. */
+json_t *wg_plan_options(json_t *summary);
 int wg_default_threads(void);
 /* "12.5MB", "3GiB", "1000" -> bytes; false if malformed */
 bool wg_parse_size(const char *s, uint64_t *out);

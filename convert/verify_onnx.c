@@ -89,8 +89,7 @@ static const char *user_value(const wg_ort_opts *o, const char *name)
 }
 
 /* Shape and description of one generated input. */
-static int resolve_dims(const gen_ctx *g, const wg_io_desc *d, bool ids, int64_t *dims,
-                        wg_error *err)
+static void resolve_dims(const gen_ctx *g, const wg_io_desc *d, bool ids, int64_t *dims)
 {
     bool image = d->ndim == 4 && (d->dims[1] == 1 || d->dims[1] == 3 || d->dims[1] == 4);
     for (int j = 0; j < d->ndim; j++) {
@@ -113,8 +112,6 @@ static int resolve_dims(const gen_ctx *g, const wg_io_desc *d, bool ids, int64_t
         else
             dims[j] = 32; /* sequence / time */
     }
-    (void)err;
-    return 0;
 }
 
 static int gen_input(const gen_ctx *g, const wg_io_desc *d, uint64_t seed, const char *dir,
@@ -127,7 +124,7 @@ static int gen_input(const gen_ctx *g, const wg_io_desc *d, uint64_t seed, const
     bool ids = isint && (d->index_rows > 0 || has(d->name, K_IDS)) && !has(d->name, K_MASK) &&
                !has(d->name, K_POS) && !has(d->name, K_TYPE);
     int64_t dims[WG_MAX_DIMS];
-    resolve_dims(g, d, ids, dims, err);
+    resolve_dims(g, d, ids, dims);
     uint64_t n = 1;
     for (int j = 0; j < d->ndim; j++)
         n *= (uint64_t)dims[j];
@@ -163,7 +160,7 @@ static int gen_input(const gen_ctx *g, const wg_io_desc *d, uint64_t seed, const
             v[i] = 0;
         how = "zeros (token types)";
     } else if (isint && (d->index_rows > 0 || ids)) {
-        int64_t rows = d->index_rows > 0 ? d->index_rows : g->o->vocab > 0 ? g->o->vocab : 0;
+        int64_t rows = d->index_rows;
         if (rows <= 0) {
             free(v);
             return wg_fail(err, WG_EINPUT, d->name, "token ids of unknown range: give "
@@ -575,30 +572,43 @@ static void print_report(json_t *r)
                json_real_value(json_object_get(lm, "ppl_quantized")));
 }
 
+/* What every measured plan shares: the model, the input sets and the original's outputs. */
+typedef struct session {
+    const wg_model *m;
+    int threads;
+    const char *work;      /* temporary directory */
+    char **dirs;           /* input sets */
+    int ndirs;
+    const char *da;        /* the original model's outputs */
+    const wg_ort_opts *oo;
+    const char *dbp;       /* results database, or NULL */
+} session;
+
 /* Plan with pc, export to work/<label>.onnx, run it, compare with the original's outputs. */
-static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char *work,
-                     const char *label, char **dirs, int ndirs, const char *da,
-                     const wg_ort_opts *oo, wg_plan_entry **plan_out, json_t **prep_out,
-                     json_t **exs_out, json_t **cmp_out, wg_error *err)
+static int eval_plan(const session *ss, wg_plan_cli *pc, const char *label,
+                     wg_plan_entry **plan_out, json_t **prep_out, json_t **exs_out,
+                     json_t **cmp_out, wg_error *err)
 {
+    const wg_model *m = ss->m;
     char q[PATH_MAX + 32], ob[PATH_MAX + 32];
     wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
     if (!plan)
         return wg_fail(err, WG_EIO, NULL, "out of memory");
     *plan_out = plan;
     wg_plan_result pr;
-    int rc = wg_plan_cli_run(pc, m, threads, plan, &pr, err);
+    int rc = wg_plan_cli_run(pc, m, ss->threads, plan, &pr, err);
     if (rc)
         return rc;
     *prep_out = wg_plan_report(m, plan, pc, &pr);
-    snprintf(q, sizeof q, "%s/%s.onnx", work, label);
-    snprintf(ob, sizeof ob, "%s/out_%s", work, label);
-    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, threads, pc->importance, exs_out, err)))
+    snprintf(q, sizeof q, "%s/%s.onnx", ss->work, label);
+    snprintf(ob, sizeof ob, "%s/out_%s", ss->work, label);
+    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, ss->threads, pc->importance, exs_out,
+                            err)))
         return rc;
     json_object_set(*exs_out, "plan", json_object_get(*prep_out, "summary"));
     json_object_del(*exs_out, "onnx");
-    if ((rc = wg_ort_run(q, ob, dirs, ndirs, work, err)) ||
-        (rc = wg_ort_compare(da, ob, ndirs, oo->tokens, oo->ntokens, cmp_out, err)))
+    if ((rc = wg_ort_run(q, ob, ss->dirs, ss->ndirs, ss->work, err)) ||
+        (rc = wg_ort_compare(ss->da, ob, ss->ndirs, ss->oo->tokens, ss->oo->ntokens, cmp_out, err)))
         return rc;
     unlink(q);
     return 0;
@@ -607,11 +617,10 @@ static int eval_plan(const wg_model *m, wg_plan_cli *pc, int threads, const char
 /* Calibration: run the original model with every main-graph MatMul activation added as an
  * output, on the calibration inputs, and return per weight tensor the mean square of each input
  * column (importance[i] has K floats, NULL for tensors no MatMul reads). */
-static int calibrate(const wg_model *m, const char *orig_path, const char *calib, bool bytes,
+static int calibrate(const wg_model *m, const char *calib, bool bytes,
                      const wg_ort_opts *base, const char *work, int threads, float ***imp_out,
                      int *ncal, wg_error *err)
 {
-    (void)orig_path;
     const char **an = NULL;
     size_t *ti = NULL, n = 0, nu = 0;
     *imp_out = NULL;
@@ -756,15 +765,15 @@ out:
     return rc;
 }
 
-/* Append one evaluated plan to the results database. */
-static int record(const char *dbp, const wg_model *m, const wg_plan_entry *plan, json_t *prep,
-                  json_t *exs, json_t *cmp, wg_error *err)
+/* Append one evaluated plan to the results database (when there is one). */
+static int record(const session *ss, const wg_plan_entry *plan, json_t *prep, json_t *exs,
+                  json_t *cmp, wg_error *err)
 {
-    if (!dbp)
+    if (!ss->dbp)
         return 0;
-    json_t *r = wg_report_build(m, plan, prep, exs, cmp, NULL, NULL);
+    json_t *r = wg_report_build(ss->m, plan, prep, exs, cmp, NULL, NULL);
     json_t *run = wg_db_run_from_report("verify", r, 0);
-    int rc = wg_db_add(dbp, run, err);
+    int rc = wg_db_add(ss->dbp, run, err);
     json_decref(run);
     json_decref(r);
     return rc;
@@ -794,6 +803,28 @@ static json_t *sweep_point(const char *label, json_t *prep, json_t *exs, json_t 
         json_object_set(p, "nll_quantized", json_object_get(lm, "nll_quantized"));
     }
     return p;
+}
+
+/* A variant of the plan options, measured: its sweep row in *point, recorded in the database
+ * when `rec`, its plan handed back in *keep_plan when that is not NULL. */
+static int measure(const session *ss, wg_plan_cli *v, const char *wlabel, const char *label,
+                   bool rec, json_t **point, wg_plan_entry **keep_plan, wg_error *err)
+{
+    wg_plan_entry *pl = NULL;
+    json_t *pr = NULL, *ex = NULL, *cm = NULL;
+    int rc = eval_plan(ss, v, wlabel, &pl, &pr, &ex, &cm, err);
+    if (!rc && rec)
+        rc = record(ss, pl, pr, ex, cm, err);
+    if (!rc)
+        *point = sweep_point(label, pr, ex, cm);
+    if (!rc && keep_plan)
+        *keep_plan = pl;
+    else
+        free(pl);
+    json_decref(pr);
+    json_decref(ex);
+    json_decref(cm);
+    return rc;
 }
 
 int cmd_verify_onnx(int argc, char **argv)
@@ -872,6 +903,8 @@ int cmd_verify_onnx(int argc, char **argv)
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
     json_t *report = NULL, *exs = NULL, *desc = NULL, *cmp = NULL, *prep = NULL, *sweep_out = NULL;
+    json_t *calj = NULL;                /* the calibration section */
+    wg_plan_entry *calplan = NULL;      /* the plan without calibration */
     char work[PATH_MAX] = "", da[PATH_MAX + 8], db[PATH_MAX + 8];
     char **dirs = NULL;
     int ndirs = 0;
@@ -908,32 +941,24 @@ int cmd_verify_onnx(int argc, char **argv)
     snprintf(da, sizeof da, "%s/outA", work);
     if ((rc = wg_ort_run(orig, da, dirs, ndirs, work, &err)))
         goto fail;
-    json_t *calj = NULL;
-    wg_plan_entry *calplan = NULL;
+    session ss = {.m = m, .threads = threads, .work = work, .dirs = dirs, .ndirs = ndirs,
+                  .da = da, .oo = &oo, .dbp = dbp};
     if (calib) {
-        if ((rc = calibrate(m, orig, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))
+        if ((rc = calibrate(m, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))
             goto fail;
         pc.importance = (const float *const *)imp;
         /* the same plan without calibration, for the report */
         wg_plan_cli v = pc;
         v.importance = NULL;
-        wg_plan_entry *pl = NULL;
-        json_t *pr = NULL, *ex = NULL, *cm = NULL;
-        rc = eval_plan(m, &v, threads, work, "nocalib", dirs, ndirs, da, &oo, &pl, &pr, &ex, &cm, &err);
-        if (!rc)
-            calj = json_pack("{s:s, s:i, s:o}", "source", calib, "tensors", ncal, "without",
-                             sweep_point("without calibration", pr, ex, cm));
-        calplan = pl;
-        json_decref(pr);
-        json_decref(ex);
-        json_decref(cm);
-        if (rc)
+        json_t *without = NULL;
+        if ((rc = measure(&ss, &v, "nocalib", "without calibration", false, &without, &calplan,
+                          &err)))
             goto fail;
+        calj = json_pack("{s:s, s:i, s:o}", "source", calib, "tensors", ncal, "without", without);
     }
     if (!quant) {
-        if ((rc = eval_plan(m, &pc, threads, work, "main", dirs, ndirs, da, &oo, &plan, &prep,
-                            &exs, &cmp, &err)) ||
-            (rc = record(dbp, m, plan, prep, exs, cmp, &err)))
+        if ((rc = eval_plan(&ss, &pc, "main", &plan, &prep, &exs, &cmp, &err)) ||
+            (rc = record(&ss, plan, prep, exs, cmp, &err)))
             goto fail;
     } else {
         snprintf(db, sizeof db, "%s/outB", work);
@@ -948,8 +973,6 @@ int cmd_verify_onnx(int argc, char **argv)
         json_object_set_new(calj, "with", sweep_point("with calibration", prep, exs, cmp));
         json_object_set_new(calj, "formats_changed", json_integer(changed));
     }
-    free(calplan);
-    calplan = NULL;
     if (sweep) {
         static const struct { const char *label; wg_preset p; double bits; } pts[] = {
             {"q8", WG_PRESET_Q8, 0}, {"mixed", WG_PRESET_MIXED, 0}, {"q4", WG_PRESET_Q4, 0},
@@ -961,21 +984,12 @@ int cmd_verify_onnx(int argc, char **argv)
             v.o.preset = pts[k].p;
             v.target_bits = pts[k].bits;
             v.target_size = 0;
-            wg_plan_entry *pl = NULL;
-            json_t *pr = NULL, *ex = NULL, *cm = NULL;
             char lab[32];
+            json_t *point = NULL;
             snprintf(lab, sizeof lab, "s%zu", k);
-            rc = eval_plan(m, &v, threads, work, lab, dirs, ndirs, da, &oo, &pl, &pr, &ex, &cm, &err);
-            if (!rc)
-                json_array_append_new(sweep_out, sweep_point(pts[k].label, pr, ex, cm));
-            if (!rc)
-                rc = record(dbp, m, pl, pr, ex, cm, &err);
-            free(pl);
-            json_decref(pr);
-            json_decref(ex);
-            json_decref(cm);
-            if (rc)
+            if ((rc = measure(&ss, &v, lab, pts[k].label, true, &point, NULL, &err)))
                 goto fail;
+            json_array_append_new(sweep_out, point);
         }
     }
     report = json_pack("{s:s, s:s, s:i, s:i, s:O, s:O}", "original", orig, "quantized",
@@ -984,7 +998,7 @@ int cmd_verify_onnx(int argc, char **argv)
     if (sweep_out)
         json_object_set(report, "sweep", sweep_out);
     if (calj)
-        json_object_set_new(report, "calibration", calj);
+        json_object_set(report, "calibration", calj);
     if (report_dir) {
         json_t *pareto = NULL;
         if ((rc = wg_plan_pareto(&pc, m, threads, 24, &pareto, &err)))
@@ -1013,7 +1027,8 @@ int cmd_verify_onnx(int argc, char **argv)
         json_t *o;
         json_array_foreach(json_object_get(cmp, "outputs"), i, o)
             if (json_real_value(json_object_get(o, "rel_rmse")) > max_rr) {
-                fprintf(stderr, "wgpack: %s: output '%s' relative RMSE %.4g exceeds %.4g\n", quant,
+                fprintf(stderr, "wgpack: %s: output '%s' relative RMSE %.4g exceeds %.4g\n",
+                        quant ? quant : orig,
                         json_string_value(json_object_get(o, "name")),
                         json_real_value(json_object_get(o, "rel_rmse")), max_rr);
                 rc = WG_EVERIFY;
@@ -1034,6 +1049,8 @@ done:
     json_decref(cmp);
     json_decref(prep);
     json_decref(sweep_out);
+    json_decref(calj);
+    free(calplan);
     for (size_t i = 0; imp && i < m->n_tensors; i++)
         free(imp[i]);
     free(imp);

@@ -17,7 +17,6 @@ typedef struct wg_ort_opts {
     int nvalues;
     const int32_t *tokens;               /* LM token ids for the ids input, or NULL */
     int ntokens;
-    int64_t vocab;                       /* id range when the graph does not show it */
 } wg_ort_opts;
 
 /* Write the input sets under work/in<k>/; *dirs (strdup'ed, caller frees) lists them and

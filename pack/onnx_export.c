@@ -294,11 +294,10 @@ typedef enum { HOW_KEEP = 0, HOW_NBITS, HOW_DQ } how;
 
 /* ---------------------------------------------------------------- conversions */
 
-static const char *note(ex *x, const wg_tensor *t, const char *how_s)
+static void note(ex *x, const wg_tensor *t, const char *how_s)
 {
     if (x->res->tensors)
         json_object_set_new(x->res->tensors, t->name, json_pack("{s:s}", "onnx", how_s));
-    return how_s;
 }
 
 /* Quantize t into a fresh arena buffer of e->bytes. */
@@ -344,11 +343,6 @@ static const void *transient(ex *x, const void *p, uint64_t n)
     return x->external && n >= EXTERNAL_MIN ? p : acopy(x, p, (size_t)n);
 }
 
-static int64_t nbits_block(const wg_plan_entry *e)
-{
-    return e->fmt.group; /* 0 = per-channel: not a MatMulNBits block size */
-}
-
 static how choose(ex *x, const Onnx__GraphProto *g, const Onnx__TensorProto *tp,
                   const wg_tensor *t, const wg_plan_entry *e, const char **why)
 {
@@ -365,7 +359,7 @@ static how choose(ex *x, const Onnx__GraphProto *g, const Onnx__TensorProto *tp,
         return HOW_KEEP;
     }
     uses u = find_uses(g, tp->name);
-    int64_t G = nbits_block(e);
+    int64_t G = e->fmt.group; /* 0 = per-channel: not a MatMulNBits block size */
     if (u.matmul_b && !u.other && !u.nested && t->ndim == 2 && t->in_dim_first &&
         (e->fmt.bits == 2 || e->fmt.bits == 4 || e->fmt.bits == 8) && G >= 16 &&
         (t->dtype == WG_DT_F32 || t->dtype == WG_DT_F16)) {
@@ -439,14 +433,7 @@ static int emit_nbits(ex *x, const Onnx__TensorProto *tp, const wg_tensor *t,
         uint8_t *zp = amalloc(x, (size_t)(l.rows * rowb));
         const uint8_t *z = planes + l.data_bytes + l.scale_bytes;
         for (int64_t r = 0; zp && r < l.rows; r++)
-            for (int64_t g = 0; g < l.ngroups; g++) {
-                uint32_t v = z[r * l.ngroups + g];
-                for (int b = 0; b < bits; b++)
-                    if (v >> b & 1) {
-                        int64_t bit = g * bits + b;
-                        zp[r * rowb + bit / 8] |= (uint8_t)(1u << (bit % 8));
-                    }
-            }
+            wg_pack_codes(z + r * l.ngroups, (uint64_t)l.ngroups, bits, zp + r * rowb);
         int64_t zd = l.rows * rowb;
         if (zp)
             PUSH(x, inits, new_tensor(x, zn, WG_DT_U8, 1, &zd, zp, (uint64_t)zd));
@@ -488,19 +475,10 @@ static int emit_dq(ex *x, const Onnx__TensorProto *tp, const wg_tensor *t,
         free(planes);
         return x->rc = wg_fail(x->err, WG_EIO, NULL, "out of memory");
     }
-    /* reuse the dequantizer's unpacking through a unit-scale, zero-offset view: unpack by
-     * dequantizing a copy whose scales are 1 and zero points 0 would lose the sign, so unpack
-     * codes directly from the bit stream here */
-    const size_t gbytes = (size_t)G * bits / 8;
-    for (int64_t gi = 0; gi < ng; gi++) {
-        const uint8_t *gd = planes + gi * gbytes;
-        for (int64_t i = 0; i < G; i++) {
-            uint64_t bit = (uint64_t)i * bits, v = 0;
-            for (int b = 0; b < bits; b++)
-                v |= (uint64_t)(gd[(bit + b) / 8] >> ((bit + b) % 8) & 1) << b;
-            codes[gi * G + i] = e->fmt.sym ? (uint8_t)(int8_t)((int)v - half) : (uint8_t)v;
-        }
-    }
+    wg_unpack_codes(planes, (uint64_t)(ng * G), bits, codes); /* groups are consecutive */
+    if (e->fmt.sym) /* int8 codes: the symmetric offset removed, so no zero point is needed */
+        for (int64_t i = 0; i < ng * G; i++)
+            codes[i] = (uint8_t)(int8_t)((int)codes[i] - half);
     const char *nm = tp->name;
     const char *qn = astr(x, nm, "_Q"), *sn = astr(x, nm, "_scales"), *zn = astr(x, nm, "_zp");
     int64_t qd[2] = {ng, G};

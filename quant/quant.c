@@ -271,16 +271,22 @@ static void search_params(const float *x, const float *w, int G, const wg_qforma
 
 /* ------------------------------------------------------------------ packing */
 
-/* Reference: element i -> bits [i*b, i*b+b) of the group's little-endian bit stream. */
-static void pack_ref(const uint8_t *u, int G, int bits, uint8_t *out)
+/* Reference: element i -> bits [i*b, i*b+b) of the little-endian bit stream. Any n; writes
+ * ceil(n*b/8) bytes. */
+void wg_pack_codes(const uint8_t *u, uint64_t n, int bits, uint8_t *out)
 {
-    memset(out, 0, (size_t)G * bits / 8);
-    for (int i = 0; i < G; i++)
+    memset(out, 0, (size_t)((n * (uint64_t)bits + 7) / 8));
+    for (uint64_t i = 0; i < n; i++)
         for (int k = 0; k < bits; k++)
             if (u[i] >> k & 1) {
-                int bit = i * bits + k;
+                uint64_t bit = i * (uint64_t)bits + (uint64_t)k;
                 out[bit / 8] |= (uint8_t)(1u << (bit % 8));
             }
+}
+
+static void pack_ref(const uint8_t *u, int G, int bits, uint8_t *out)
+{
+    wg_pack_codes(u, (uint64_t)G, bits, out);
 }
 
 static int unpack_ref(const uint8_t *in, int i, int bits)
@@ -347,6 +353,12 @@ static void unpack_fast(const uint8_t *in, int G, int bits, uint8_t *u)
         acc >>= bits;
         nb -= bits;
     }
+}
+
+void wg_unpack_codes(const uint8_t *in, uint64_t n, int bits, uint8_t *out)
+{
+    for (uint64_t c = 0; c < n; c += 256) /* 256 codes are a whole number of bytes */
+        unpack_fast(in + c / 8 * (uint64_t)bits, n - c < 256 ? (int)(n - c) : 256, bits, out + c);
 }
 
 /* ------------------------------------------------------------------ rows */

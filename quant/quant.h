@@ -99,6 +99,10 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
                      int64_t n, const wg_qopts *o, uint8_t *planes, wg_qmetrics *m);
 void wg_dequantize_rows(const wg_qformat *f, const wg_qlayout *l, const uint8_t *planes,
                         int64_t r0, int64_t n, bool ref, float *out);
+/* The bit stream alone: n codes of `bits` bits, element i at bits [i*b, i*b+b). Packing takes
+ * any n and writes ceil(n*b/8) bytes; unpacking needs n a multiple of 8 (whole groups are). */
+void wg_pack_codes(const uint8_t *codes, uint64_t n, int bits, uint8_t *out);
+void wg_unpack_codes(const uint8_t *in, uint64_t n, int bits, uint8_t *codes);
 /* fp16/bf16/f32 targets: count values into out (2 or 4 bytes each). */
 int wg_cast_rows(const wg_qformat *f, const float *x, uint64_t count, uint8_t *out,
                  wg_qmetrics *m);
