@@ -89,4 +89,7 @@ typedef struct wg_onnx_export_result {
 int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_export_opts *o,
                    wg_onnx_export_result *res, wg_error *err);
 
+/* The kernel-side description of a planned format (what wg_wgsl_emit() takes). */
+void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
+
 #endif

@@ -39,5 +39,4 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
                       json_t **section, wg_error *err);
 int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err);
 void wg_sri_sha256(const void *data, size_t n, char out[64]);
-void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
 #endif
