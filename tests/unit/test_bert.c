@@ -179,7 +179,7 @@ Test(bert, mask_and_threads_exact)
  * with a zero one). */
 typedef struct renamer {
     const wg_model *m;
-    const char *family; /* "bert", "bert-notype", "roberta" or "distilbert" */
+    const char *family; /* "bert", "bare", "bert-notype", "roberta" or "distilbert" */
 } renamer;
 
 static const char *const distil_names[][2] = {
@@ -195,6 +195,12 @@ static float *renamed(void *ctx, const char *name, int64_t *rows, int64_t *K)
     char nm[256];
     if (!strcmp(r->family, "bert"))
         return get_weight((void *)r->m, name, rows, K);
+    if (!strcmp(r->family, "bare")) { /* BertModel.save_pretrained: no "bert." prefix */
+        if (!strncmp(name, "bert.", 5))
+            return NULL;
+        snprintf(nm, sizeof nm, "bert.%s", name);
+        return get_weight((void *)r->m, nm, rows, K);
+    }
     if (!strcmp(r->family, "bert-notype")) {
         float *w = get_weight((void *)r->m, name, rows, K);
         if (w && strstr(name, "token_type"))
@@ -251,7 +257,7 @@ static void forward_as(const wg_model *m, const char *model_type, const char *fa
     wg_bert_free(&b);
 }
 
-Test(bert, roberta_and_distilbert_naming)
+Test(bert, roberta_distilbert_and_unprefixed_naming)
 {
     wg_model *m = open_model("models/tinybert");
     int32_t *ids = slurp("models/tinybert/ref_ids.i32", sizeof(int32_t) * SEQS * LEN);
@@ -261,6 +267,8 @@ Test(bert, roberta_and_distilbert_naming)
     cr_assert_eq(memcmp(a, c, sizeof(float) * LEN * HID), 0);
     forward_as(m, "bert", "bert", ids, LEN, a, "bert.");
     forward_as(m, "roberta", "roberta", ids, LEN, c, "roberta.");
+    cr_assert_eq(memcmp(a, c, sizeof(float) * LEN * HID), 0);
+    forward_as(m, "bert", "bare", ids, LEN, c, "");
     cr_assert_eq(memcmp(a, c, sizeof(float) * LEN * HID), 0);
     free(a); free(c); free(ids);
     wg_model_free(m);
