@@ -61,6 +61,14 @@ static json_t *summary(const wg_model *m)
                                 : json_boolean(c->tie_word_embeddings));
         if (c->sliding_window)
             json_object_set_new(jc, "sliding_window", json_integer(c->sliding_window));
+        if (c->layer_norm_eps > 0) /* encoders */
+            json_object_set_new(jc, "layer_norm_eps", json_real(c->layer_norm_eps));
+        if (c->type_vocab_size)
+            json_object_set_new(jc, "type_vocab_size", json_integer(c->type_vocab_size));
+        if (c->pad_token_id >= 0)
+            json_object_set_new(jc, "pad_token_id", json_integer(c->pad_token_id));
+        if (*c->hidden_act)
+            json_object_set_new(jc, "hidden_act", json_string(c->hidden_act));
         json_object_set_new(root, "config", jc);
     } else
         json_object_set_new(root, "config", json_null());

@@ -1,7 +1,8 @@
 /* convert/verify.c — `wgpack verify MODEL (--tokens FILE | --text FILE) [plan options]`:
  * end-to-end cost of a quantization for Llama-family safetensors models, by running the C
  * reference forward pass twice (original weights, then the planned formats quantized and
- * dequantized) on the same tokens and comparing the logits. `--ref-logits` instead checks the
+ * dequantized) on the same tokens and comparing the logits; for BERT-family encoders
+ * (verify/bert.c), the last hidden state. `--ref-logits` instead checks the
  * original forward pass against logits from another runtime (ONNX Runtime in the tests). */
 #include "cli.h"
 #include "plan_cli.h"
@@ -14,6 +15,9 @@
 
 static const char *verify_help =
     "usage: wgpack verify MODEL (--tokens FILE | --text FILE) [plan options] [--json]\n"
+    "  decoders (Llama family) compare logits (NLL, KL, top-1); encoders (BERT family) compare\n"
+    "  the last hidden state (cosine, max relative error); for encoders the logits options\n"
+    "  below read and write the f32 last hidden state [tokens][hidden] instead\n"
     "  --tokens FILE       token ids: .i64 / .i32 little-endian binary, or whitespace-separated text\n"
     "  --text FILE         raw bytes as tokens (byte-level models)\n"
     "  --max-tokens N      use the first N tokens (default 512)\n"
@@ -118,6 +122,136 @@ int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n
     return 0;
 }
 
+/* ---- encoders: the last hidden state of the original vs the quantized weights ---- */
+typedef struct encoder_args {
+    const char *tokens, *ref, *out_path;
+    bool bytes, json;
+    int max_tokens, threads;
+    wg_plan_cli *pc;
+} encoder_args;
+
+static json_t *hidden_json(const wg_hidden_compare *c)
+{
+    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "positions", c->positions, "hidden_cosine",
+                     c->cosine, "hidden_min_token_cosine", c->min_cosine, "hidden_max_rel_err",
+                     c->max_rel_err, "hidden_max_abs_err", c->max_abs, "hidden_rel_rmse",
+                     c->rel_rmse);
+}
+
+static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
+{
+    json_t *s = json_object_get(out, "plan");
+    printf("model:     %s, %d tokens (encoder: last hidden state [%d][%d])\n",
+           json_string_value(json_object_get(out, "model")), c->positions, c->positions, hidden);
+    if (s)
+        printf("plan:      %s, %.3f bits/weight, %lld bytes\n",
+               json_string_value(json_object_get(s, "preset")),
+               json_real_value(json_object_get(s, "bits_per_weight")),
+               (long long)json_integer_value(json_object_get(s, "output_bytes")));
+    else
+        printf("reference: %s\n", json_string_value(json_object_get(out, "compared_with")));
+    printf("hidden:    cosine %.6f (worst token %.6f), max relative error %.4g (per-token L2)\n",
+           c->cosine, c->min_cosine, c->max_rel_err);
+    printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
+}
+
+/* the reference (original weights) forward pass; n is cut to the model's position table */
+static int encoder_original(wg_bert *a, const wg_model *m, const encoder_args *va, getter *g0,
+                            int32_t **tokens, int *n, float **ha, wg_error *err)
+{
+    int rc;
+    if ((rc = wg_bert_load(a, m, get_weight, g0, err)) ||
+        (rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, a->vocab, err)))
+        return rc;
+    int room = a->kind == WG_BERT_ROBERTA ? a->max_pos - a->pad_id - 1 : a->max_pos;
+    *n = *n < room ? *n : room;
+    *ha = malloc(sizeof(float) * (size_t)*n * a->hidden);
+    if (!*ha || wg_bert_forward(a, *tokens, NULL, NULL, *n, *ha, va->threads))
+        return wg_fail(err, WG_EINPUT, m->path, "encoder forward pass failed (a token outside "
+                       "the position or vocabulary table, or out of memory)");
+    if (va->out_path) {
+        wg_atomic_file f;
+        if ((rc = wg_atomic_open(&f, va->out_path, err)) ||
+            (rc = wg_atomic_write(&f, *ha, sizeof(float) * (size_t)*n * a->hidden, err)) ||
+            (rc = wg_atomic_commit(&f, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* --ref-logits for encoders: exactly n x hidden f32 from another runtime */
+static int read_ref_hidden(const char *path, float *out, size_t count, wg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(out, sizeof(float), count + 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != count)
+        return wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (tokens x hidden)",
+                       count);
+    return 0;
+}
+
+static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *err)
+{
+    wg_bert a = {0}, b = {0};
+    int32_t *tokens = NULL;
+    float *ha = NULL, *hb = NULL;
+    wg_plan_entry *plan = NULL;
+    json_t *out = NULL;
+    int n = 0, rc;
+    getter g0 = {m, NULL, va->pc->search, va->threads};
+    if ((rc = encoder_original(&a, m, va, &g0, &tokens, &n, &ha, err)))
+        goto done;
+    size_t count = (size_t)n * a.hidden;
+    wg_hidden_compare cmp;
+    if (!(hb = malloc(sizeof(float) * count))) {
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+        goto done;
+    }
+    if (va->ref) {
+        if ((rc = read_ref_hidden(va->ref, hb, count, err)))
+            goto done;
+        wg_hidden_compare_run(hb, ha, n, a.hidden, &cmp);
+        out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", "bert",
+                        "compared_with", va->ref, "metrics", hidden_json(&cmp));
+    } else {
+        wg_plan_result pr;
+        if (!(plan = calloc(m->n_tensors, sizeof *plan))) {
+            rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+            goto done;
+        }
+        getter g1 = {m, plan, va->pc->search, va->threads};
+        if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
+            (rc = wg_bert_load(&b, m, get_weight, &g1, err)))
+            goto done;
+        if (wg_bert_forward(&b, tokens, NULL, NULL, n, hb, va->threads)) {
+            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+            goto done;
+        }
+        wg_hidden_compare_run(ha, hb, n, a.hidden, &cmp);
+        json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
+        out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", "bert", "plan",
+                        json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
+        json_decref(rep);
+    }
+    if (va->json) {
+        json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        print_encoder(out, &cmp, a.hidden);
+    }
+done:
+    json_decref(out);
+    wg_bert_free(&a);
+    wg_bert_free(&b);
+    free(tokens);
+    free(ha);
+    free(hb);
+    free(plan);
+    return rc;
+}
+
 static json_t *compare_json(const wg_lm_compare *c)
 {
     return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "positions",
@@ -177,6 +311,12 @@ int cmd_verify(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    if (!strcmp(m->family, "bert")) {
+        encoder_args va = {tok, ref, logits_out, bytes, json, maxn, threads, &pc};
+        if ((rc = verify_encoder(m, &va, &err)))
+            goto fail;
+        goto done;
+    }
     getter g0 = {m, NULL, pc.search, threads};
     if ((rc = wg_llama_load(&a, m, get_weight, &g0, &err)))
         goto fail;

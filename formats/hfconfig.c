@@ -10,12 +10,12 @@
 
 static const struct {
     size_t off;
-    const char *keys[4];
+    const char *keys[5];
 } int_facts[] = {
     {offsetof(wg_hfconfig, num_layers), {"num_hidden_layers", "n_layer", "num_layers", "n_layers"}},
     {offsetof(wg_hfconfig, hidden_size), {"hidden_size", "n_embd", "d_model", "dim"}},
     {offsetof(wg_hfconfig, intermediate_size), {"intermediate_size", "n_inner", "d_ff", "ffn_dim"}},
-    {offsetof(wg_hfconfig, num_heads), {"num_attention_heads", "n_head", "num_heads", "encoder_attention_heads"}},
+    {offsetof(wg_hfconfig, num_heads), {"num_attention_heads", "n_head", "num_heads", "encoder_attention_heads", "n_heads"}},
     {offsetof(wg_hfconfig, num_kv_heads), {"num_key_value_heads", "num_kv_heads", "multi_query_group_num", NULL}},
     {offsetof(wg_hfconfig, head_dim), {"head_dim", "d_kv", NULL, NULL}},
     {offsetof(wg_hfconfig, vocab_size), {"vocab_size", NULL, NULL, NULL}},
@@ -23,6 +23,8 @@ static const struct {
     {offsetof(wg_hfconfig, sliding_window), {"sliding_window", NULL, NULL, NULL}},
     {offsetof(wg_hfconfig, encoder_layers), {"encoder_layers", "num_encoder_layers", NULL, NULL}},
     {offsetof(wg_hfconfig, decoder_layers), {"decoder_layers", "num_decoder_layers", NULL, NULL}},
+    {offsetof(wg_hfconfig, type_vocab_size), {"type_vocab_size", NULL, NULL, NULL}},
+    {offsetof(wg_hfconfig, pad_token_id), {"pad_token_id", NULL, NULL, NULL}},
 };
 
 static json_t *lookup(json_t *root, const char *key)
@@ -52,6 +54,7 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
     memset(c, 0, sizeof *c);
     c->present = true;
     c->tie_word_embeddings = -1;
+    c->pad_token_id = -1;
     json_t *v = json_object_get(root, "model_type");
     if (json_is_string(v))
         snprintf(c->model_type, sizeof c->model_type, "%s", json_string_value(v));
@@ -60,7 +63,7 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
         snprintf(c->architecture, sizeof c->architecture, "%s",
                  json_string_value(json_array_get(v, 0)));
     for (size_t i = 0; i < sizeof int_facts / sizeof *int_facts; i++) {
-        for (int k = 0; k < 4 && int_facts[i].keys[k]; k++) {
+        for (int k = 0; k < 5 && int_facts[i].keys[k]; k++) {
             json_t *x = lookup(root, int_facts[i].keys[k]);
             if (json_is_integer(x) && json_integer_value(x) >= 0) {
                 *(int64_t *)((char *)c + int_facts[i].off) = json_integer_value(x);
@@ -78,6 +81,16 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
     }
     if (json_is_number(v))
         c->rope_theta = json_number_value(v);
+    v = lookup(root, "layer_norm_eps");
+    if (!json_is_number(v))
+        v = lookup(root, "layer_norm_epsilon");
+    if (json_is_number(v))
+        c->layer_norm_eps = json_number_value(v);
+    v = lookup(root, "hidden_act");
+    if (!json_is_string(v))
+        v = lookup(root, "activation"); /* DistilBERT */
+    if (json_is_string(v))
+        snprintf(c->hidden_act, sizeof c->hidden_act, "%s", json_string_value(v));
     v = lookup(root, "tie_word_embeddings");
     if (json_is_boolean(v))
         c->tie_word_embeddings = json_is_true(v);

@@ -112,6 +112,11 @@ typedef struct wg_hfconfig {
         vocab_size, max_positions, sliding_window, encoder_layers, decoder_layers;
     int tie_word_embeddings; /* -1 unknown, 0, 1 */
     double rms_norm_eps, rope_theta; /* 0 when not given */
+    /* encoders (BERT family) */
+    double layer_norm_eps;     /* layer_norm_eps / layer_norm_epsilon; 0 when not given */
+    int64_t type_vocab_size;   /* token-type (segment) rows; 0 when not given */
+    int64_t pad_token_id;      /* -1 when not given */
+    char hidden_act[32];       /* "gelu", "gelu_new", "relu", ... ("activation" in DistilBERT) */
 } wg_hfconfig;
 
 typedef struct wg_model {

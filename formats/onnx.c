@@ -375,6 +375,24 @@ static void role_from_op(wg_tensor *t, const char *op, size_t slot, bool transpo
         t->role = WG_ROLE_BIAS;
 }
 
+/* The TorchScript exporter (torch.onnx legacy, HF optimum) records no metadata but names each
+ * node by its scope, "/bert/encoder/layer.0/attention/self/query/MatMul": the module path is
+ * every segment but the last (the op), joined by dots. */
+static char *legacy_node_module(wg_model *m, const Onnx__NodeProto *nd)
+{
+    const char *nm = nd->name, *op = nm ? strrchr(nm, '/') : NULL;
+    if (!nm || nm[0] != '/' || op == nm || (size_t)(op - nm) > 1024)
+        return NULL;
+    size_t len = (size_t)(op - nm) - 1;
+    char *mod = wg_model_alloc(m, len + 8);
+    if (!mod)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        mod[i] = nm[1 + i] == '/' ? '.' : nm[1 + i];
+    mod[len] = 0;
+    return mod;
+}
+
 /* Module path from a node's metadata_props (NodeProto field 9, newer than our schema, so it
  * arrives as an unknown field): the torch exporter's "namespace" entry is a '/'-separated list
  * of "scope: class" pairs; the last scope whose class is not an aten op is the nn.Module. */
@@ -418,7 +436,7 @@ static char *node_module(wg_model *m, const Onnx__NodeProto *nd)
         if (best)
             return best;
     }
-    return NULL;
+    return legacy_node_module(m, nd);
 }
 
 static void uses_in_graph(use_ctx *c, const Onnx__GraphProto *g, const char *scope, int depth)
