@@ -2,7 +2,7 @@
 // hand, as ratios against the read ceiling measured in the same run (`make bench-gpu`).
 // Per shape x format x profile shape x variant: us per call, GB/s of weight bytes, % of the
 // ceiling; GEMM: TFLOP/s (2*rows*K*n / time). Weights: enough copies to exceed the L2 cache.
-// Usage: node tools/webgpu/bench_gpu.mjs [--json OUT] [--quick]   (WGPACK=path to wgpack)
+// Usage: node tools/webgpu/bench_gpu.mjs [--json OUT] [--quick] [--shapes RxK,...]  (REPS=N)   (WGPACK=path to wgpack)
 import fs from 'node:fs';
 import * as B from './gpubench.mjs';
 
@@ -14,7 +14,9 @@ const time = B.timer(device);
 const ceiling = await B.readCeiling(device, time);
 console.log(`adapter: ${name}; features: ${features.join(',')}; read ceiling ${ceiling.toFixed(0)} GB/s (256 MiB grid-stride vec4 read)`);
 
-const shapes = quick ? [[4096, 4096]] : [[4096, 4096], [14336, 4096], [4096, 14336]];
+const shapeArg = args.includes('--shapes') ? args[args.indexOf('--shapes') + 1].split(',').map(s => s.split('x').map(Number)) : null;
+const shapes = shapeArg || (quick ? [[4096, 4096]] : [[4096, 4096], [14336, 4096], [4096, 14336]]);
+const REPS = Number(process.env.REPS || 300);
 const gemvFormats = ['f32', 'fp16', 'q8g32s', 'q6g32s', 'q5g32s', 'q4g32s', 'q4g32a', 'q4g128s', 'q3g32s', 'q2g32s'];
 const gemmFormats = ['f32', 'fp16', 'q8g32s', 'q4g32s'];
 const profiles = ['chrome', 'firefox', 'safari', 'mobile'];
@@ -46,7 +48,7 @@ for (const [rows, K] of shapes) {
       if (seen.has(code)) { seen.get(code).profiles.push(v.profile + (v.sg ? '+sg' : '')); continue; }
       const R = +/(\d+) rows per workgroup/.exec(code)[1], WG = Math.ceil(rows / R);
       const pipe = B.pipeline(device, code);
-      const ms = await time(pipe, B.bindGroups(device, pipe, w, x, y, params), [Math.min(WG, 65535), Math.ceil(WG / 65535), 1], 300);
+      const ms = await time(pipe, B.bindGroups(device, pipe, w, x, y, params), [Math.min(WG, 65535), Math.ceil(WG / 65535), 1], REPS);
       const gbs = w.total / ms / 1e6;
       const r = { shape: `${rows}x${K}`, format: fmt, profiles: [v.profile + (v.sg ? '+sg' : '')], header: code.split('\n')[0].replace('// wgpack ', ''),
                   us: ms * 1000, gbs, pct_ceiling: 100 * gbs / ceiling, weight_bytes: w.total };
@@ -56,7 +58,7 @@ for (const [rows, K] of shapes) {
   }
   x.destroy(); y.destroy();
 }
-for (const [rows, K] of shapes.filter(([r, k]) => k === 4096)) {
+for (const [rows, K] of shapes.filter(([r, k]) => k === shapes[0][1])) {
   for (const n of [128, 512]) {
     const x = B.floatBuffer(device, n * K, 0.25);
     const y = B.floatBuffer(device, n * rows, 0, GPUBufferUsage.COPY_SRC);
@@ -69,7 +71,7 @@ for (const [rows, K] of shapes.filter(([r, k]) => k === 4096)) {
         if (seen.has(code)) { seen.get(code).profiles.push(v.profile); continue; }
         const [, bm, bn] = /tile (\d+)x(\d+)/.exec(code).map(Number);
         const pipe = B.pipeline(device, code);
-        const ms = await time(pipe, B.bindGroups(device, pipe, w, x, y, params), [Math.ceil(rows / bm), Math.ceil(n / bn), 1], 30);
+        const ms = await time(pipe, B.bindGroups(device, pipe, w, x, y, params), [Math.ceil(rows / bm), Math.ceil(n / bn), 1], Math.max(1, Math.ceil(REPS / 10)));
         const r = { shape: `${rows}x${K}`, n, format: fmt, profiles: [v.profile], header: code.split('\n')[0].replace('// wgpack ', ''),
                     us: ms * 1000, tflops: 2 * rows * K * n / ms / 1e9 };
         seen.set(code, r); results.gemm.push(r);
