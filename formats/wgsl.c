@@ -59,8 +59,9 @@ bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s)
     case WG_K_GATHER:
         return pow2(s->gemv_threads) && s->gemv_threads <= 256;
     case WG_K_GEMV:
-        return pow2(s->gemv_threads) && s->gemv_threads >= 32 && s->gemv_threads <= 256 &&
-               s->gemv_rows >= 1 && s->gemv_rows <= 16 && s->gemv_rows * s->gemv_threads <= 4096;
+        /* <= 128 threads: the integer GEMV's x tile (8 x threads vec4) stays in 16 KiB */
+        return pow2(s->gemv_threads) && s->gemv_threads >= 32 && s->gemv_threads <= 128 &&
+               s->gemv_rows >= 1 && s->gemv_rows <= 16;
     case WG_K_GEMM: {
         if (s->gemm_tm < 4 || s->gemm_tn < 4 || s->gemm_tm % 4 || s->gemm_tn % 4 ||
             s->gemm_bm % s->gemm_tm || s->gemm_bn % s->gemm_tn || s->gemm_bm % 4 || s->gemm_bn % 4)
@@ -303,10 +304,13 @@ static void emit_gemv_row_int(sb *b, const wg_kformat *f, int rr, const char *T)
         snprintf(v, sizeof v, val, c4, (1u << bits) - 1);
         if (T[1] == '1') /* f16: the exact small integers and x in half precision */
             out(b, "      %s vec4<f16>(%s), vec4<f16>(x%d));\n", i ? "d += dot(" : "var d = dot(", v, i / 4);
-        else
-            out(b, "      %s %s, x%d);\n", i ? "d += dot(" : "var d = dot(", v, i / 4);
+        else /* four independent accumulators: FMAs without a dependency chain per element */
+            out(b, "      %sfma(%s, x%d, %s);\n", i ? "d = " : "var d = ", v, i / 4, i ? "d" : "vec4<f32>(0.0)");
     }
-    out(b, "      a%d = fma(scale(gi), f32(d), a%d);\n    }\n", rr, rr);
+    if (T[1] == '1')
+        out(b, "      a%d = fma(scale(gi), f32(d), a%d);\n    }\n", rr, rr);
+    else
+        out(b, "      a%d = fma(scale(gi), (d.x + d.y) + (d.z + d.w), a%d);\n    }\n", rr, rr);
 }
 
 /* fp weights: chunk c = 8 consecutive weights of the row, one vec4<u32> (fp16/bf16) or two (f32) */
@@ -344,37 +348,58 @@ static void emit_gemv_fp_scalar(sb *b, const wg_kformat *f, int R, int TH)
     out(b, "    }\n  }\n");
 }
 
-static void emit_gemv_reduce(sb *b, int R, int TH, bool subgroups)
+/* red(i): the reduction scratch; integer GEMV reuses its x tile (xs) for it */
+#define RED(b, xs, fmt, ...) out(b, xs ? "xs[(" fmt ") >> 2u][(" fmt ") & 3u]" : "red[" fmt "]", __VA_ARGS__)
+static void emit_gemv_reduce(sb *b, int R, int TH, bool subgroups, bool xs)
 {
     if (subgroups) {
         /* subgroup sums, then one partial per subgroup in workgroup memory (subgroups of >= 4) */
         out(b, "  let nsg = (%du + sgs - 1u) / sgs;\n  let sg = lid / sgs;\n", TH);
         for (int rr = 0; rr < R; rr++)
             out(b, "  let t%d = subgroupAdd(a%d);\n", rr, rr);
-        out(b, "  if (sgi == 0u) {\n");
-        for (int rr = 0; rr < R; rr++)
-            out(b, "    red[%du + sg] = t%d;\n", rr * (TH / 4), rr);
+        out(b, "  workgroupBarrier();\n  if (sgi == 0u) {\n");
+        for (int rr = 0; rr < R; rr++) {
+            out(b, "    ");
+            RED(b, xs, "%du + sg", rr * (TH / 4), rr * (TH / 4));
+            out(b, " = t%d;\n", rr);
+        }
         out(b, "  }\n  workgroupBarrier();\n");
         out(b, "  if (lid < %du) {\n    var t = 0.0;\n", R);
-        out(b, "    for (var i = 0u; i < nsg; i++) { t += red[lid * %du + i]; }\n", TH / 4);
-        out(b, "    if (row0 + lid < p.rows) { y[row0 + lid] = t; }\n  }\n}\n");
+        out(b, "    for (var i = 0u; i < nsg; i++) { t += ");
+        RED(b, xs, "lid * %du + i", TH / 4, TH / 4);
+        out(b, "; }\n    if (row0 + lid < p.rows) { y[row0 + lid] = t; }\n  }\n}\n");
         return;
     }
-    for (int rr = 0; rr < R; rr++)
-        out(b, "  red[%du + lid] = a%d;\n", rr * TH, rr);
+    out(b, "  workgroupBarrier();\n");
+    for (int rr = 0; rr < R; rr++) {
+        out(b, "  ");
+        RED(b, xs, "%du + lid", rr * TH, rr * TH);
+        out(b, " = a%d;\n", rr);
+    }
     out(b, "  workgroupBarrier();\n");
     out(b, "  for (var w = %du; w > 0u; w >>= 1u) {\n    if (lid < w) {\n", TH / 2);
-    for (int rr = 0; rr < R; rr++)
-        out(b, "      red[%du + lid] += red[%du + lid + w];\n", rr * TH, rr * TH);
+    for (int rr = 0; rr < R; rr++) {
+        out(b, "      ");
+        RED(b, xs, "%du + lid", rr * TH, rr * TH);
+        out(b, " += ");
+        RED(b, xs, "%du + lid + w", rr * TH, rr * TH);
+        out(b, ";\n");
+    }
     out(b, "    }\n    workgroupBarrier();\n  }\n");
-    out(b, "  if (lid < %du && row0 + lid < p.rows) { y[row0 + lid] = red[lid * %du]; }\n}\n", R, TH);
+    out(b, "  if (lid < %du && row0 + lid < p.rows) { y[row0 + lid] = ", R);
+    RED(b, xs, "lid * %du", TH, TH);
+    out(b, "; }\n}\n");
 }
 
 static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
 {
     int TH = s->gemv_threads, R = s->gemv_rows;
     const char *T = v->f16 ? "f16" : "f32";
-    out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
+    bool integer = f->kind == 3;
+    if (integer) /* x tile, XOR-swizzled: coalesced stores, conflict-free vec4 reads; reused for the reduction */
+        out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * TH);
+    else
+        out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
     out(b, "@compute @workgroup_size(%d)\n", TH);
     out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
            "        @builtin(local_invocation_index) lid: u32%s) {\n",
@@ -385,12 +410,18 @@ static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_k
         out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
     if (f->kind == 3) {
         out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
-        out(b, "  for (var c = lid; c < nch; c += %du) {\n", TH);
+        /* per tile of TH chunks: the tile's x (TH x 32 values) staged once in workgroup memory,
+         * so a thread's 32 values cost 8 conflict-free reads instead of 8 scattered global loads */
+        out(b, "  for (var c0 = 0u; c0 < nch; c0 += %du) {\n    workgroupBarrier();\n", TH);
+        out(b, "    for (var e = lid; e < %du; e += %du) {\n", 8 * TH, TH);
+        out(b, "      let j = e & 7u;\n      let g = c0 * 8u + e;\n");
+        out(b, "      xs[j * %du + ((e >> 3u) ^ j)] = select(vec4<f32>(0.0), x[min(g, nch * 8u - 1u)], g < nch * 8u);\n    }\n", TH);
+        out(b, "    workgroupBarrier();\n    let c = c0 + lid;\n    if (c < nch) {\n");
         for (int i = 0; i < 8; i++)
-            out(b, "    let x%d = x[c * 8u + %du];\n", i, i);
+            out(b, "    let x%d = xs[%du + (lid ^ %du)];\n", i, i * TH, i);
         for (int rr = 0; rr < R; rr++)
             emit_gemv_row_int(b, f, rr, T);
-        out(b, "  }\n");
+        out(b, "    }\n  }\n");
     } else {
         out(b, "  if (p.K %% 8u == 0u) {\n    for (var c = lid; c < p.K / 8u; c += %du) {\n", TH);
         out(b, "    let x0 = x[c * 2u];\n    let x1 = x[c * 2u + 1u];\n");
@@ -399,7 +430,7 @@ static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_k
         out(b, "    }\n");
         emit_gemv_fp_scalar(b, f, R, TH);
     }
-    emit_gemv_reduce(b, R, TH, v->subgroups);
+    emit_gemv_reduce(b, R, TH, v->subgroups, integer);
 }
 
 /* ---------------------------------------------------------------- GEMM */
