@@ -208,7 +208,8 @@ static const char *const norm_owner[] = {"*norm*", "ln", "ln_*", "ln#", "ln#_*",
 /* Lookup tables: token/position/type embeddings, relative tables, class tokens, codebooks. */
 static const char *const table_names[] = {
     "*emb", "*embed", "*embeds", "*embedding", "*embeddings", "embed_*", "wte", "wpe", "shared",
-    "*_table", "*codebook*", "*codevectors*", "*token", "*tokens", "relative_attention_bias",
+    "*_table", "*codebook*", "*codevectors*", "*token", "*tokens", "*relative_attention_bias",
+    "*embedder",
 };
 static const char *const not_table[] = {"*patch*", "*proj*", "*out*", "*linear*", "*dense*",
                                         "*norm*", "*conv*", "*head*", "*fc*", "*mapping*"};
@@ -278,6 +279,10 @@ static const struct refine {
     {CTX_FFN, "output.dense", WG_ROLE_FFN_DOWN}, {CTX_FFN, "*.dense2", WG_ROLE_FFN_DOWN},
     {CTX_FFN, "*.ffn_output", WG_ROLE_FFN_DOWN}, {CTX_FFN, "*.layer_2", WG_ROLE_FFN_DOWN},
     {CTX_FFN, "*.out_proj", WG_ROLE_FFN_DOWN}, {CTX_FFN, "*.value", WG_ROLE_FFN_DOWN},
+    /* attention projections in a block not named attention */
+    {CTX_ANY, "*qkv_proj", WG_ROLE_ATTN_QKV}, {CTX_ANY, "*query_key_value", WG_ROLE_ATTN_QKV},
+    {CTX_ANY, "*q_proj", WG_ROLE_ATTN_Q}, {CTX_ANY, "*k_proj", WG_ROLE_ATTN_K},
+    {CTX_ANY, "*v_proj", WG_ROLE_ATTN_V}, {CTX_ANY, "*o_proj", WG_ROLE_ATTN_OUT},
 };
 
 /* Path segments that mark a part of a composite model. Towers: all below is that modality's
@@ -554,12 +559,17 @@ static wg_role table_role(const tname *n)
     return pos ? WG_ROLE_POS_EMBEDDING : WG_ROLE_EMBEDDING;
 }
 
+/* The module holding the tensor, or the one around it, is named a convolution (the model's
+ * own name, "convnext", says nothing about one tensor). */
 static bool conv_named(const tname *n)
 {
-    for (int i = 0; i < n->nseg; i++)
-        if (strstr(n->seg[i], "conv"))
-            return true;
-    return false;
+    int p = named_before(n, n->owner_i - 1);
+    return strstr(n->leaf, "conv") || strstr(n->owner, "conv") || (p >= 0 && strstr(n->seg[p], "conv"));
+}
+
+static bool linear_named(const tname *n)
+{
+    return strstr(n->leaf, "linear") || strstr(n->leaf, "dense");
 }
 
 static int matched_refine(const tname *n, long layer);
@@ -584,6 +594,9 @@ static wg_role struct_role(const wg_model *m, const mclass *mc, const wg_tensor 
     int eff = 0;
     for (int d = 0; d < t->ndim; d++)
         eff += t->shape[d] != 1;
+    bool plain = ANY(plain_param, n->param);
+    if (t->ndim >= 3 && conv_named(n)) /* also a weight-normalised kernel's [out, 1, 1] norm */
+        return WG_ROLE_CONV;
     if (t->numel <= 1)
         return bias_named(n->param) ? WG_ROLE_BIAS : WG_ROLE_OTHER;
     if (eff <= 1 && norm_vector(m, mc, t, n))
@@ -593,18 +606,17 @@ static wg_role struct_role(const wg_model *m, const mclass *mc, const wg_tensor 
     if (table_named(n))
         return table_role(n);
     if (t->ndim >= 3) {
-        if (n->expert) /* fused experts: [experts, out, in] */
+        if (n->expert || (linear_named(n) && eff >= 3)) /* fused experts: [experts, out, in] */
             return WG_ROLE_LINEAR;
-        if (conv_named(n))
-            return WG_ROLE_CONV;
         /* per-head projection kernels [hidden, heads, head_dim] held by an attention module */
-        if (eff >= 2 && n->attn && t->ndim == 3 && t->shape[1] * t->shape[2] == t->shape[0])
+        if (!plain && n->attn && t->ndim == 3 && t->shape[1] > 1 && t->shape[2] > 1 &&
+            t->shape[1] * t->shape[2] == t->shape[0])
             return WG_ROLE_LINEAR;
-        if (eff >= 2)
-            return WG_ROLE_CONV;
-        return WG_ROLE_OTHER; /* a vector with unit dimensions: a scale or a token */
+        /* a convolution's kernel is its module's weight; other >= 3-D tensors (scales with unit
+         * dimensions, a custom op's parameters) are left alone */
+        return plain && eff >= 2 ? WG_ROLE_CONV : WG_ROLE_OTHER;
     }
-    if (t->ndim == 2 && (eff == 2 || ANY(plain_param, n->param))) {
+    if (t->ndim == 2 && (eff == 2 || plain)) {
         if (ANY(ssm_other, n->leaf))
             return WG_ROLE_OTHER;
         return vocab_table(m, t, n, layer) ? WG_ROLE_EMBEDDING : WG_ROLE_LINEAR;
@@ -912,8 +924,11 @@ static const char *component_of(const mclass *mc, const wg_tensor *t, const tnam
     bool emb = t->role == WG_ROLE_EMBEDDING || t->role == WG_ROLE_POS_EMBEDDING;
     if (tower == MOD_VISION || tower == MOD_AUDIO)
         return encoder_of(tower);
-    if (tower == MOD_TEXT)
-        return tdec ? decoder_part(t, n, layer) : "text_encoder";
+    if (tower == MOD_TEXT) /* a generating model's text tower is its decoder */
+        return tdec || (mc->generative && mc->arch == ARCH_MULTIMODAL && !strstr(n->low, "encoder"))
+                   ? decoder_part(t, n, layer) : "text_encoder";
+    if (stack == 2 && mc->arch == ARCH_ENCODER) /* nothing generates: a stack of the encoder */
+        return "text_encoder";
     if (stack == 2)
         return decoder_part(t, n, layer);
     if (stack == 1)

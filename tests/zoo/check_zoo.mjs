@@ -9,12 +9,14 @@
 //   norm       any module whose class or base names contain "Norm" (LayerNorm, RMSNorm, BatchNorm..)
 //   conv       torch's _ConvNd (Conv1d/2d/3d, transposed)
 //   matmul     nn.Linear, transformers' Conv1D, LSTM/GRU/RNN, and matrices held directly by
-//              *Experts / *Router / *Attention / *MLP modules (fused MoE experts, per-head kernels)
+//              *Experts / *Router / *Attention / *MLP / *Projector modules (fused MoE experts,
+//              per-head kernels, projection matrices)
 //   bias       a parameter named bias / bias_* / *_bias of any module but a norm
 // Parameters of other model-specific modules (scales, tokens, decay vectors) are "other": any
 // prediction but a matrix or convolution role is accepted for them, since none of the five fits.
 // Parameters whose own name says table/token/embed are embeddings whatever module holds them.
-// Non-float tensors (index buffers, counters) must be listed by wgpack as constants.
+// Non-float tensors (index buffers, counters) and rotary inv_freq buffers (computed from the
+// config, not learned) must be listed by wgpack as constants.
 //
 // wgpack's roles map to the classes: embedding/pos_embedding -> embedding, norm, conv,
 // attn_*/ffn_*/head/linear -> matmul, bias, other.
@@ -34,7 +36,7 @@ const minTotal = Number(opt('--min-total', 99)), minModel = Number(opt('--min-mo
 function effNdim(shape) { return shape.filter(d => d !== 1).length; }
 
 function truthClass(e) {
-  if (!/^(b?float)/.test(e.dtype)) return 'constant';
+  if (!/^(b?float)/.test(e.dtype) || (!e.is_parameter && e.param === 'inv_freq')) return 'constant';
   const names = e.mro.join(' ');
   if (/Norm/.test(names)) return 'norm';
   const leaf = e.param;
@@ -43,7 +45,7 @@ function truthClass(e) {
   if (/\b(Linear|Conv1D|RNNBase|MultiheadAttention)\b/.test(names)) return 'matmul';
   if (/\b_ConvNd\b/.test(names)) return 'conv';
   if (/Embed/.test(e.module) || /(table|token|embed)/i.test(leaf)) return 'embedding';
-  if (effNdim(e.shape) >= 2 && /(Expert|Router|Gate|MoE|Moe|Attention|MLP|Mlp|FeedForward)/.test(e.module))
+  if (effNdim(e.shape) >= 2 && /(Expert|Router|Gate|MoE|Moe|Attention|MLP|Mlp|FeedForward|Projector|Projection)/.test(e.module))
     return 'matmul';
   return 'other';
 }
@@ -124,7 +126,9 @@ for (const d of dirs) {
   const roles = {};
   for (const t of j.tensors) roles[t.role] = (roles[t.role] || 0) + 1;
   const attn = Object.keys(roles).filter(r => r.startsWith('attn_')).length;
-  if (truth.attention && !attn) bad.push('no attention roles');
+  const attnMatrices = Object.entries(truth.tensors)
+    .some(([k, e]) => truthClass(e) === 'matmul' && /attn|attention/i.test(k));
+  if (truth.attention && attnMatrices && !attn) bad.push('no attention roles');
   if (acc < minModel) bad.push(`role accuracy ${acc.toFixed(1)}% < ${minModel}%`);
   report.models.push({ name: d, model_type: cfg.model_type, kind: truth.kind, family: j.family,
                        tensors: n, correct: ok, accuracy: +acc.toFixed(2), components: comps,
