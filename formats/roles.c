@@ -564,7 +564,8 @@ static wg_role table_role(const tname *n)
 static bool conv_named(const tname *n)
 {
     int p = named_before(n, n->owner_i - 1);
-    return strstr(n->leaf, "conv") || strstr(n->owner, "conv") || (p >= 0 && strstr(n->seg[p], "conv"));
+    return strstr(n->leaf, "conv") || strstr(n->owner, "conv") ||
+           (p >= 0 && strstr(n->seg[p], "conv"));
 }
 
 static bool linear_named(const tname *n)
@@ -788,7 +789,8 @@ static unsigned name_facts(const wg_model *m)
         bool layered = guess_layer(n.low) >= 0;
         for (int s = 0; s < n.nseg - 1; s++) {
             int tw = tower_of(n.seg[s], NULL), st = stack_of(n.seg[s]);
-            f |= tw == MOD_VISION ? F_VTOWER : tw == MOD_AUDIO ? F_ATOWER : tw == MOD_TEXT ? F_TTOWER : 0;
+            f |= tw == MOD_VISION ? F_VTOWER : tw == MOD_AUDIO ? F_ATOWER
+                 : tw == MOD_TEXT ? F_TTOWER : 0;
             f |= layered && st == 1 && !tw ? F_ENC : layered && st == 2 ? F_DEC : 0;
             f |= strstr(n.seg[s], "patch") ? F_PATCH : 0;
             f |= strstr(n.seg[s], "feature_extractor") || strstr(n.seg[s], "feature_projection") ||
@@ -907,7 +909,8 @@ static const char *decoder_part(const wg_tensor *t, const tname *n, long layer)
 
 static const char *encoder_of(int mod)
 {
-    return mod == MOD_VISION ? "vision_encoder" : mod == MOD_AUDIO ? "audio_encoder" : "text_encoder";
+    return mod == MOD_VISION ? "vision_encoder"
+           : mod == MOD_AUDIO ? "audio_encoder" : "text_encoder";
 }
 
 static const char *component_of(const mclass *mc, const wg_tensor *t, const tname *n, long layer)
