@@ -10,6 +10,10 @@ module types, and the config's model_type and the architecture kind for families
 
 usage: python3 tools/zoo/make_zoo.py OUTDIR [zoo|holdout|NAME,...]
        (writes OUTDIR/zoo.tar.xz and OUTDIR/zoo-log.json; holdout.tar.xz for the held-out set)
+The shipped fixture is the same archive recompressed (needs the machine with transformers; the
+one here was built with transformers 5.17.0 and torch 2.11.0):
+       mkdir z && tar -xJf OUTDIR/zoo.tar.xz -C z && (cd z && tar -c --sort=name --mtime=@0 \
+         --owner=0 --group=0 --numeric-owner zoo) | zstd -19 --long=27 -o tests/zoo/zoo.tar.zst
 A family whose config or model fails to construct in this transformers version is skipped and
 reported; the others go on. Runs on CPU in a few minutes. Deterministic seeds per model.
 """
