@@ -27,6 +27,44 @@ static const struct {
     {offsetof(wg_hfconfig, pad_token_id), {"pad_token_id", NULL, NULL, NULL}},
 };
 
+/* Which parts a composite model has (sub-config objects) and which keys betray a vision or an
+ * audio model (what the classifier needs to tell a BART from a Whisper, a ViT from a BERT). */
+static const struct { const char *key; unsigned bit; } part_keys[] = {
+    {"text_config", WG_CFG_TEXT}, {"llm_config", WG_CFG_TEXT}, {"language_config", WG_CFG_TEXT},
+    {"vision_config", WG_CFG_VISION}, {"visual", WG_CFG_VISION}, {"image_config", WG_CFG_VISION},
+    {"audio_config", WG_CFG_AUDIO}, {"speech_config", WG_CFG_AUDIO},
+    {"encoder", WG_CFG_ENCODER}, {"decoder", WG_CFG_DECODER},
+};
+static const char *const vision_keys[] = {"image_size", "num_channels", "patch_size", "patch_sizes"};
+static const char *const audio_keys[] = {"num_mel_bins", "conv_dim", "feat_extract_norm",
+                                         "input_feat_per_channel", "num_conv_pos_embeddings",
+                                         "audio_channels", "sampling_rate"};
+
+static unsigned modality_hints(json_t *o, unsigned vision, unsigned audio)
+{
+    unsigned h = 0;
+    for (size_t i = 0; i < sizeof vision_keys / sizeof *vision_keys; i++)
+        if (json_object_get(o, vision_keys[i]))
+            h |= vision;
+    for (size_t i = 0; i < sizeof audio_keys / sizeof *audio_keys; i++)
+        if (json_object_get(o, audio_keys[i]))
+            h |= audio;
+    return h;
+}
+
+static void read_structure(wg_hfconfig *c, json_t *root)
+{
+    for (size_t i = 0; i < sizeof part_keys / sizeof *part_keys; i++)
+        if (json_is_object(json_object_get(root, part_keys[i].key)))
+            c->parts |= part_keys[i].bit;
+    c->hints = modality_hints(root, WG_HINT_VISION, WG_HINT_AUDIO);
+    json_t *enc = json_object_get(root, "encoder");
+    if (json_is_object(enc))
+        c->hints |= modality_hints(enc, WG_HINT_ENC_VISION, WG_HINT_ENC_AUDIO);
+    json_t *v = json_object_get(root, "is_encoder_decoder");
+    c->is_encoder_decoder = json_is_boolean(v) ? json_is_true(v) : -1;
+}
+
 static json_t *lookup(json_t *root, const char *key)
 {
     json_t *v = json_object_get(root, key);
@@ -94,6 +132,7 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
     v = lookup(root, "tie_word_embeddings");
     if (json_is_boolean(v))
         c->tie_word_embeddings = json_is_true(v);
+    read_structure(c, root);
     if (!c->num_kv_heads)
         c->num_kv_heads = c->num_heads;
     if (!c->head_dim && c->num_heads)

@@ -93,6 +93,9 @@ typedef struct wg_tensor {
     unsigned scope_len;  /* ONNX subgraph tensors: length of the "scope" prefix of name (no '/') */
     const char *module;  /* ONNX: "<module path>.weight|bias" recovered from the consuming
                             node's exporter metadata when the initializer name is generic */
+    bool constant;       /* a graph constant, not a weight: integer/bool tensors (shapes, indices,
+                            masks, counters), ONNX scalars, rotary tables; role stays OTHER and
+                            it is not counted as a parameter */
 } wg_tensor;
 
 typedef struct wg_source {
@@ -117,12 +120,24 @@ typedef struct wg_hfconfig {
     int64_t type_vocab_size;   /* token-type (segment) rows; 0 when not given */
     int64_t pad_token_id;      /* -1 when not given */
     char hidden_act[32];       /* "gelu", "gelu_new", "relu", ... ("activation" in DistilBERT) */
+    int is_encoder_decoder;  /* -1 unknown, 0, 1 */
+    unsigned parts;          /* WG_CFG_*: sub-configs present (text_config, vision_config, ...) */
+    unsigned hints;          /* WG_HINT_*: keys that only vision or audio models carry */
 } wg_hfconfig;
+enum { WG_CFG_TEXT = 1, WG_CFG_VISION = 2, WG_CFG_AUDIO = 4, WG_CFG_ENCODER = 8, WG_CFG_DECODER = 16 };
+/* top level, then the same facts of the "encoder" sub-config (encoder-decoder composites) */
+enum { WG_HINT_VISION = 1, WG_HINT_AUDIO = 2, WG_HINT_ENC_VISION = 4, WG_HINT_ENC_AUDIO = 8 };
 
 typedef struct wg_model {
     char *path;               /* what the user named */
     wg_input_kind kind;
-    char family[32];          /* "llama", "gpt2", "bert", ... or "generic" */
+    char family[32];          /* config.json's model_type ("llama", "bart", "wav2vec2", ...); without
+                                 one, the naming family whose patterns cover the matrices, else
+                                 "generic" */
+    char arch[24];            /* architecture class: encoder, decoder, encoder-decoder, vision,
+                                 audio, multimodal, unknown */
+    char rule_set[32];        /* the built-in name rules used: llama, gpt2, bert, t5, vit, clip,
+                                 whisper, or generic (structure and common names only) */
     wg_tensor *tensors;
     size_t n_tensors, cap_tensors;
     wg_source *sources;
