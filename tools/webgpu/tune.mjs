@@ -21,7 +21,7 @@ const hasSg = features.includes('subgroups');
 const log = { adapter: name, features, date: new Date().toISOString(), gemv: [], gemm: [] };
 
 const gemvCands = [];
-for (const threads of [32, 64, 128]) for (const rows of [1, 2, 4, 8]) for (const sg of hasSg ? [false, true] : [false])
+for (const threads of [32, 64, 128]) for (const rows of [1, 2, 4, 8, 16]) for (const sg of hasSg ? [false, true] : [false])
   gemvCands.push({ threads, rows, sg, args: ['--threads', threads, '--rows', rows, ...(sg ? ['--subgroups'] : [])].map(String) });
 const gemmCands = [];
 for (const [bm, bn] of [[32, 32], [64, 32], [32, 64], [64, 64], [96, 32], [32, 96]])
