@@ -110,6 +110,10 @@ $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(
 bench: wgpack $(BUILD)/mkbench
 	bash tools/bench.sh
 
+# GEMV/GEMM speed on the WebGPU adapter at hand (a real GPU: see tools/webgpu/h100.sh)
+bench-gpu: wgpack
+	WGPACK=$(CURDIR)/wgpack node tools/webgpu/bench_gpu.mjs
+
 demo: wgpack
 	./wgpack build models/tinyllama -o out/tinyllama --preset mixed --compress zstd --force
 	./wgpack verify-bundle out/tinyllama

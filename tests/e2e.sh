@@ -208,7 +208,10 @@ R
   # critical layers: first and last layer one step up (q4 -> q5), pinned overrides untouched
   assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q5g64s" && j.tensors["model.layers.3.self_attn.q_proj.weight"].format==="q5g64s" && j.tensors["model.layers.1.self_attn.q_proj.weight"].format==="q4g64s"'
   wg quantize models/tinyllama --preset q4 --target webnn --dry-run --json > "$TMPDIR/w.json"
-  assert_json "$TMPDIR/w.json" 'j.summary.webnn_raised_to_8bit===29 && Object.values(j.tensors).every(t=>!/^q[2-6]/.test(t.format))'
+  # every tensor the q4 plan puts below 8 bits is raised to 8, and only those
+  wg quantize models/tinyllama --preset q4 --dry-run --json > "$TMPDIR/q.json"
+  n=$(node -e 'const j=require(process.argv[1]); console.log(Object.values(j.tensors).filter(t=>/^q[2-6]/.test(t.format)).length)' "$TMPDIR/q.json")
+  assert_json "$TMPDIR/w.json" "j.summary.webnn_raised_to_8bit===$n && $n>=28 && Object.values(j.tensors).every(t=>!/^q[2-6]/.test(t.format))"
   wg quantize models/tinyllama --preset q4 --target webnn --experimental-precision --dry-run --json > "$TMPDIR/x.json"
   assert_json "$TMPDIR/x.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q4g32s"'
   wg quantize models/tinyllama --preset q2 --asym --group-size 128 --scale-f32 --dry-run --json > "$TMPDIR/a.json"
@@ -287,7 +290,8 @@ t_build_llama_manifest_plans_and_hints() {
   assert_json "$m" 'j.profiles.length===5 && j.profiles.every(p=>p.fits_limits && p.fits_memory) && j.model.sources.length===3'
   grep -q "immutable" "$TMPDIR/b/_headers"
   wg build models/tinyllama -o "$TMPDIR/c" --tab-memory 700kB > /dev/null
-  assert_json "$TMPDIR/c/manifest.json" 'j.plans.tabs.tabs===3 && j.plans.tabs.partition.every(t=>t.within_budget)'
+  # a decoder layer's shard is 398 kB: two never share a 700 kB tab, so 4 tabs, each within budget
+  assert_json "$TMPDIR/c/manifest.json" 'j.plans.tabs.tabs===4 && j.plans.tabs.partition.every(t=>t.within_budget && t.bytes<=700000)'
   set +e; wg build models/tinyllama -o "$TMPDIR/d" --tab-memory 100kB 2>/dev/null; rc=$?; set -e
   [ $rc -eq 3 ] && [ ! -e "$TMPDIR/d" ]
 }

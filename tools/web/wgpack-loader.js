@@ -52,7 +52,9 @@ export async function loadBundle(manifestUrl, opts = {}) {
   if (!adapter && !opts.device) return loadWasm(manifest, base, opts, progress);
   const profile = opts.profile || detectProfile(adapter);
   const f16 = !!adapter?.features.has('shader-f16') && !opts.f32;
-  const device = opts.device || await adapter.requestDevice({ requiredFeatures: f16 ? ['shader-f16'] : [] });
+  const subgroups = !!adapter?.features.has('subgroups') && !opts.noSubgroups;
+  const device = opts.device || await adapter.requestDevice({ requiredFeatures: [f16 && 'shader-f16', subgroups && 'subgroups'].filter(Boolean) });
+  const hasFeature = f => (opts.device ? opts.device.features.has(f) : f === 'shader-f16' ? f16 : subgroups);
 
   // which shards, in which order: the progressive plan, restricted to one tab if asked
   let wanted = manifest.plans.progressive.flatMap(g => g.shards);
@@ -75,7 +77,7 @@ export async function loadBundle(manifestUrl, opts = {}) {
       const shard = manifest.shards[idx];
       const { bytes: data, fromCache } = await verifiedFetch(base, shard, cache);
       cached += fromCache ? 1 : 0;
-      const buf = device.createBuffer({ size: Math.max(4, Math.ceil(data.byteLength / 4) * 4),
+      const buf = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
                                         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(buf, 0, data, 0, data.byteLength & ~3);
       buffers.set(idx, buf);
@@ -90,7 +92,9 @@ export async function loadBundle(manifestUrl, opts = {}) {
   async function pipeline(format, kind) {
     const ids = manifest.kernels.by_profile[profile]?.[format]?.[kind];
     if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
-    const id = f16 && ids.f16 !== undefined && kind !== 'dequantize' ? ids.f16 : ids.f32;
+    // the manifest's preference order, limited to what this device has
+    const usable = v => ids[v] !== undefined && (!v.startsWith('f16') || hasFeature('shader-f16')) && (!v.endsWith('-sg') || hasFeature('subgroups'));
+    const id = ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)];
     if (pipelines.has(id)) return pipelines.get(id);
     const kf = manifest.kernels.files[id];
     const resp = await fetch(new URL(kf.file, base));
@@ -120,10 +124,13 @@ export async function loadBundle(manifestUrl, opts = {}) {
     device.queue.writeBuffer(params, 0, new Uint32Array([rows, K, Kp, n, G, 0, 0, 0]));
     let inBuf = null;
     if (input) {
-      inBuf = device.createBuffer({ size: input.byteLength, usage: S | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(inBuf, 0, input);
+      // GEMV reads Kp values (zero beyond K); kernels read inputs as vec4: sizes in 16-byte units
+      const padded = new Float32Array(Math.ceil(Math.max(input.length, kind === 'gemv' ? Kp : 0) / 4) * 4);
+      padded.set(input);
+      inBuf = device.createBuffer({ size: padded.byteLength, usage: S | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(inBuf, 0, padded);
     }
-    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.ceil(part[name].bytes / 4) * 4 });
+    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.min(Math.ceil(part[name].bytes / 16) * 16, shardBuf.size - part[name].offset) });
     const res = { 0: plane('data'), 1: part.scales && plane('scales'), 2: part.zeros && plane('zeros'),
                   3: inBuf && { buffer: inBuf }, 4: { buffer: out }, 5: { buffer: params } };
     const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0),
@@ -132,7 +139,10 @@ export async function loadBundle(manifestUrl, opts = {}) {
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe); pass.setBindGroup(0, bg);
     if (kind === 'gemm') pass.dispatchWorkgroups(Math.ceil(rows / kf.dispatch.tile[0]), Math.ceil(n / kf.dispatch.tile[1]));
-    else pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / 65535));
+    else {
+      const W = kind === 'gemv' ? Math.ceil(rows / kf.dispatch.rows_per_workgroup) : rows;
+      pass.dispatchWorkgroups(Math.min(W, 65535), Math.ceil(W / 65535));
+    }
     pass.end();
     enc.copyBufferToBuffer(out, 0, read, 0, outLen * 4);
     device.queue.submit([enc.finish()]);
