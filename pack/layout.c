@@ -59,6 +59,21 @@ static int64_t rows_fitting(uint64_t start, const uint64_t rb[3], int64_t want, 
     return n;
 }
 
+static wg_part_t *new_part(wg_layout_t *L, size_t *cap)
+{
+    if (L->nparts == *cap) {
+        size_t nc = *cap * 2;
+        wg_part_t *np = realloc(L->parts, nc * sizeof *np);
+        if (!np)
+            return NULL;
+        L->parts = np;
+        *cap = nc;
+    }
+    wg_part_t *p = &L->parts[L->nparts++];
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
 static wg_shard_t *new_shard(wg_layout_t *L, size_t *cap, const char *comp, int layer, int idx)
 {
     if (L->nshards == *cap) {
@@ -107,6 +122,7 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
 {
     memset(L, 0, sizeof *L);
     size_t n = m->n_tensors;
+    cap &= ~(uint64_t)3; /* shards end on whole u32 words (below) and must stay within the cap */
     /* components in order of first appearance; tensors by (component, layer, table order) */
     L->comps = calloc(n + 1, sizeof *L->comps);
     L->order = calloc(n + 1, sizeof *L->order);
@@ -145,8 +161,9 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
         int64_t r0 = 0;
         if (rows == 0) {
             /* empty tensor: one zero-length part, so the manifest still lists it */
-            wg_part_t *p = &L->parts[L->nparts++];
-            memset(p, 0, sizeof *p);
+            wg_part_t *p = new_part(L, &part_cap);
+            if (!p)
+                return wg_fail(err, WG_EIO, NULL, "out of memory");
             p->tensor = ti;
             p->shard = L->nshards - 1;
             continue;
@@ -167,15 +184,9 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
                 return wg_fail(err, WG_EUSAGE, NULL, "--shard-size %llu is smaller than one row "
                                "of tensor '%s' (%llu bytes)", (unsigned long long)cap, t->name,
                                (unsigned long long)(rb[0] + rb[1] + rb[2] + 3 * WG_ALIGN));
-            if (L->nparts == part_cap) {
-                part_cap *= 2;
-                wg_part_t *np = realloc(L->parts, part_cap * sizeof *np);
-                if (!np)
-                    return wg_fail(err, WG_EIO, NULL, "out of memory");
-                L->parts = np;
-            }
-            wg_part_t *p = &L->parts[L->nparts++];
-            memset(p, 0, sizeof *p);
+            wg_part_t *p = new_part(L, &part_cap);
+            if (!p)
+                return wg_fail(err, WG_EIO, NULL, "out of memory");
             p->tensor = ti;
             p->shard = L->nshards - 1;
             p->row0 = r0;
@@ -191,8 +202,10 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
             }
         }
     }
-    for (size_t i = 0; i < L->nshards; i++) /* whole u32 words: writeBuffer/mapping need it */
+    for (size_t i = 0; i < L->nshards; i++) { /* whole u32 words: writeBuffer/mapping need it */
         L->shards[i].size = (L->shards[i].size + 3) / 4 * 4;
+        L->largest = L->shards[i].size > L->largest ? L->shards[i].size : L->largest;
+    }
     return 0;
 }
 

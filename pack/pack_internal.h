@@ -29,6 +29,7 @@ typedef struct wg_layout_t {
     size_t nparts;
     wg_shard_t *shards;
     size_t nshards;
+    uint64_t largest;       /* the largest shard's size (<= the cap): sizes the write buffer */
 } wg_layout_t;
 
 int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_layout_t *L,
