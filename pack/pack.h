@@ -51,6 +51,28 @@ typedef struct wg_bundle_result {
 int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
                     wg_bundle_result *res, wg_error *err);
 
+/* wg_bundle_build() in two steps, for a caller with more artefacts to write (archive, ONNX,
+ * a database row): wg_bundle_stage_build() writes the complete bundle into a temporary
+ * directory beside the target and touches nothing else; the caller writes the rest, then
+ * wg_bundle_commit() flushes the staged bundle and swaps it into place, or
+ * wg_bundle_discard() removes it — so a failure anywhere leaves the previous bundle as it was.
+ * The target: `-o out/` is `out`; it must not exist, be empty, or be a wgpack bundle and
+ * nothing else (manifest read by wg_manifest_read, every entry one it names) unless force;
+ * it must never hold a file of the input model. */
+typedef struct wg_bundle_stage {
+    char tmp[4096];          /* the staged bundle ("" once committed or discarded) */
+    char out_dir[4096];      /* the target, normalised */
+    bool exists;             /* the target exists: swapped by exchange */
+} wg_bundle_stage;
+int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
+                          wg_bundle_result *res, wg_bundle_stage *st, wg_error *err);
+int wg_bundle_commit(wg_bundle_stage *st, wg_error *err);
+/* The first half of wg_bundle_commit (everything staged on disk): a caller that renames other
+ * artefacts into place flushes, renames them, then commits, so that only the final
+ * renameat2() comes after its own renames. */
+int wg_bundle_flush(wg_bundle_stage *st, wg_error *err);
+void wg_bundle_discard(wg_bundle_stage *st);
+
 /* Re-read every shard of the bundle in dir: sizes, xxh3, SHA-256 against the manifest, every
  * tensor part inside its shard, transport copies decompress to the shard. Returns 0, or
  * WG_EVERIFY with the first problem in err (and the count of problems in *problems). */
@@ -126,9 +148,15 @@ int wg_manifest_read(const char *dir, wg_manifest *m, wg_error *err);
 const wg_man_tensor *wg_manifest_tensor(const wg_manifest *m, const char *name);
 void wg_manifest_free(wg_manifest *m);
 
-/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. */
+/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. The tree is
+ * walked by descriptors, none followed through a symlink (a planted kernels/ link included). */
 int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, size_t out_n,
                       wg_error *err);
+/* The archive of a staged bundle, named for its target (<out_dir>.zip holding out_dir/...),
+ * written and flushed into *af but not committed: wg_atomic_commit(af) after the bundle's
+ * commit, wg_atomic_abort(af) on failure. */
+int wg_bundle_archive_stage(const wg_bundle_stage *st, wg_archive_kind kind, wg_atomic_file *af,
+                            char *out_path, size_t out_n, wg_error *err);
 void wg_rm_rf(const char *dir);
 
 /* ---- ONNX Runtime interop (pack/onnx_export.c) ----
