@@ -6,6 +6,11 @@
 # what the quadratic code took: a hang guard, not a timing.
 GEN="node tests/hostile/gen.mjs"
 
+# tests/run calls each t_* inside an `if`, where bash ignores `set -e` (in subshells and
+# functions too), so a failing command in the middle of a test would go unnoticed. Each test
+# body (h_*) therefore runs in a fresh `bash -e`, where every command counts.
+strict() { bash -ec 'for f in tests/e2e*.sh; do . "$f"; done; "$0"' "$1"; }
+
 # one line on stderr naming FILE and containing MSG, exit RC, nothing on stdout
 refused() { # refused RC MSG NAME CMD...
   local want=$1 msg=$2 name=$3 rc; shift 3
@@ -18,14 +23,14 @@ refused() { # refused RC MSG NAME CMD...
 }
 no_tmp_left() { ! ls -a "$1" | grep -q '\.tmp\.'; }
 
-t_hostile_d1_shard_cap_holds_after_word_rounding() {
+h_d1_shard_cap_holds_after_word_rounding() {
   $GEN st "$TMPDIR/u8.safetensors" '{"a":{"dtype":"U8","shape":[5000],"data_offsets":[0,5000]}}' 5000
   wg build "$TMPDIR/u8.safetensors" -o "$TMPDIR/b" --shard-size 4097 > /dev/null
   assert_json "$TMPDIR/b/manifest.json" 'j.shards.length>=2 && j.shards.every(s=>s.bytes<=4097 && s.bytes%4===0)'
   wg verify-bundle "$TMPDIR/b" > /dev/null
 }
 
-t_hostile_d2_empty_tensor_after_a_split_tensor() {
+h_d2_empty_tensor_after_a_split_tensor() {
   $GEN st "$TMPDIR/e.safetensors" '{"a":{"dtype":"I32","shape":[24576],"data_offsets":[0,98304]},"b":{"dtype":"I32","shape":[0],"data_offsets":[98304,98304]}}' 98304
   wg build "$TMPDIR/e.safetensors" -o "$TMPDIR/b" --shard-size 4096 > /dev/null
   assert_json "$TMPDIR/b/manifest.json" 'j.tensors.length===2 && j.tensors[1].parts.length===1 && j.tensors[1].parts[0].rows===0'
@@ -33,14 +38,14 @@ t_hostile_d2_empty_tensor_after_a_split_tensor() {
   no_tmp_left "$TMPDIR"
 }
 
-t_hostile_d3_onnx_nesting_bounded_before_protobuf() {
+h_d3_onnx_nesting_bounded_before_protobuf() {
   $GEN deep-type "$TMPDIR/deep.onnx" 5000
   refused 2 "nested deeper than" "$TMPDIR/deep.onnx" wg inspect "$TMPDIR/deep.onnx"
   $GEN deep-type "$TMPDIR/ok.onnx" 20     # ordinary nesting still reads
   wg inspect "$TMPDIR/ok.onnx" > /dev/null
 }
 
-t_hostile_d4_config_head_counts_validated() {
+h_d4_config_head_counts_validated() {
   cp -r models/tinyllama "$TMPDIR/m"
   sed -i 's/"num_key_value_heads": 2/"num_key_value_heads": 4294967296/' "$TMPDIR/m/config.json"
   refused 2 "num_key_value_heads 4294967296 is out of range" "$TMPDIR/m/config.json" \
@@ -49,7 +54,7 @@ t_hostile_d4_config_head_counts_validated() {
   refused 2 "exceeds num_attention_heads" "$TMPDIR/m/config.json" wg verify "$TMPDIR/m" --text README.md
 }
 
-t_hostile_d5_config_layers_checked_against_tensors() {
+h_d5_config_layers_checked_against_tensors() {
   cp -r models/tinyllama "$TMPDIR/m"
   sed -i 's/"num_hidden_layers": 4/"num_hidden_layers": 4611686018427387904/' "$TMPDIR/m/config.json"
   refused 2 "num_hidden_layers 4611686018427387904 is out of range" "$TMPDIR/m/config.json" \
@@ -62,7 +67,7 @@ t_hostile_d5_config_layers_checked_against_tensors() {
     wg inspect "$TMPDIR/m"
 }
 
-t_hostile_d6_rules_component_never_reaches_a_path() {
+h_d6_rules_component_never_reaches_a_path() {
   mkdir -p "$TMPDIR/w/out"
   echo '{"rules":[{"pattern":"*","component":"../../ESC"}]}' > "$TMPDIR/rules.json"
   refused 2 "component name must be" "$TMPDIR/rules.json" \
@@ -74,7 +79,7 @@ t_hostile_d6_rules_component_never_reaches_a_path() {
   ls "$TMPDIR/b" | grep -q '^my-part.v2-' && wg verify-bundle "$TMPDIR/b" > /dev/null
 }
 
-t_hostile_d7_failed_build_leaves_previous_bundle() {
+h_d7_failed_build_leaves_previous_bundle() {
   wg build models/tinygpt2 -o "$TMPDIR/b" --preset q8 > /dev/null
   cp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
   set +e
@@ -94,7 +99,7 @@ t_hostile_d7_failed_build_leaves_previous_bundle() {
   ! cmp -s "$TMPDIR/b/manifest.json" "$TMPDIR/old.json" && [ -f "$TMPDIR/b.zip" ] && [ -f "$TMPDIR/r.db" ]
 }
 
-t_hostile_d9_nan_anywhere_is_an_input_error() {
+h_d9_nan_anywhere_is_an_input_error() {
   for at in 0 8000; do
     node -e 'const n=64*128,d=Buffer.alloc(n*4);d.writeFloatLE(NaN,4*+process.argv[2]);
       const h=Buffer.from(JSON.stringify({w:{dtype:"F32",shape:[64,128],data_offsets:[0,n*4]}})),l=Buffer.alloc(8);
@@ -117,7 +122,7 @@ tamper() {
   echo "caught $1: $(head -1 "$TMPDIR/err")"
 }
 
-t_hostile_d10_verify_bundle_catches_tampering() {
+h_d10_verify_bundle_catches_tampering() {
   wg build models/tinyllama -o "$TMPDIR/good" --compress zstd --shard-size 64KiB > /dev/null
   wg verify-bundle "$TMPDIR/good" > /dev/null
   cp -r "$TMPDIR/good" "$TMPDIR/other"
@@ -140,12 +145,12 @@ t_hostile_d10_verify_bundle_catches_tampering() {
   tamper "tensor in no component" 'm.components[0].tensors.pop()'
 }
 
-t_hostile_d11_loader_refuses_names_outside_the_bundle() {
+h_d11_loader_refuses_names_outside_the_bundle() {
   wg build models/tinygpt2 -o "$TMPDIR/b" > /dev/null
   node tests/hostile/loader_names.mjs "$TMPDIR/b"
 }
 
-t_hostile_d12_index_shard_symlink_out_refused() {
+h_d12_index_shard_symlink_out_refused() {
   mkdir "$TMPDIR/m"
   cp models/tinyllama/*.json models/tinyllama/model-00001-of-00002.safetensors "$TMPDIR/m/"
   cp models/tinyllama/model-00002-of-00002.safetensors "$TMPDIR/outside.safetensors"
@@ -158,7 +163,7 @@ t_hostile_d12_index_shard_symlink_out_refused() {
   wg inspect "$TMPDIR/m" > /dev/null
 }
 
-t_hostile_d13_work_follows_the_input() {
+h_d13_work_follows_the_input() {
   # a 33-byte tensor at "layer 9999999": not a layer; inspect prints a few lines, tabs refused fast
   $GEN st "$TMPDIR/l.safetensors" '{"model.layers.9999999.mlp.up_proj.weight":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}' 1
   wg inspect "$TMPDIR/l.safetensors" --json > "$TMPDIR/l.json"
@@ -179,7 +184,7 @@ t_hostile_d13_work_follows_the_input() {
   [ "$n" -le 4 ] && [ "$(ls "$TMPDIR/lay" | grep -c '\.bin$')" -eq 3000 ]
 }
 
-t_hostile_d14_kernel_ref_reads_the_manifest_as_untrusted() {
+h_d14_kernel_ref_reads_the_manifest_as_untrusted() {
   wg build models/tinyllama -o "$TMPDIR/good" > /dev/null
   mkdir "$TMPDIR/o"
   t=model.layers.0.mlp.down_proj.weight
@@ -196,7 +201,7 @@ t_hostile_d14_kernel_ref_reads_the_manifest_as_untrusted() {
   done
 }
 
-t_hostile_d15_output_and_input_spelling() {
+h_d15_output_and_input_spelling() {
   wg build models/tinygpt2 -o "$TMPDIR/out/" > /dev/null          # trailing slash
   wg verify-bundle "$TMPDIR/out" > /dev/null
   ln -s "$PWD/models/tinygpt2" "$TMPDIR/link"
@@ -219,3 +224,18 @@ t_hostile_d15_output_and_input_spelling() {
   wg build models/tinygpt2 -o "$TMPDIR/out" --preset q4 > /dev/null  # a bundle is still replaced
   assert_json "$TMPDIR/out/manifest.json" 'j.options.preset==="q4"'
 }
+
+t_hostile_d1_shard_cap_holds_after_word_rounding() { strict h_d1_shard_cap_holds_after_word_rounding; }
+t_hostile_d2_empty_tensor_after_a_split_tensor() { strict h_d2_empty_tensor_after_a_split_tensor; }
+t_hostile_d3_onnx_nesting_bounded_before_protobuf() { strict h_d3_onnx_nesting_bounded_before_protobuf; }
+t_hostile_d4_config_head_counts_validated() { strict h_d4_config_head_counts_validated; }
+t_hostile_d5_config_layers_checked_against_tensors() { strict h_d5_config_layers_checked_against_tensors; }
+t_hostile_d6_rules_component_never_reaches_a_path() { strict h_d6_rules_component_never_reaches_a_path; }
+t_hostile_d7_failed_build_leaves_previous_bundle() { strict h_d7_failed_build_leaves_previous_bundle; }
+t_hostile_d9_nan_anywhere_is_an_input_error() { strict h_d9_nan_anywhere_is_an_input_error; }
+t_hostile_d10_verify_bundle_catches_tampering() { strict h_d10_verify_bundle_catches_tampering; }
+t_hostile_d11_loader_refuses_names_outside_the_bundle() { strict h_d11_loader_refuses_names_outside_the_bundle; }
+t_hostile_d12_index_shard_symlink_out_refused() { strict h_d12_index_shard_symlink_out_refused; }
+t_hostile_d13_work_follows_the_input() { strict h_d13_work_follows_the_input; }
+t_hostile_d14_kernel_ref_reads_the_manifest_as_untrusted() { strict h_d14_kernel_ref_reads_the_manifest_as_untrusted; }
+t_hostile_d15_output_and_input_spelling() { strict h_d15_output_and_input_spelling; }
