@@ -129,7 +129,7 @@ bool wg_plain_name(const char *s, bool allow_dir)
         unsigned char c = (unsigned char)*p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '-' || c == '.';
-        if (c == '/' && allow_dir && p[1] && p[1] != '.' && p[-1] != '/') {
+        if (c == '/' && allow_dir && p > s && p[-1] != '/' && p[1] && p[1] != '.') {
             allow_dir = false; /* one directory level at most: kernels/x, wasm/x */
             continue;
         }
