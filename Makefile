@@ -103,6 +103,12 @@ fuzz: wgpack
 	    -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_EXTRA) build-fuzz/libwgpack.a $(LDLIBS) || exit 1; done
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
+# the CLI under a mutation loop over real models and manifests (tools/mutate.py), ASan + UBSan
+MUTATE_SECONDS ?= 60
+mutate:
+	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/wgpack
+	python3 tools/mutate.py --seconds $(MUTATE_SECONDS) --wgpack build-asan/wgpack
+
 # the same targets without libFuzzer, replaying the regression files and seeds (make check)
 $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -129,9 +135,9 @@ install: wgpack
 	install -m 644 tools/ort/run.mjs $(DESTDIR)$(PREFIX)/share/wgpack/ort/run.mjs
 
 clean:
-	rm -rf build build-asan build-fuzz wgpack
+	rm -rf build build-asan build-fuzz build-mutate wgpack
 
-.PHONY: all check asan bench demo deps install clean fuzz
+.PHONY: all check asan bench demo deps install clean fuzz mutate
 
 $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)

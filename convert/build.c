@@ -29,6 +29,32 @@ static const char *build_help =
     "  --json                machine-readable summary on stdout\n"
     "  plan options          as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
+/* the build's row in the results database, with SQNR as the bundle measured it */
+static int add_db_row(const wg_model *m, const wg_plan_entry *plan, json_t *rep,
+                      const wg_bundle_result *br, const char *dbp, wg_error *err)
+{
+    json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
+    json_t *sqnr = json_object(); /* name -> sqnr_db, so the join is linear */
+    size_t k;
+    json_array_foreach(json_object_get(br->manifest, "tensors"), k, mt) {
+        json_t *v = json_object_get(json_object_get(mt, "metrics"), "sqnr_db");
+        if (v && json_string_value(json_object_get(mt, "name")))
+            json_object_set(sqnr, json_string_value(json_object_get(mt, "name")), v);
+    }
+    json_array_foreach(json_object_get(r, "tensors"), k, t) {
+        const char *nm = json_string_value(json_object_get(t, "name"));
+        json_t *v = nm ? json_object_get(sqnr, nm) : NULL;
+        if (v)
+            json_object_set(t, "sqnr_db", v);
+    }
+    json_decref(sqnr);
+    json_t *run = wg_db_run_from_report("build", r, br->seconds);
+    int rc = wg_db_add(dbp, run, err);
+    json_decref(run);
+    json_decref(r);
+    return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
     enum { O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE, O_DB,
@@ -111,6 +137,10 @@ int cmd_build(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    if (emit && m->kind != WG_IN_ONNX) { /* refused before anything is written */
+        rc = cli_usage("build", "--emit-onnx needs an ONNX input (%s is safetensors)", m->path);
+        goto done;
+    }
     if (!(plan = calloc(m->n_tensors + 1, sizeof *plan))) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
@@ -131,31 +161,30 @@ int cmd_build(int argc, char **argv)
     json_object_set_new(opt, "critical_layers", json_integer(pc.critical_layers));
     json_object_set_new(opt, "target", json_string(pc.webnn ? "webnn" : "webgpu"));
     po.options = opt;
-    rc = wg_bundle_build(m, plan, &po, &br, &err);
+    /* every requested artefact is complete before the bundle is swapped in: a failure
+     * anywhere leaves the previous bundle (and archive) as they were */
+    wg_bundle_stage st;
+    wg_atomic_file af = {.fd = -1};
+    char apath[4200] = "";
+    rc = wg_bundle_stage_build(m, plan, &po, &br, &st, &err);
     json_decref(opt);
+    if (!rc && po.archive)
+        rc = wg_bundle_archive_stage(&st, po.archive, &af, apath, sizeof apath, &err);
+    if (!rc && emit)
+        rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, NULL, &onnx, &err);
+    if (!rc && dbp)
+        rc = add_db_row(m, plan, rep, &br, dbp, &err);
+    if (!rc)
+        rc = wg_bundle_flush(&st, &err);
+    if (po.archive && !rc) /* the archive's rename, then the bundle's: the last step */
+        rc = wg_atomic_commit(&af, &err);
+    else if (po.archive)
+        wg_atomic_abort(&af);
+    if (!rc)
+        rc = wg_bundle_commit(&st, &err);
+    wg_bundle_discard(&st);
     if (rc)
         goto fail;
-    char apath[4200] = "";
-    size_t i2;
-    if (po.archive && (rc = wg_bundle_archive(po.out_dir, po.archive, apath, sizeof apath, &err)))
-        goto fail;
-    if (emit && (rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, NULL, &onnx, &err)))
-        goto fail;
-    if (dbp) {
-        json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
-        size_t k;
-        json_array_foreach(json_object_get(r, "tensors"), k, t) /* SQNR as the bundle measured it */
-            json_array_foreach(json_object_get(br.manifest, "tensors"), i2, mt)
-                if (json_equal(json_object_get(mt, "name"), json_object_get(t, "name")) &&
-                    json_object_get(json_object_get(mt, "metrics"), "sqnr_db"))
-                    json_object_set(t, "sqnr_db", json_object_get(json_object_get(mt, "metrics"), "sqnr_db"));
-        json_t *run = wg_db_run_from_report("build", r, br.seconds);
-        rc = wg_db_add(dbp, run, &err);
-        json_decref(run);
-        json_decref(r);
-        if (rc)
-            goto fail;
-    }
     json_t *rs = json_object_get(rep, "summary");
     summary = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:i, s:i, s:f, s:o, s:O}",
         "bundle", po.out_dir, "model", m->path, "family", m->family,

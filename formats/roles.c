@@ -1005,8 +1005,9 @@ static int load_user_rules(const char *path, user_rule **out, size_t *n, char *f
                          json_string_value(ro));
             goto out;
         }
-        if (c && (strlen(json_string_value(c)) >= 32 || !*json_string_value(c))) {
-            rc = wg_fail(err, WG_EINPUT, path, "rule %zu: component name must be 1-31 chars", i);
+        if (c && (strlen(json_string_value(c)) >= 32 || !wg_plain_name(json_string_value(c), false))) {
+            rc = wg_fail(err, WG_EINPUT, path, "rule %zu: component name must be 1-31 of "
+                         "[A-Za-z0-9_.-], not starting with '.'", i);
             goto out;
         }
         if (lay) {
@@ -1071,6 +1072,8 @@ static void classify_tensor(wg_model *m, const mclass *mc, wg_tensor *t, const u
         layer = guess_layer(t->name);
     if (layer < 0 && t->module)
         layer = guess_layer(t->module);
+    if (layer > WG_MAX_LAYER(m->n_tensors)) /* a number in a name, not a layer we can hold */
+        layer = -1;
     t->layer = (int)layer;
     if (t->constant)
         t->role = WG_ROLE_OTHER;

@@ -51,14 +51,112 @@ typedef struct wg_bundle_result {
 int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
                     wg_bundle_result *res, wg_error *err);
 
+/* wg_bundle_build() in two steps, for a caller with more artefacts to write (archive, ONNX,
+ * a database row): wg_bundle_stage_build() writes the complete bundle into a temporary
+ * directory beside the target and touches nothing else; the caller writes the rest, then
+ * wg_bundle_commit() flushes the staged bundle and swaps it into place, or
+ * wg_bundle_discard() removes it — so a failure anywhere leaves the previous bundle as it was.
+ * The target: `-o out/` is `out`; it must not exist, be empty, or be a wgpack bundle and
+ * nothing else (manifest read by wg_manifest_read, every entry one it names) unless force;
+ * it must never hold a file of the input model. */
+typedef struct wg_bundle_stage {
+    char tmp[4096];          /* the staged bundle ("" once committed or discarded) */
+    char out_dir[4096];      /* the target, normalised */
+    bool exists;             /* the target exists: swapped by exchange */
+} wg_bundle_stage;
+int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
+                          wg_bundle_result *res, wg_bundle_stage *st, wg_error *err);
+int wg_bundle_commit(wg_bundle_stage *st, wg_error *err);
+/* The first half of wg_bundle_commit (everything staged on disk): a caller that renames other
+ * artefacts into place flushes, renames them, then commits, so that only the final
+ * renameat2() comes after its own renames. */
+int wg_bundle_flush(wg_bundle_stage *st, wg_error *err);
+void wg_bundle_discard(wg_bundle_stage *st);
+
 /* Re-read every shard of the bundle in dir: sizes, xxh3, SHA-256 against the manifest, every
  * tensor part inside its shard, transport copies decompress to the shard. Returns 0, or
  * WG_EVERIFY with the first problem in err (and the count of problems in *problems). */
 int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *err);
 
-/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. */
+/* ---- reading a bundle's manifest (pack/manifest_read.c) ----
+ * manifest.json is untrusted input: a bundle may come from anywhere and may have been edited.
+ * wg_manifest_read() loads DIR/manifest.json (a regular file, never through a symlink, at most
+ * 256 MiB) and returns it only if it is a consistent wgpack bundle description:
+ *  - generator.name is "wgpack" and format_version is WG_BUNDLE_FORMAT_VERSION (others refused);
+ *  - every file name is a plain name inside the bundle (wg_plain_name): shards at the top level
+ *    with their transport copy named exactly "<shard>.zst", kernels under kernels/, the wasm
+ *    module under wasm/ (no scheme, '%', '..' segment, backslash or absolute path);
+ *  - every number is an integer in range (sizes and offsets below 2^50), every format is one
+ *    of the format table's, xxh3/integrity strings are well formed;
+ *  - tensor names are unique; each tensor's shape product is rows x K (raw: its dtype's bytes),
+ *    format facts (bits, group_size, padded_K, symmetric, scale_dtype) agree with its format,
+ *    `bytes` is what the format gives, and its parts cover its rows exactly once in order,
+ *    each in a shard of the tensor's own component and layer, each plane exactly the bytes
+ *    its format needs for those rows, 256-byte aligned, inside the shard's declared bytes and
+ *    sharing no byte with any other plane;
+ *  - every kernels.by_profile index names a kernels.files entry of that format and kind;
+ *  - components and plans name only shards and tensors that exist, every tensor in exactly
+ *    one component.
+ * No shard is read: wg_bundle_verify() checks the files against what this returns.
+ * Returns 0; WG_EINPUT if manifest.json cannot be read or is not a JSON object; WG_EVERIFY if
+ * it is not a consistent wgpack manifest (err: "DIR/manifest.json: the first problem").
+ * Strings point into the JSON document and live until wg_manifest_free(). */
+typedef struct wg_man_file {
+    const char *file, *xxh3, *integrity;
+    uint64_t bytes;
+} wg_man_file;
+typedef struct wg_man_shard {
+    wg_man_file f;
+    const char *component;
+    int layer;
+    bool has_zst;
+    wg_man_file zst;          /* file and bytes only */
+} wg_man_shard;
+typedef struct wg_man_part {
+    size_t shard;
+    int64_t row0, rows;       /* raw tensors: bytes */
+    uint64_t off[3], bytes[3];
+} wg_man_part;
+typedef struct wg_man_tensor {
+    const char *name, *component;
+    int layer;
+    bool raw;                 /* kept bytes in `dtype`; else quantized or cast in `fmt` */
+    wg_qformat fmt;
+    wg_dtype dtype;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    uint64_t numel;
+    int64_t rows, K;
+    size_t part0, nparts;     /* into wg_manifest.parts */
+} wg_man_tensor;
+typedef struct wg_manifest {
+    char path[4200];
+    json_t *root;
+    wg_man_shard *shards;
+    size_t nshards;
+    wg_man_tensor *tensors;
+    size_t ntensors;
+    wg_man_part *parts;
+    size_t nparts;
+    wg_man_file *kernels;
+    size_t nkernels;
+    bool has_wasm;
+    wg_man_file wasm;
+    wg_name_index by_name;
+} wg_manifest;
+int wg_manifest_read(const char *dir, wg_manifest *m, wg_error *err);
+const wg_man_tensor *wg_manifest_tensor(const wg_manifest *m, const char *name);
+void wg_manifest_free(wg_manifest *m);
+
+/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. The tree is
+ * walked by descriptors, none followed through a symlink (a planted kernels/ link included). */
 int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, size_t out_n,
                       wg_error *err);
+/* The archive of a staged bundle, named for its target (<out_dir>.zip holding out_dir/...),
+ * written and flushed into *af but not committed: wg_atomic_commit(af) after the bundle's
+ * commit, wg_atomic_abort(af) on failure. */
+int wg_bundle_archive_stage(const wg_bundle_stage *st, wg_archive_kind kind, wg_atomic_file *af,
+                            char *out_path, size_t out_n, wg_error *err);
 void wg_rm_rf(const char *dir);
 
 /* ---- ONNX Runtime interop (pack/onnx_export.c) ----

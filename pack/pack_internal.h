@@ -29,6 +29,10 @@ typedef struct wg_layout_t {
     size_t nparts;
     wg_shard_t *shards;
     size_t nshards;
+    uint64_t largest;       /* the largest shard's size (<= the cap): sizes the write buffer */
+    /* component c's tensors are order[tensor0[c] .. tensor0[c+1]), its shards
+     * shards[shard0[c] .. shard0[c+1]): both are grouped by component */
+    size_t *tensor0, *shard0;
 } wg_layout_t;
 
 int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_layout_t *L,

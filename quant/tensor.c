@@ -66,7 +66,8 @@ typedef struct qjob {
     uint8_t *out;
     wg_qmetrics *bm;   /* per block */
     float **scratch;   /* per thread: BLOCK_ROWS * K floats */
-    atomic_int bad;    /* 1 non-finite, 2 other failure */
+    atomic_int bad;    /* bit 1: non-finite values, bit 2: other failure; blocks after the
+                          first failure are skipped without touching it */
 } qjob;
 
 static void qblock(void *ctx, int64_t b, int tid)
@@ -74,20 +75,22 @@ static void qblock(void *ctx, int64_t b, int tid)
     qjob *j = ctx;
     int64_t r0 = b * BLOCK_ROWS, n = j->e->rows - r0 < BLOCK_ROWS ? j->e->rows - r0 : BLOCK_ROWS;
     float *x = j->scratch[tid];
-    if (atomic_load(&j->bad) || !wg_read_rows(j->t, r0, n, x)) {
-        atomic_store(&j->bad, 2);
+    if (atomic_load(&j->bad))
+        return;
+    if (!wg_read_rows(j->t, r0, n, x)) {
+        atomic_fetch_or(&j->bad, 2);
         return;
     }
     wg_qmetrics *m = j->bm ? &j->bm[b] : NULL;
     if (j->e->fmt.kind == WG_Q_INT) {
         int rc = wg_quantize_rows(&j->e->fmt, &j->l, x, r0, n, j->o, j->out, m);
         if (rc)
-            atomic_store(&j->bad, rc > 0 ? 1 : 2);
+            atomic_fetch_or(&j->bad, rc > 0 ? 1 : 2);
     } else {
         size_t esz = j->e->fmt.kind == WG_Q_F32 ? 4 : 2;
         uint64_t off = (uint64_t)r0 * (uint64_t)j->e->K;
         if (wg_cast_rows(&j->e->fmt, x, (uint64_t)n * (uint64_t)j->e->K, j->out + off * esz, m))
-            atomic_store(&j->bad, 2);
+            atomic_fetch_or(&j->bad, 2);
     }
 }
 
@@ -124,7 +127,7 @@ int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopt
             goto out;
         }
     wg_parallel_for(threads, nblocks, qblock, &j);
-    if (atomic_load(&j.bad) == 1)
+    if (atomic_load(&j.bad) & 1) /* the input's fault wins over ours: same answer any thread count */
         rc = wg_fail(err, WG_EINPUT, NULL, "tensor '%s' holds NaN or Inf values: integer "
                      "formats cannot represent them (keep it with --set '%s=fp16')", t->name,
                      t->name);

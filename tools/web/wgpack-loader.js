@@ -16,6 +16,21 @@
 
 const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
 
+// The one way the loader turns a name from the manifest into a URL. The manifest is untrusted
+// (and its SRI hashes come from the same file), so a name must be a plain relative path inside
+// the bundle's directory: [A-Za-z0-9._-] segments not starting with '.', at most one directory
+// level (kernels/x.wgsl, wasm/x.wasm); no scheme, no leading '/', no '.'/'..' segment, no
+// backslash, no '%' (so no %2e tricks). Anything else is refused, naming the file.
+export function bundleFile(name, base) {
+  const seg = '[A-Za-z0-9_-][A-Za-z0-9._-]*';
+  if (typeof name === 'string' && new RegExp(`^(?:${seg}/)?${seg}$`).test(name)) {
+    const dir = new URL('./', base);
+    const url = new URL(name, dir);
+    if (url.origin === dir.origin && url.href.startsWith(dir.href)) return url.href;
+  }
+  throw new Error(`wgpack: the manifest names ${JSON.stringify(name)}, which is not a plain file inside the bundle's directory`);
+}
+
 export function detectProfile(adapter, userAgent = globalThis.navigator?.userAgent || '') {
   if (/Mobi|Android|iPhone|iPad/.test(userAgent)) return 'mobile';
   if (/Firefox\//.test(userAgent)) return 'firefox';
@@ -25,7 +40,7 @@ export function detectProfile(adapter, userAgent = globalThis.navigator?.userAge
 }
 
 async function verifiedFetch(base, shard, cache) {
-  const url = new URL(shard.file, base).href;
+  const url = bundleFile(shard.file, base);
   let resp = cache ? await cache.match(url) : undefined;
   const fromCache = !!resp;
   if (!resp) {
@@ -97,7 +112,7 @@ export async function loadBundle(manifestUrl, opts = {}) {
     const id = ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)];
     if (pipelines.has(id)) return pipelines.get(id);
     const kf = manifest.kernels.files[id];
-    const resp = await fetch(new URL(kf.file, base));
+    const resp = await fetch(bundleFile(kf.file, base));
     const text = await resp.text();
     const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
     if (digest !== kf.integrity) throw new Error(`wgpack: ${kf.file}: integrity check failed`);
@@ -189,7 +204,7 @@ function formatArgs(t) {
 
 async function loadWasm(manifest, base, opts, progress) {
   if (!manifest.wasm) throw new Error('wgpack: no WebGPU and the bundle has no WebAssembly fallback');
-  const wresp = await fetch(new URL(manifest.wasm.file, base));
+  const wresp = await fetch(bundleFile(manifest.wasm.file, base));
   const wbytes = await wresp.arrayBuffer();
   const wdig = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', wbytes));
   if (wdig !== manifest.wasm.integrity) throw new Error(`wgpack: ${manifest.wasm.file}: integrity check failed`);
