@@ -32,13 +32,19 @@ int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out,
         json_decref(r.tensors);
         return rc;
     }
-    *summary = json_pack("{s:s, s:I, s:I, s:b, s:i, s:i, s:i, s:o, s:o}", "onnx", out,
-                         "onnx_bytes", (json_int_t)r.onnx_bytes, "data_bytes",
-                         (json_int_t)r.data_bytes, "external", r.external, "matmulnbits",
-                         r.matmulnbits, "dequantize_linear", r.dequantize, "kept_integer_planned",
-                         r.kept_int, "weight_sqnr_db",
+    *summary = json_pack("{s:s, s:I, s:I, s:I, s:b, s:i, s:i, s:i, s:i, s:i, s:I, s:b, s:o, s:o}",
+                         "onnx", out, "onnx_bytes", (json_int_t)r.onnx_bytes, "data_bytes",
+                         (json_int_t)r.data_bytes, "total_bytes",
+                         (json_int_t)(r.onnx_bytes + r.data_bytes), "external", r.external,
+                         "matmulnbits", r.matmulnbits, "gather_block_quantized",
+                         r.gather_quantized, "dequantize_linear", r.dequantize, "cast_fp16",
+                         r.cast_fp16, "kept_integer_planned", r.kept_int, "metadata_bytes",
+                         (json_int_t)r.metadata_bytes, "metadata_stripped", r.metadata_stripped > 0,
+                         "weight_sqnr_db",
                          r.sse > 0 ? json_real(10 * log10(r.ssx / r.sse)) : json_null(),
                          "tensors", r.tensors);
+    if (r.external)
+        json_object_set_new(*summary, "data_file", json_string(r.data_file));
     return 0;
 }
 
