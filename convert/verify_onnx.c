@@ -596,14 +596,18 @@ static int eval_plan(const session *ss, wg_plan_cli *pc, const char *label,
         return wg_fail(err, WG_EIO, NULL, "out of memory");
     *plan_out = plan;
     wg_plan_result pr;
+    snprintf(q, sizeof q, "%s/%s.onnx", ss->work, label);
+    pc->onnx_eo = (wg_onnx_export_opts){.out_path = q, .search = pc->search,
+                                        .threads = ss->threads, .importance = pc->importance,
+                                        .strip_metadata = true}; /* what --strip-metadata writes */
     int rc = wg_plan_cli_run(pc, m, ss->threads, plan, &pr, err);
     if (rc)
         return rc;
     *prep_out = wg_plan_report(m, plan, pc, &pr);
     snprintf(q, sizeof q, "%s/%s.onnx", ss->work, label);
     snprintf(ob, sizeof ob, "%s/out_%s", ss->work, label);
-    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, ss->threads, pc->importance, exs_out,
-                            err)))
+    wg_onnx_export_opts eo = pc->onnx_eo;
+    if ((rc = cli_emit_onnx(m, plan, &eo, exs_out, err)))
         return rc;
     json_object_set(*exs_out, "plan", json_object_get(*prep_out, "summary"));
     json_object_del(*exs_out, "onnx");
@@ -843,7 +847,7 @@ int cmd_verify_onnx(int argc, char **argv)
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
-    wg_plan_cli_init(&pc);
+    wg_plan_cli_init_for(&pc, WG_TARGET_ONNX);
     wg_ort_opts oo = {.samples = 2};
     const char *tokfile = NULL, *report_dir = NULL, *dbp = NULL, *calib = NULL;
     float **imp = NULL;

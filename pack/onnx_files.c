@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,4 +166,72 @@ keep_all: /* a restore failed too: leave every file; say where the old ones are 
     snprintf(err->msg + l, sizeof err->msg - l, "; the previous model is kept as %s, its data "
              "as %s", *bak_onnx ? bak_onnx : "(none)", *bak_data ? bak_data : "(none)");
     return rc ? rc : WG_EIO;
+}
+
+/* ---------------------------------------------------------------- whole directories */
+
+int wg_dir_stage(const char *dir, char *tmp, size_t n, wg_error *err)
+{
+    size_t l = strlen(dir);
+    while (l > 1 && dir[l - 1] == '/')
+        l--;
+    const char *b = memrchr(dir, '/', l);
+    int dl = b ? (int)(b - dir + 1) : 0;
+    if ((size_t)snprintf(tmp, n, "%.*s.%.*s.tmp.XXXXXX", dl, dir, (int)(l - (size_t)dl), dir + dl) >= n)
+        return wg_fail(err, WG_EUSAGE, dir, "output path too long");
+    if (!mkdtemp(tmp))
+        return wg_fail(err, WG_EIO, dir, "cannot create a directory beside it: %s", strerror(errno));
+    return 0;
+}
+
+int wg_dir_commit(const char *tmp, const char *dir, bool force, const char *must_have,
+                  wg_error *err)
+{
+    struct stat st;
+    chmod(tmp, 0755); /* mkdtemp made it private */
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT && rename(tmp, dir) == 0)
+            return 0;
+        return wg_fail(err, WG_EIO, dir, "cannot rename into place: %s", strerror(errno));
+    }
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/%s", dir, must_have);
+    bool ours = access(probe, F_OK) == 0, empty = true;
+    if (!S_ISDIR(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, dir, "exists and is not a directory");
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        empty &= !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    if (!ours && !empty && !force)
+        return wg_fail(err, WG_EUSAGE, dir, "exists and does not hold %s: not replaced "
+                       "(--force replaces it)", must_have);
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE))
+        return wg_fail(err, WG_EIO, dir, "cannot swap into place: %s", strerror(errno));
+    wg_rm_rf(tmp); /* the previous contents */
+    return 0;
+}
+
+int wg_link_or_copy(const char *from, const char *to, wg_error *err)
+{
+    if (link(from, to) == 0)
+        return 0;
+    FILE *in = fopen(from, "rb");
+    wg_atomic_file f;
+    int rc = in ? wg_atomic_open(&f, to, err)
+                : wg_fail(err, WG_EINPUT, from, "cannot read: %s", strerror(errno));
+    char buf[1 << 16];
+    size_t k;
+    while (!rc && in && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        rc = wg_atomic_write(&f, buf, k, err);
+    if (!rc && in && ferror(in))
+        rc = wg_fail(err, WG_EIO, from, "read failed");
+    if (in)
+        fclose(in);
+    if (!rc && in)
+        rc = wg_atomic_commit(&f, err);
+    else if (in)
+        wg_atomic_abort(&f);
+    return rc;
 }

@@ -60,6 +60,13 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
 int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, size_t out_n,
                       wg_error *err);
 void wg_rm_rf(const char *dir);
+/* A directory built beside its target (".DIR.tmp.XXXXXX") and swapped in whole: an existing
+ * DIR is replaced when it holds must_have, is empty, or force; else WG_EUSAGE. */
+int wg_dir_stage(const char *dir, char *tmp, size_t n, wg_error *err);
+int wg_dir_commit(const char *tmp, const char *dir, bool force, const char *must_have,
+                  wg_error *err);
+/* A hard link, or a copy where links cannot be made. */
+int wg_link_or_copy(const char *from, const char *to, wg_error *err);
 
 /* ---- ONNX Runtime interop (pack/onnx_export.c) ----
  * Write the ONNX input model quantized by plan, each weight in the form wg_onnx_form_for gives
