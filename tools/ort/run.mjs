@@ -4,7 +4,10 @@
 // Each INDIR holds NAME.npy per model input; OUTDIR/<k>/<i>.npy receives output i of the
 // k-th INDIR (float types as <f4, integers as <f8, bool as |u1) and OUTDIR/outputs.json
 // {"outputs": [{"name", "type", "dims"}], "runtime": "onnxruntime-node x.y.z", "seconds": [...]}.
-// Exit 3: onnxruntime-node cannot be loaded; 4: the model fails to load or run (message on stderr).
+// WGPACK_ORT_BACKEND=web runs ONNX Runtime Web (onnxruntime-web, WebAssembly, one thread) in
+// Node instead: the model's bytes and any external data file it names are handed over as
+// buffers, as a page would.
+// Exit 3: the runtime cannot be loaded; 4: the model fails to load or run (message on stderr).
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -14,14 +17,31 @@ if (!model || !outDir || !inDirs.length) {
   console.error('wgpack-runner: usage: node run.mjs MODEL.onnx OUTDIR INDIR...');
   process.exit(1);
 }
+const web = process.env.WGPACK_ORT_BACKEND === 'web';
+const pkg = web ? 'onnxruntime-web' : 'onnxruntime-node';
 let ort;
 try {
   const require = createRequire(import.meta.url);
-  ort = require('onnxruntime-node');
+  ort = require(pkg);
 } catch (e) {
-  console.error(`wgpack-runner: onnxruntime-node cannot be loaded (npm install onnxruntime-node ` +
-                `--onnxruntime-node-install=skip): ${String(e.message).split('\n')[0]}`);
+  console.error(`wgpack-runner: ${pkg} cannot be loaded (npm ci): ${String(e.message).split('\n')[0]}`);
   process.exit(3);
+}
+if (web) {
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = 'fatal';
+}
+
+// onnxruntime-web takes bytes: the model, and every file beside it whose name the model holds
+// (its external data).
+function webSource(file) {
+  const bytes = fs.readFileSync(file), dir = path.dirname(file), externalData = [];
+  for (const f of fs.readdirSync(dir)) {
+    const full = path.join(dir, f);
+    if (full !== path.resolve(file) && fs.statSync(full).isFile() && bytes.includes(Buffer.from(f)))
+      externalData.push({ path: f, data: fs.readFileSync(full) });
+  }
+  return { bytes, externalData };
 }
 
 function readNpy(file) {
@@ -83,12 +103,18 @@ function writeNpy(file, tensor) {
 
 let session;
 try {
-  session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 };
+  if (web) {
+    const src = webSource(model);
+    session = await ort.InferenceSession.create(src.bytes, { ...opts, externalData: src.externalData });
+  } else
+    session = await ort.InferenceSession.create(model, opts);
 } catch (e) {
-  console.error(`wgpack-runner: onnxruntime-node cannot load the model: ${String(e.message).split('\n')[0]}`);
+  console.error(`wgpack-runner: ${pkg} cannot load the model: ${String(e.message).split('\n')[0]}`);
   process.exit(4);
 }
-const info = { runtime: `onnxruntime-node ${ort.env.versions?.node ?? ''}`.trim(), outputs: [], seconds: [] };
+const version = web ? ort.env.versions?.web : ort.env.versions?.node;
+const info = { runtime: `${pkg} ${version ?? ''}`.trim(), outputs: [], seconds: [] };
 for (let k = 0; k < inDirs.length; k++) {
   const feeds = {};
   for (const name of session.inputNames) {
@@ -101,7 +127,7 @@ for (let k = 0; k < inDirs.length; k++) {
   try {
     res = await session.run(feeds);
   } catch (e) {
-    console.error(`wgpack-runner: onnxruntime-node failed to run: ${String(e.message).split('\n')[0]}`);
+    console.error(`wgpack-runner: ${pkg} failed to run: ${String(e.message).split('\n')[0]}`);
     process.exit(4);
   }
   info.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
