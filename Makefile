@@ -19,8 +19,8 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
        quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/tensor.c quant/planner.c \
-       verify/llama.c verify/compare.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c pack/onnx_export.c pack/onnx_emit.c pack/onnx_store.c pack/onnx_files.c formats/wgsl.c
-CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/npy.c convert/verify_onnx.c convert/report.c convert/db.c
+       verify/llama.c verify/compare.c verify/npy.c verify/ort.c verify/measure.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c pack/onnx_export.c pack/onnx_emit.c pack/onnx_store.c pack/onnx_files.c formats/wgsl.c
+CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/verify_onnx.c convert/report.c convert/db.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o) $(BUILD)/gen/report_html.o

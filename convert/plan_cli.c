@@ -1,6 +1,8 @@
 /* convert/plan_cli.c — planning options, recipe files, and the plan report. */
 #include "plan_cli.h"
 #include "cli.h"
+#include "db.h"
+#include "../verify/measure.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +18,16 @@ void wg_plan_cli_init_for(wg_plan_cli *pc, wg_target dflt)
 }
 
 void wg_plan_cli_init(wg_plan_cli *pc) { wg_plan_cli_init_for(pc, WG_TARGET_BUNDLE); }
+
+void wg_plan_cli_free(wg_plan_cli *pc)
+{
+    if (pc->loaded)
+        free(pc->loaded->mv);
+    free(pc->loaded);
+    pc->loaded = NULL;
+    json_decref(pc->recipe);
+    pc->recipe = NULL;
+}
 
 const char *wg_target_name(wg_target t)
 {
@@ -196,10 +208,18 @@ int wg_plan_cli_option(wg_plan_cli *pc, int code, const char *arg, const char *c
         break;
     case OPT_EXPER: pc->experimental = true; break;
     case OPT_RULES: pc->rules = arg; break;
+    case OPT_COSTS: pc->costs_path = arg; break;
+    case OPT_MAXDMG: {
+        char *end;
+        pc->max_damage = strtod(arg, &end);
+        if (*end || !(pc->max_damage > 0))
+            return cli_usage(cmd, "--max-damage must be a positive number (the measured metric)");
+        break;
+    }
     default:
         return cli_usage(cmd, "bad option");
     }
-    if (code <= OPT_RULES)
+    if (code < OPT_LAST)
         pc->cli_set[code] = true;
     if (code == OPT_ASYM)
         pc->cli_set[OPT_SYM] = true;
@@ -303,23 +323,51 @@ static int plan_budget(const wg_plan_cli *pc, const wg_plan_opts *o, const wg_mo
     return rc;
 }
 
-int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_entry *plan,
-                    wg_plan_result *pr, wg_error *err)
+/* --costs FILE: measured costs from a measure JSON, a plan report with per-tensor "measured",
+ * or a results database (its latest measured run of this model). */
+static int load_costs(wg_plan_cli *pc, const wg_model *m, wg_error *err)
 {
-    memset(pr, 0, sizeof *pr);
-    wg_plan_target *tg = NULL;
-    wg_plan_opts o = pc->o;
-    int rc = pc->target == WG_TARGET_ONNX ? wg_onnx_target_new(m, &tg, err) : 0;
-    o.target = tg;
-    if (!rc)
-        rc = wg_plan_preset(m, &o, plan, err);
-    bool *pinned = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *pinned);
-    if (!rc && !pinned)
+    if (!pc->costs_path || pc->loaded) {
+        pc->measured = pc->measured ? pc->measured : pc->loaded;
+        return 0;
+    }
+    json_t *j = NULL;
+    int rc = wg_costs_load(pc->costs_path, m, &j, err);
+    wg_plan_measured *ms = calloc(1, sizeof *ms);
+    static char metric[32];
+    if (!rc && !ms)
         rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    if (!rc)
+        rc = wg_measure_from_json(m, j, &ms->mv, &ms->n, metric, sizeof metric, err);
+    json_decref(j);
+    if (rc) {
+        if (ms)
+            free(ms->mv);
+        free(ms);
+        return rc;
+    }
+    if (!ms->n) {
+        free(ms->mv);
+        free(ms);
+        return wg_fail(err, WG_EINPUT, pc->costs_path, "no measured costs for %s", m->path);
+    }
+    ms->metric = metric;
+    ms->max_damage = pc->max_damage;
+    pc->loaded = ms;
+    pc->measured = ms;
+    return 0;
+}
+
+/* Preset, overrides, critical layers and the target's raise: the plan the planner starts from,
+ * with the tensors it may not change in pinned. */
+static int plan_base(wg_plan_cli *pc, const wg_model *m, const wg_plan_opts *o,
+                     wg_plan_entry *plan, bool *pinned, wg_plan_result *pr, wg_error *err)
+{
+    int rc = wg_plan_preset(m, o, plan, err);
     for (int i = 0; i < pc->nsets && !rc; i++)
-        rc = wg_plan_override(m, pc->sets[i], &o, plan, pinned, err);
+        rc = wg_plan_override(m, pc->sets[i], o, plan, pinned, err);
     if (rc)
-        goto out;
+        return rc;
     bool planner = pc->target_bits > 0 || pc->target_size > 0;
     if (pc->critical_layers) {
         wg_plan_critical_layers(m, pc->critical_layers, plan, pinned);
@@ -328,16 +376,55 @@ int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_ent
                 if (!strcmp(plan[i].why, "critical-layer"))
                     pinned[i] = true;
     }
-    if (tg)
-        pr->onnx_raised = wg_onnx_lift(tg, m, plan, pinned);
-    if (planner && (rc = plan_budget(pc, &o, m, threads, plan, pinned, pr, err)))
-        goto out;
-    if (pc->webnn && !pc->experimental)
+    if (o->target)
+        pr->onnx_raised = wg_onnx_lift(o->target, m, plan, pinned);
+    return load_costs(pc, m, err);
+}
+
+int wg_plan_cli_run(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_entry *plan,
+                    wg_plan_result *pr, wg_error *err)
+{
+    memset(pr, 0, sizeof *pr);
+    wg_plan_target *tg = NULL;
+    wg_plan_opts o = pc->o;
+    bool *pinned = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *pinned);
+    int rc = !pinned ? wg_fail(err, WG_EIO, NULL, "out of memory")
+             : pc->target == WG_TARGET_ONNX ? wg_onnx_target_new(m, &tg, err) : 0;
+    o.target = tg;
+    if (!rc)
+        rc = plan_base(pc, m, &o, plan, pinned, pr, err);
+    if (!rc && (pc->target_bits > 0 || pc->target_size > 0))
+        rc = plan_budget(pc, &o, m, threads, plan, pinned, pr, err);
+    if (!rc && pc->webnn && !pc->experimental)
         pr->webnn_raised = wg_plan_webnn(m, plan);
-    if (tg && !pr->onnx_bytes)
+    if (!rc && tg && !pr->onnx_bytes)
         rc = onnx_size(pc, m, plan, &pr->onnx_bytes, err);
-out:
     wg_onnx_target_free(tg);
+    free(pinned);
+    return rc;
+}
+
+int wg_plan_cli_scores(wg_plan_cli *pc, const wg_model *m, int threads, wg_plan_scores **sc,
+                       wg_error *err)
+{
+    wg_plan_target *tg = NULL;
+    wg_plan_opts o = pc->o;
+    wg_plan_result pr = {0};
+    *sc = NULL;
+    wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
+    bool *pinned = calloc(m->n_tensors + 1, sizeof *pinned);
+    int rc = !plan || !pinned ? wg_fail(err, WG_EIO, NULL, "out of memory")
+             : pc->target == WG_TARGET_ONNX ? wg_onnx_target_new(m, &tg, err) : 0;
+    o.target = tg;
+    const wg_plan_measured *keep = pc->measured;
+    pc->measured = NULL; /* the proxy: what measuring compares with */
+    if (!rc)
+        rc = plan_base(pc, m, &o, plan, pinned, &pr, err);
+    if (!rc)
+        rc = wg_plan_score(m, &o, plan, pinned, pc->importance, threads, sc, err);
+    pc->measured = keep;
+    wg_onnx_target_free(tg);
+    free(plan);
     free(pinned);
     return rc;
 }
@@ -345,7 +432,7 @@ out:
 json_t *wg_plan_options(json_t *summary)
 {
     static const char *drop[] = {"model", "family", "input_bytes", "output_bytes", "parameters",
-                                 "bits_per_weight"};
+                                 "bits_per_weight", "onnx_bytes", "measured"};
     json_t *opt = json_deep_copy(summary);
     for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
         json_object_del(opt, drop[i]);

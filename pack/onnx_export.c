@@ -85,7 +85,7 @@ static wg_onnx_form choose(ox *x, const Onnx__GraphProto *g, const char *name,
     return f;
 }
 
-/* A graph input for a weight that a run may override (measuring). */
+/* A graph input for a weight that each run feeds (measuring). */
 static Onnx__ValueInfoProto *input_for(ox *x, const Onnx__TensorProto *tp)
 {
     Onnx__ValueInfoProto *vi = ox_alloc(x, sizeof *vi);
@@ -136,9 +136,9 @@ static void weight(ox *x, const Onnx__GraphProto *g, gstate *s, Onnx__TensorProt
 {
     bool as_input = main_graph && x->o->as_inputs && x->o->as_inputs[ti];
     wg_onnx_form f = choose(x, g, tp->name, t, &x->plan[ti], as_input);
-    if (as_input && ci >= 0) { /* a Constant becomes an initializer, to be overridable */
-        s->dropped[ci] = true;
-        OX_PUSH(x, &s->inits, keep_tensor(x, tp, t));
+    if (as_input) { /* no initializer, no Constant: the run feeds it */
+        if (ci >= 0)
+            s->dropped[ci] = true;
     } else if (f == WG_ONNX_KEEP) {
         if (ci < 0)
             OX_PUSH(x, &s->inits, keep_tensor(x, tp, t));

@@ -313,3 +313,25 @@ int wg_onnx_lift(const wg_plan_target *tg, const wg_model *m, wg_plan_entry *pla
     }
     return raised;
 }
+
+int wg_onnx_main_weights(const wg_model *m, bool *main_graph)
+{
+    const Onnx__ModelProto *mp = m->in ? m->in->onnx : NULL;
+    memset(main_graph, 0, m->n_tensors * sizeof *main_graph);
+    if (m->kind != WG_IN_ONNX || !mp || !mp->graph)
+        return WG_EUSAGE;
+    const Onnx__GraphProto *g = mp->graph;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const wg_tensor *t = g->initializer[i]->name ? wg_model_find(m, g->initializer[i]->name)
+                                                      : NULL;
+        if (t)
+            main_graph[t - m->tensors] = true;
+    }
+    for (size_t i = 0; i < g->n_node; i++) {
+        const wg_tensor *t = wg_onnx_is_constant_weight(g->node[i]) && g->node[i]->output[0]
+                                 ? wg_model_find(m, g->node[i]->output[0]) : NULL;
+        if (t)
+            main_graph[t - m->tensors] = true;
+    }
+    return 0;
+}

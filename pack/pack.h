@@ -86,8 +86,8 @@ typedef struct wg_onnx_export_opts {
     size_t n_extra_outputs;
     bool strip_metadata;     /* drop exporter metadata: doc strings, node/value metadata_props */
     bool dry_run;            /* sizes only: nothing is quantized or written */
-    const bool *as_inputs;   /* per tensor or NULL: main-graph weights kept as they are and also
-                                made graph inputs, so a run can override them (measuring) */
+    const bool *as_inputs;   /* per tensor or NULL: main-graph weights that become graph inputs
+                                (no initializer), so that each run feeds them (measuring) */
 } wg_onnx_export_opts;
 typedef struct wg_onnx_export_result {
     int matmulnbits, dequantize, gather_quantized, cast_fp16; /* tensors written each way */
@@ -132,5 +132,8 @@ void wg_onnx_target_free(wg_plan_target *t);
  * width it is stored at. Returns how many were raised. */
 int wg_onnx_lift(const wg_plan_target *tg, const wg_model *m, wg_plan_entry *plan,
                  const bool *pinned);
+/* main_graph[i]: tensor i is a weight of the main graph (not of an If/Loop body), so that
+ * as_inputs can make it overridable. */
+int wg_onnx_main_weights(const wg_model *m, bool *main_graph);
 
 #endif
