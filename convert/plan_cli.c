@@ -233,6 +233,7 @@ static int onnx_size(const wg_plan_cli *pc, const wg_model *m, const wg_plan_ent
     wg_onnx_export_opts eo = pc->onnx_eo;
     eo.dry_run = true;
     eo.out_path = eo.out_path ? eo.out_path : "model.onnx";
+    eo.version = WGPACK_VERSION; /* producer_version: as the file will say */
     wg_onnx_export_result r;
     int rc = wg_onnx_export(m, plan, &eo, &r, err);
     json_decref(r.tensors);

@@ -25,10 +25,14 @@
 
 void ox_set_bytes(ox *x, Onnx__TensorProto *tp, const void *bytes, uint64_t n);
 
-static void note(ox *x, const wg_tensor *t, const char *how_s)
+static void note(ox *x, const wg_tensor *t, const wg_plan_entry *e, const char *how_s)
 {
+    char fn[32];
+    wg_qformat_name(&e->fmt, fn, sizeof fn);
     if (x->res->tensors)
-        json_object_set_new(x->res->tensors, t->name, json_pack("{s:s}", "onnx", how_s));
+        json_object_set_new(x->res->tensors, t->name, json_pack("{s:s, s:s}", "onnx", how_s,
+                                                                "format", e->fmt.kind == WG_Q_RAW
+                                                                              ? "raw" : fn));
 }
 
 static const wg_tensor *lookup(ox *x, const char *scope, const char *name, size_t *idx)
@@ -79,7 +83,7 @@ static wg_onnx_form choose(ox *x, const Onnx__GraphProto *g, const char *name,
                                   : "kept: not a float tensor")
               : e->fmt.kind == WG_Q_F16 ? "kept: already fp16, or too small for a Cast"
                                         : "kept: planned as a float format";
-    note(x, t, why);
+    note(x, t, e, why);
     if (f == WG_ONNX_KEEP && e->fmt.kind == WG_Q_INT)
         x->res->kept_int++;
     return f;
