@@ -167,3 +167,50 @@ t_export_onnx_external_data_atomic_under_faults() {
     done
   done
 }
+
+# ---------------------------------------------------------------- the measuring planner
+
+t_measured_planner_beats_q4_at_its_bytes_and_is_reused() {
+  m=models/tinyllama-onnx/model.onnx; tok=models/tinyllama-onnx/ref_tokens.i64
+  ortv $m --tokens $tok --preset q4 --json > "$TMPDIR/q4.json"
+  S=$(node -e 'console.log(require(process.argv[1]).export.total_bytes)' "$TMPDIR/q4.json")
+  # measured on other text than the evaluation's (README vs held-out Python)
+  ortv $m --tokens $tok --target-size $S --measure-text README.md --measure-out "$TMPDIR/costs.json" --db "$TMPDIR/db.sqlite" --json > "$TMPDIR/v.json"
+  node -e 'const q4=require(process.argv[1]).comparison.lm, j=require(process.argv[2]), v=j.measured_vs_proxy, S=+process.argv[3];
+    console.log("at", S, "bytes: q4 KL", q4.kl, "proxy planner", v.proxy.kl, "measured planner", v.measured.kl, "rank agreement", j.measured.rank_agreement_spearman);
+    const ok = j.measured.pairs===90 && j.measured.metric==="kl" && j.measured.costs.every(c=>c.cost>=0 && c.proxy>0)
+      && j.export.plan.planner==="measured" && v.measured.onnx_bytes<=S && v.proxy.onnx_bytes<=S
+      && v.measured.kl < q4.kl && v.measured.kl < v.proxy.kl && j.measured.rank_agreement_spearman > 0.5;
+    process.exit(ok ? 0 : 1)' "$TMPDIR/q4.json" "$TMPDIR/v.json" $S
+  # later exports reuse the costs: from the JSON and from the results database, the same file
+  wg export-onnx $m -o "$TMPDIR/a.onnx" --strip-metadata --target-size $S --costs "$TMPDIR/costs.json" --json > "$TMPDIR/a.json"
+  wg export-onnx $m -o "$TMPDIR/b.onnx" --strip-metadata --target-size $S --costs "$TMPDIR/db.sqlite" > /dev/null
+  cmp "$TMPDIR/a.onnx" "$TMPDIR/b.onnx"
+  assert_json "$TMPDIR/a.json" 'j.plan.planner==="measured" && j.plan.measured.costs===90 && j.total_bytes<='$S
+  # a threshold: no tensor takes a format whose measured cost exceeds it
+  X=$(node -e 'const c=require(process.argv[1]).costs.filter(c=>c.format==="q2g32s").map(c=>c.cost).sort((a,b)=>a-b); console.log(c[c.length>>1])' "$TMPDIR/costs.json")
+  wg export-onnx $m -o "$TMPDIR/t.onnx" --strip-metadata --target-size 1.1MB --costs "$TMPDIR/costs.json" --max-damage $X --json > "$TMPDIR/t.json"
+  node -e 'const t=require(process.argv[1]), c=require(process.argv[2]).costs, X=+process.argv[3];
+    const bad = c.filter(k => t.tensors[k.tensor] && t.tensors[k.tensor].format===k.format && k.cost > X);
+    console.log("threshold", X, "excluded", t.plan.measured.excluded, "violations", bad.length);
+    process.exit(t.plan.measured.excluded > 0 && !bad.length ? 0 : 1)' "$TMPDIR/t.json" "$TMPDIR/costs.json" $X
+}
+
+t_measured_planner_c_reference_llama() {
+  wg verify models/tinyllama --text tools/train_tiny_lm.py --max-tokens 48 --target-size 1405440 --measure --json > "$TMPDIR/v.json"
+  assert_json "$TMPDIR/v.json" 'j.plan.planner==="measured" && j.proxy.plan.planner==="proxy" && j.measured.pairs===180 && j.measured.costs.every(c=>c.cost>=0) && j.plan.output_bytes<=1405440 && j.metrics.kl>0 && j.proxy.metrics.kl>0'
+}
+
+t_onnx_plan_beats_presets_on_the_ocr_detector() {
+  det=$OCR/ch_PP-OCRv4_det_infer.onnx
+  node tools/ocr_page.mjs "$TMPDIR/page1" 160 320 1
+  node tools/ocr_page.mjs "$TMPDIR/page2" 160 320 2
+  for p in q8 q4; do ortv $det --inputs "$TMPDIR/page2" --preset $p --json > "$TMPDIR/$p.json"; done
+  S=$(node -e 'console.log(require(process.argv[1]).export.total_bytes)' "$TMPDIR/q4.json")
+  ortv $det --inputs "$TMPDIR/page2" --target-size $S --measure-on "$TMPDIR/page1" --json > "$TMPDIR/v.json"
+  node -e 'const q8=require(process.argv[1]), q4=require(process.argv[2]), j=require(process.argv[3]), v=j.measured_vs_proxy, S=+process.argv[4];
+    const e = x => x.comparison.outputs[0].rel_rmse;
+    console.log("q8", q8.export.total_bytes, e(q8), "q4", S, e(q4), "proxy", v.proxy.onnx_bytes, v.proxy.rel_rmse, "measured", v.measured.onnx_bytes, v.measured.rel_rmse);
+    process.exit(j.measured.metric==="rel_mse" && v.measured.onnx_bytes<=S && v.measured.rel_rmse < e(q4) && v.proxy.rel_rmse < e(q4) && e(q8) < e(q4) ? 0 : 1)' \
+    "$TMPDIR/q8.json" "$TMPDIR/q4.json" "$TMPDIR/v.json" $S
+}
