@@ -45,7 +45,18 @@ static const char *help =
     "                        --calib-text FILE: raw bytes as tokens for byte-level LMs):\n"
     "                        activation mean squares per MatMul input column weight the\n"
     "                        planner and the scale search; the plan without it is measured too\n"
-    "  --db FILE             append every measured plan to a SQLite results database\n"
+    "  --db FILE             append every measured plan to a SQLite results database (with\n"
+    "                        --measure: the measured costs too, for --costs FILE later)\n"
+    "  --measure             per tensor and candidate format: the end-to-end cost of quantizing\n"
+    "                        that tensor alone, in ONNX Runtime; the plan at the budget is made on\n"
+    "                        these costs (the proxy interpolated where not run) and compared with\n"
+    "                        the proxy planner's at the same budget (needs --target-size/-bits)\n"
+    "  --measure-text FILE | --measure-on FILE|DIR   measure on other inputs than the evaluation's\n"
+    "                        (bytes as tokens; a token file; a directory of NAME.npy)\n"
+    "  --measure-all         every candidate (default: each width at the run's group size)\n"
+    "  --measure-out FILE    the measured costs as JSON (reuse: --costs FILE)\n"
+    "  --costs FILE|DB       plan on costs measured before (JSON, report, or results database)\n"
+    "  --max-damage X        no tensor takes a format whose (measured) cost exceeds X\n"
     "  --json                machine-readable report on stdout\n"
     "  plan options          as for `wgpack quantize`, when only ORIGINAL is given\n";
 
@@ -521,6 +532,7 @@ int cmd_verify_onnx(int argc, char **argv)
     wg_plan_measure *mv = NULL;
     size_t nmv = 0;
     json_t *mj = NULL, *mvp = NULL;     /* measured costs; measured vs proxy planner */
+    json_t *skipped = NULL;             /* sweep budgets no export fits */
     wg_plan_measured measured = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "jT:h", opts, NULL)) != -1) {
@@ -691,7 +703,16 @@ int cmd_verify_onnx(int argc, char **argv)
             char lab[32];
             json_t *point = NULL;
             snprintf(lab, sizeof lab, "s%zu", k);
-            if ((rc = measure(&ss, &v, lab, pts[k].label, true, &point, NULL, &err)))
+            rc = measure(&ss, &v, lab, pts[k].label, true, &point, NULL, &err);
+            if (rc == WG_EBUDGET && pts[k].bits > 0) { /* below the smallest export: say so */
+                if (!skipped)
+                    skipped = json_array();
+                json_array_append_new(skipped, json_pack("{s:s, s:s}", "label", pts[k].label,
+                                                         "why", err.msg));
+                memset(&err, 0, sizeof err);
+                continue;
+            }
+            if (rc)
                 goto fail;
             json_array_append_new(sweep_out, point);
         }
@@ -701,6 +722,8 @@ int cmd_verify_onnx(int argc, char **argv)
                        "seed", (int)oo.seed, "inputs", desc, "comparison", cmp);
     if (sweep_out)
         json_object_set(report, "sweep", sweep_out);
+    if (skipped)
+        json_object_set(report, "sweep_skipped", skipped);
     if (calj)
         json_object_set(report, "calibration", calj);
     if (mj)
@@ -760,6 +783,7 @@ done:
     json_decref(calj);
     json_decref(mj);
     json_decref(mvp);
+    json_decref(skipped);
     free(mv);
     wg_plan_cli_free(&pc);
     free(calplan);
