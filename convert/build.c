@@ -234,6 +234,7 @@ done:
     json_decref(rep);
     json_decref(br.manifest);
     free(plan);
+    wg_plan_cli_free(&pc);
     wg_model_free(m);
     return rc;
 }

@@ -341,6 +341,7 @@ fail:
 done:
     json_decref(s);
     json_decref(rep);
+    wg_plan_cli_free(&a.pc);
     wg_model_free(m);
     return rc;
 }
