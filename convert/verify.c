@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "plan_cli.h"
 #include "../verify/verify.h"
+#include "../verify/measure.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -24,6 +25,13 @@ static const char *verify_help =
     "  --logits-out FILE   write the original model's f32 logits [tokens][vocab]\n"
     "  --ref-logits FILE   f32 logits [tokens][vocab] from another runtime: compare the original\n"
     "                      forward pass with them instead of quantizing\n"
+    "  --measure           measure each tensor's cost per candidate format end to end (only that\n"
+    "                      tensor quantized) and plan on those costs (needs a budget); the proxy\n"
+    "                      planner's plan at the same budget is measured too\n"
+    "  --measure-text FILE / --measure-tokens FILE   measure on these tokens (default: the\n"
+    "                      evaluation tokens)\n"
+    "  --measure-all       every candidate (default: each width at the run's group size)\n"
+    "  --measure-out FILE  the measured costs as JSON (reuse: --costs FILE)\n"
     "  plan options        as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
 typedef struct getter {
@@ -261,6 +269,81 @@ static json_t *compare_json(const wg_lm_compare *c)
                      "logits_rel_rmse", c->rel_rmse, "logits_cosine", c->cosine);
 }
 
+typedef struct measure_args {
+    bool on, all, bytes;
+    const char *src, *out;
+} measure_args;
+
+/* Per-tensor costs by the C reference on the measuring tokens; into *ms (owned by the caller). */
+static int measure_llama(wg_plan_cli *pc, const wg_model *m, const measure_args *ma,
+                         const int32_t *tok, int n, const float *la, int vocab, int maxn,
+                         int threads, wg_plan_measured *ms, json_t **out, wg_error *err)
+{
+    int32_t *mt = NULL;
+    int mn = n;
+    float *ml = NULL;
+    wg_plan_scores *sc = NULL;
+    int rc = 0;
+    if (ma->src) { /* other tokens than the evaluation's: their own original logits */
+        wg_llama a;
+        getter g0 = {m, NULL, pc->search, threads};
+        if (!(rc = cli_read_tokens(ma->src, ma->bytes, maxn, &mt, &mn, vocab, err)) &&
+            !(rc = wg_llama_load(&a, m, get_weight, &g0, err))) {
+            if (!(ml = malloc(sizeof(float) * (size_t)mn * (size_t)vocab)) ||
+                wg_llama_forward(&a, mt, mn, ml, threads))
+                rc = wg_fail(err, WG_EIO, NULL, "forward pass failed (out of memory?)");
+            wg_llama_free(&a);
+        }
+    }
+    if (!rc)
+        rc = wg_plan_cli_scores(pc, m, threads, &sc, err);
+    if (!rc && wg_measure_pick(sc, m->n_tensors, pc->o.group, ma->all, &ms->mv, &ms->n))
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    if (!rc)
+        rc = wg_measure_llama(m, ma->src ? mt : tok, mn, ma->src ? ml : la, pc->search, threads,
+                              ms->mv, ms->n, err);
+    if (!rc) {
+        *out = wg_measure_json(m, ms->mv, ms->n, "kl", sc);
+        json_object_set_new(*out, "inputs", json_string(ma->src ? ma->src : "the evaluation tokens"));
+        json_object_set_new(*out, "pairs", json_integer((json_int_t)ms->n));
+        ms->metric = "kl";
+        ms->max_damage = pc->max_damage;
+    }
+    if (!rc && ma->out && json_dump_file(*out, ma->out, JSON_INDENT(1) | JSON_PRESERVE_ORDER))
+        rc = wg_fail(err, WG_EIO, ma->out, "cannot write");
+    wg_plan_scores_free(sc);
+    free(mt);
+    free(ml);
+    return rc;
+}
+
+/* The plan's end-to-end metrics: quantized forward pass against the original logits la. */
+static int eval_plan(wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int n,
+                     const float *la, int vocab, int threads, json_t **rep, json_t **metrics,
+                     wg_error *err)
+{
+    wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
+    float *lb = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
+    wg_plan_result pr;
+    wg_llama b = {0};
+    int rc = !plan || !lb ? wg_fail(err, WG_EIO, NULL, "out of memory")
+                          : wg_plan_cli_run(pc, m, threads, plan, &pr, err);
+    getter g1 = {m, plan, pc->search, threads};
+    if (!rc && !(rc = wg_llama_load(&b, m, get_weight, &g1, err)) &&
+        wg_llama_forward(&b, tok, n, lb, threads))
+        rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+    if (!rc) {
+        wg_lm_compare cmp;
+        wg_lm_compare_logits(la, lb, tok, n, vocab, &cmp);
+        *metrics = compare_json(&cmp);
+        *rep = wg_plan_report(m, plan, pc, &pr);
+    }
+    wg_llama_free(&b);
+    free(lb);
+    free(plan);
+    return rc;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     /* ONNX models go to ONNX Runtime (verify_onnx.c); safetensors to the C reference */
@@ -273,8 +356,11 @@ int cmd_verify(int argc, char **argv)
         {"tokens", required_argument, 0, 't'}, {"text", required_argument, 0, 'x'},
         {"max-tokens", required_argument, 0, 'N'}, {"ref-logits", required_argument, 0, 'R'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
-        {"logits-out", required_argument, 0, 'L'},
+        {"logits-out", required_argument, 0, 'L'}, {"measure", no_argument, 0, 'M'},
+        {"measure-all", no_argument, 0, 'A'}, {"measure-text", required_argument, 0, 'E'},
+        {"measure-tokens", required_argument, 0, 'K'}, {"measure-out", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
+    measure_args ma = {0};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     const char *tok = NULL, *ref = NULL, *logits_out = NULL;
@@ -288,6 +374,11 @@ int cmd_verify(int argc, char **argv)
         case 'N': maxn = atoi(optarg); break;
         case 'R': ref = optarg; break;
         case 'L': logits_out = optarg; break;
+        case 'M': ma.on = true; break;
+        case 'A': ma.on = ma.all = true; break;
+        case 'E': ma.on = ma.bytes = true; ma.src = optarg; break;
+        case 'K': ma.on = true; ma.bytes = false; ma.src = optarg; break;
+        case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(verify_help, stdout); return 0;
@@ -300,11 +391,15 @@ int cmd_verify(int argc, char **argv)
         return cli_usage("verify", "expected MODEL and --tokens FILE or --text FILE");
     if (maxn < 2 || maxn > 1 << 16)
         return cli_usage("verify", "--max-tokens must be 2..65536");
+    if (ma.on && (ref || !(pc.target_size || pc.target_bits)))
+        return cli_usage("verify", "--measure plans at a budget (--target-size or --target-bits), "
+                         "without --ref-logits");
     wg_error err = {0};
     wg_model *m = NULL;
     wg_llama a = {0}, b = {0};
     int32_t *tokens = NULL;
     float *la = NULL, *lb = NULL;
+    wg_plan_measured ms = {0};
     wg_plan_entry *plan = NULL;
     json_t *out = NULL;
     int n = 0;
@@ -349,26 +444,40 @@ int cmd_verify(int argc, char **argv)
         out = json_pack("{s:s, s:s, s:o}", "model", m->path, "compared_with", ref, "metrics",
                         compare_json(&cmp));
     } else {
-        plan = calloc(m->n_tensors, sizeof *plan);
-        wg_plan_result pr;
-        if (!plan) {
-            rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
+        json_t *rep = NULL, *met = NULL, *mj = NULL;
+        if (ma.on) {
+            if ((rc = measure_llama(&pc, m, &ma, tokens, n, la, a.vocab, maxn, threads, &ms,
+                                    &mj, &err)))
+                goto fail;
+            pc.measured = &ms;
+        }
+        if ((rc = eval_plan(&pc, m, tokens, n, la, a.vocab, threads, &rep, &met, &err))) {
+            json_decref(mj);
             goto fail;
         }
-        if ((rc = wg_plan_cli_run(&pc, m, threads, plan, &pr, &err)))
-            goto fail;
-        getter g1 = {m, plan, pc.search, threads};
-        if ((rc = wg_llama_load(&b, m, get_weight, &g1, &err)))
-            goto fail;
-        if (wg_llama_forward(&b, tokens, n, lb, threads)) {
-            rc = wg_fail(&err, WG_EIO, NULL, "forward pass failed");
-            goto fail;
-        }
-        wg_lm_compare_logits(la, lb, tokens, n, a.vocab, &cmp);
-        json_t *rep = wg_plan_report(m, plan, &pc, &pr);
         out = json_pack("{s:s, s:O, s:o}", "model", m->path, "plan",
-                        json_object_get(rep, "summary"), "metrics", compare_json(&cmp));
+                        json_object_get(rep, "summary"), "metrics", met);
         json_decref(rep);
+        if (mj) { /* and the proxy planner at the same budget */
+            wg_plan_cli v = pc;
+            v.measured = NULL;
+            v.costs_path = NULL;
+            json_t *prep = NULL, *pmet = NULL;
+            if ((rc = eval_plan(&v, m, tokens, n, la, a.vocab, threads, &prep, &pmet, &err))) {
+                json_decref(mj);
+                goto fail;
+            }
+            json_t *msum = json_object_get(json_object_get(out, "plan"), "measured");
+            json_object_set(mj, "rank_agreement_spearman",
+                            json_object_get(msum, "rank_agreement_spearman"));
+            json_object_set(mj, "excluded", json_object_get(msum, "excluded"));
+            json_object_set_new(out, "measured", mj);
+            json_object_set_new(out, "proxy", json_pack("{s:O, s:o}", "plan",
+                                                        json_object_get(prep, "summary"),
+                                                        "metrics", pmet));
+            json_decref(prep);
+        }
+        plan = NULL;
     }
     if (json) {
         json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -383,11 +492,27 @@ int cmd_verify(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(s, "output_bytes")));
         else
             printf("reference: %s\n", ref);
-        printf("NLL:       %.5f -> %.5f nats/token (perplexity %.4f -> %.4f)\n", cmp.nll_a,
-               cmp.nll_b, exp(cmp.nll_a), exp(cmp.nll_b));
-        printf("KL:        %.6f nats/token, top-1 agreement %.2f%%\n", cmp.kl, 100 * cmp.top1_agree);
-        printf("logits:    max |diff| %.3g, rel RMSE %.4g, cosine %.6f\n", cmp.max_abs,
-               cmp.rel_rmse, cmp.cosine);
+        json_t *mt = json_object_get(out, "metrics");
+        printf("NLL:       %.5f -> %.5f nats/token (perplexity %.4f -> %.4f)\n",
+               json_real_value(json_object_get(mt, "nll_original")),
+               json_real_value(json_object_get(mt, "nll_quantized")),
+               json_real_value(json_object_get(mt, "ppl_original")),
+               json_real_value(json_object_get(mt, "ppl_quantized")));
+        printf("KL:        %.6f nats/token, top-1 agreement %.2f%%\n",
+               json_real_value(json_object_get(mt, "kl")),
+               100 * json_real_value(json_object_get(mt, "top1_agreement")));
+        printf("logits:    max |diff| %.3g, rel RMSE %.4g, cosine %.6f\n",
+               json_real_value(json_object_get(mt, "logits_max_abs_err")),
+               json_real_value(json_object_get(mt, "logits_rel_rmse")),
+               json_real_value(json_object_get(mt, "logits_cosine")));
+        json_t *px = json_object_get(json_object_get(out, "proxy"), "metrics");
+        if (px)
+            printf("proxy:     the proxy planner at the same budget: KL %.6f, top-1 %.2f%% "
+                   "(measured costs, rank agreement %.3f)\n",
+                   json_real_value(json_object_get(px, "kl")),
+                   100 * json_real_value(json_object_get(px, "top1_agreement")),
+                   json_real_value(json_object_get(json_object_get(out, "measured"),
+                                                   "rank_agreement_spearman")));
     }
     rc = 0;
     goto done;
@@ -401,6 +526,8 @@ done:
     free(la);
     free(lb);
     free(plan);
+    free(ms.mv);
+    wg_plan_cli_free(&pc);
     wg_model_free(m);
     return rc;
 }

@@ -158,13 +158,21 @@ int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, siz
 int wg_bundle_archive_stage(const wg_bundle_stage *st, wg_archive_kind kind, wg_atomic_file *af,
                             char *out_path, size_t out_n, wg_error *err);
 void wg_rm_rf(const char *dir);
+/* A directory built beside its target (".DIR.tmp.XXXXXX") and swapped in whole: an existing
+ * DIR is replaced when it holds must_have, is empty, or force; else WG_EUSAGE. */
+int wg_dir_stage(const char *dir, char *tmp, size_t n, wg_error *err);
+int wg_dir_commit(const char *tmp, const char *dir, bool force, const char *must_have,
+                  wg_error *err);
+/* A hard link, or a copy where links cannot be made. */
+int wg_link_or_copy(const char *from, const char *to, wg_error *err);
 
 /* ---- ONNX Runtime interop (pack/onnx_export.c) ----
- * Write the ONNX input model quantized by plan: 2/4/8-bit grouped MatMul weights as
- * com.microsoft::MatMulNBits (B = the bundle's packed data plane), other integer-planned float
- * initializers as DequantizeLinear chains that recreate the original tensor, everything else
- * unchanged. out_path (+ "<out_path>.data" when external) appear atomically. WG_EUSAGE when the
- * input is not ONNX. */
+ * Write the ONNX input model quantized by plan, each weight in the form wg_onnx_form_for gives
+ * (MatMulNBits with B = the bundle's packed data plane, GatherBlockQuantized, DequantizeLinear
+ * chains that recreate the original tensor, fp16 + Cast), everything else unchanged. With
+ * external data, out_path and "<out_path>_data" appear together: at every moment out_path is
+ * the previous model with its data or the new one with its data. WG_EUSAGE when the input is
+ * not ONNX. */
 typedef struct wg_onnx_export_opts {
     const char *out_path;
     bool external;           /* weights >= 1 kB in "<out_path>.data" (forced past 1.8 GB) */
@@ -174,20 +182,59 @@ typedef struct wg_onnx_export_opts {
     const float *const *importance; /* per tensor: column weights for the scale search, or NULL */
     const char *const *extra_outputs; /* main-graph values to add as graph outputs (calibration) */
     size_t n_extra_outputs;
+    bool strip_metadata;     /* drop exporter metadata: doc strings, node/value metadata_props */
+    bool dry_run;            /* sizes only: nothing is quantized or written */
+    const bool *as_inputs;   /* per tensor or NULL: main-graph weights that become graph inputs
+                                (no initializer), so that each run feeds them (measuring) */
 } wg_onnx_export_opts;
 typedef struct wg_onnx_export_result {
-    int matmulnbits, dequantize; /* tensors written each way */
+    int matmulnbits, dequantize, gather_quantized, cast_fp16; /* tensors written each way */
     int kept_int;                /* integer-planned tensors the graph could not express */
     double ssx, sse;             /* weight error over the quantized tensors */
     uint64_t onnx_bytes, data_bytes;
+    uint64_t metadata_bytes;     /* exporter metadata in the output (0 once stripped) */
+    uint64_t metadata_stripped;  /* bytes of it dropped by strip_metadata */
     bool external;
-    json_t *tensors;             /* name -> {"onnx": "MatMulNBits" | "DequantizeLinear" |
-                                    "kept: why", "sqnr_db", "rel_rmse" (quantized ones)} */
+    char data_file[1024];        /* the external data file's name, when external */
+    json_t *tensors;             /* name -> {"onnx": form or "kept: why", "sqnr_db", "rel_rmse"} */
 } wg_onnx_export_result;
 int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_export_opts *o,
                    wg_onnx_export_result *res, wg_error *err);
 
 /* The kernel-side description of a planned format (what wg_wgsl_emit() takes). */
 void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
+
+/* ---- what ONNX stores compactly (pack/onnx_store.c) ----
+ * A weight's use in its graph decides how a format is written:
+ *   MATMUL  only ever input B of MatMul (2-D): grouped 2/4/8-bit -> MatMulNBits
+ *   GATHER  only ever the table of Gather(axis 0) (2-D): symmetric grouped -> GatherBlockQuantized
+ *           (2-bit packed, 3/4-bit as 4-bit, 5..8-bit as 8-bit)
+ *   OTHER   anything else (Conv, Gemm, shared, subgraph uses): DequantizeLinear of 4-bit packed
+ *           (2..4-bit formats) or 8-bit codes (5..8-bit) then one scale per group
+ *   NONE    not a float weight the export can rewrite (kept as is)
+ * and a float weight planned fp16 is stored fp16 with a Cast back to f32. */
+typedef enum wg_onnx_use_kind { WG_ONNX_USE_NONE = 0, WG_ONNX_USE_MATMUL, WG_ONNX_USE_GATHER,
+                           WG_ONNX_USE_OTHER } wg_onnx_use;
+typedef enum wg_onnx_form { WG_ONNX_KEEP = 0, WG_ONNX_FP16, WG_ONNX_NBITS, WG_ONNX_GATHERQ,
+                            WG_ONNX_DQ } wg_onnx_form;
+/* use[i] for every tensor of m (an ONNX model). */
+int wg_onnx_classify(const wg_model *m, uint8_t *use, wg_error *err);
+wg_onnx_form wg_onnx_form_for(const wg_tensor *t, wg_onnx_use u, const wg_qformat *f);
+const char *wg_onnx_form_name(wg_onnx_form f);
+/* Bytes the export writes for t in e->fmt: its initializers, plus an estimate of the nodes. */
+uint64_t wg_onnx_stored_bytes(const wg_tensor *t, wg_onnx_use u, const wg_plan_entry *e);
+/* The `onnx` plan target: per tensor the formats above (MatMul: 2/4/8-bit at groups 32/64/128;
+ * Gather: 2/4/8-bit; other: 4/8-bit at groups 32/64/128 and per channel; all: fp16), sized by
+ * wg_onnx_stored_bytes. Free with wg_onnx_target_free. */
+int wg_onnx_target_new(const wg_model *m, wg_plan_target **out, wg_error *err);
+void wg_onnx_target_free(wg_plan_target *t);
+/* Presets under the onnx target: each unpinned integer format that ONNX would store wider than
+ * its bits (3 -> 4, 5/6 -> 8; 2 -> 4 where only DequantizeLinear applies) is raised to the
+ * width it is stored at. Returns how many were raised. */
+int wg_onnx_lift(const wg_plan_target *tg, const wg_model *m, wg_plan_entry *plan,
+                 const bool *pinned);
+/* main_graph[i]: tensor i is a weight of the main graph (not of an If/Loop body), so that
+ * as_inputs can make it overridable. */
+int wg_onnx_main_weights(const wg_model *m, bool *main_graph);
 
 #endif

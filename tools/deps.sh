@@ -5,7 +5,7 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev libzstd-dev
       libarchive-dev libxxhash-dev libjansson-dev libssl-dev libsqlite3-dev libcriterion-dev
-      nodejs npm time chromium libvulkan1 clang lld libclang-rt-14-dev"
+      nodejs npm time chromium libvulkan1 clang lld libclang-rt-14-dev strace"
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null | grep -v "install ok installed" | awk '{print $1}' || true)
 # dpkg-query prints nothing for packages it has never heard of: count those as missing too
 for p in $PKGS; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
