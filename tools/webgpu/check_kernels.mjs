@@ -4,7 +4,7 @@
 // Usage: node tools/webgpu/check_kernels.mjs BUNDLE_DIR [--json OUT] [--no-exec]
 // Exit 0 only if every kernel the adapter can compile compiles, and every executed kernel
 // matches: dequantize bit-exact, GEMV/GEMM relative error (L2 norm) <= 1e-5.
-import { openDevice, upload } from './gpu.mjs';
+import { openDevice, upload, engine } from './gpu.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
 let adapter, device, hasF16, hasSubgroups;
 try { ({ adapter, device, hasF16, hasSubgroups } = await openDevice()); } catch (e) { console.error(e.message); process.exit(2); }
 const info = adapter.info || {};
-const report = { adapter: `${info.vendor || ''} ${info.architecture || ''} ${info.description || ''}`.trim(),
+const report = { engine, adapter: `${info.vendor || ''} ${info.architecture || ''} ${info.description || ''}`.trim(),
                  features: [...adapter.features].sort(), compile: [], exec: [] };
 let failures = 0;
 
@@ -149,8 +149,8 @@ if (exec) {
 }
 report.failures = failures;
 const c = report.compile;
-console.log(`adapter: ${report.adapter}; shader-f16: ${hasF16 ? 'yes' : 'no'}`);
-console.log(`compiled ${c.filter(e => e.status === 'compiled').length}, not compiled here ${c.filter(e => e.status === 'not compiled here').length} (no shader-f16), errors ${c.filter(e => e.status === 'error').length}`);
+console.log(`engine: ${engine}; adapter: ${report.adapter}; shader-f16: ${hasF16 ? 'yes' : 'no'}`);
+console.log(`compiled ${c.filter(e => e.status === 'compiled').length}, not compiled here ${c.filter(e => e.status === 'not compiled here').length} (adapter lacks shader-f16 or subgroups), errors ${c.filter(e => e.status === 'error').length}`);
 for (const e of c.filter(e => e.status === 'error')) console.log('ERROR', e.file, e.errors.join(' | '));
 for (const e of report.exec.filter(e => !e.shared))
   console.log(`${e.status.padEnd(10)} ${e.kind.padEnd(10)} ${e.variant.padEnd(6)} ${e.format.padEnd(10)} ${e.profile.padEnd(8)} ${e.rows}x${e.K}` +

@@ -1,13 +1,20 @@
 // tools/webgpu/gpu.mjs — what the Node WebGPU tools share: a Dawn device on the SwiftShader
 // adapter, and uploads padded to whole u32 words.
-import { create, globals } from 'webgpu';
-Object.assign(globalThis, globals);
+// Under Deno (Firefox's stack: wgpu + naga) navigator.gpu is built in; under Node, Dawn comes
+// from npm `webgpu`.
+export const engine = globalThis.Deno ? 'deno (wgpu + naga)' : 'node (Dawn + Tint)';
 
 export async function openDevice() {
-  // keep the instance referenced for the whole run: if it is garbage-collected while the
-  // device lives, Dawn's threads crash the process
-  globalThis.wgpuInstance = create([]);
-  const adapter = await globalThis.wgpuInstance.requestAdapter();
+  let adapter;
+  if (globalThis.Deno) adapter = await navigator.gpu.requestAdapter();
+  else {
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals);
+    // keep the instance referenced for the whole run: if it is garbage-collected while the
+    // device lives, Dawn's threads crash the process
+    globalThis.wgpuInstance = create([]);
+    adapter = await globalThis.wgpuInstance.requestAdapter();
+  }
   if (!adapter) throw new Error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)');
   const hasF16 = adapter.features.has('shader-f16');
   const hasSubgroups = adapter.features.has('subgroups');
