@@ -18,7 +18,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
-       quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/tensor.c quant/planner.c \
+       quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/simd.c quant/tensor.c quant/planner.c \
        verify/llama.c verify/compare.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c pack/onnx_export.c formats/wgsl.c
 CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/npy.c convert/verify_onnx.c convert/report.c convert/db.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
@@ -39,9 +39,10 @@ $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
 # The WebAssembly fallback: the C reference dequantizer built for wasm32 (Debian's clang + lld,
 # freestanding) and embedded in wgpack, which writes it into every bundle.
 WASM_SRC := wasm/wasm_api.c quant/quant.c quant/half.c quant/formats.c
-$(BUILD)/wgpack.wasm: $(WASM_SRC) $(wildcard wasm/include/*.h) quant/quant.h formats/model.h
+$(BUILD)/wgpack.wasm: $(WASM_SRC) $(wildcard wasm/include/*.h) quant/quant.h quant/quant_internal.h formats/model.h
 	@mkdir -p $(BUILD)
 	clang --target=wasm32 -O2 -std=c11 -nostdlib -ffreestanding -Iwasm/include -Wall -Werror \
+	    -DWG_QUANT_REFERENCE_ONLY \
 	    -Wno-unused-function -Wl,--no-entry -Wl,--allow-undefined -Wl,--export-dynamic -o $@ $(WASM_SRC)
 
 $(BUILD)/bin2c: tools/bin2c.c
@@ -136,4 +137,7 @@ $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 # the quantizer's inner loops are worth full vectorisation
 # -fno-trapping-math only gives up FP exception flags (results are unchanged); it lets the
 # compiler turn the clamps into vector blends
-$(BUILD)/quant/quant.o $(BUILD)/quant/fp.o: OPT += -O3 -fno-trapping-math -fno-math-errno
+$(BUILD)/quant/quant.o $(BUILD)/quant/fp.o $(BUILD)/quant/simd.o: OPT += -O3 -fno-trapping-math -fno-math-errno
+# simd.c must repeat the reference's float operations exactly: never fuse a*b+c into an FMA
+# (the AVX2 variant could); its 8-lane vector types change no ABI (all of them stay inside)
+$(BUILD)/quant/simd.o: OPT += -ffp-contract=off -Wno-psabi

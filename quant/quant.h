@@ -87,7 +87,9 @@ double wg_qm_clipped_frac(const wg_qmetrics *m);
 
 typedef struct wg_qopts {
     bool search;              /* error-minimising scale search instead of plain RTN */
-    bool reference;           /* use the scalar reference packer (tests) */
+    bool reference;           /* use the scalar reference kernels and packer (tests) */
+    const char *kernels;      /* fast kernels: NULL = the best this CPU runs, or "generic",
+                                 "avx2" (tests; -1 if this CPU cannot run them) */
     const float *importance;  /* per-column weights (length K) for the search, or NULL */
     int threads;              /* 0 or 1: single-threaded */
 } wg_qopts;

@@ -1,0 +1,37 @@
+/* quant/quant_internal.h — the per-group steps of integer quantization as a table of kernels:
+ * the scalar reference (quant.c, which is the specification) and vectorised fast paths
+ * (simd.c) that must produce the same bits, metrics included. Not part of the public API.
+ *
+ * Contract shared by every row of the table
+ *  - params: scale d (already rounded to its storage type) and zero point z for one group of G
+ *    values (G a multiple of 32; the caller zero-pads a last, partial group), by round-to-nearest
+ *    or, with search, by the error-minimising search; w is the group's column weights or NULL.
+ *  - codes: u = clamp(floor(x / d + z + 0.5), 0, qmax) for G values, computed as in code_of().
+ *  - metrics: the sums of n <= WG_METRIC_CHUNK values (8 float lanes folded into m in lane
+ *    order) and their histogram bins counted into hist4 (the caller folds those into m->hist).
+ *  A fast row may only differ from the reference in speed: tests/unit/test_simd.c compares
+ *  every row against it, bit for bit, on inputs chosen to hit every branch. */
+#ifndef WG_QUANT_INTERNAL_H
+#define WG_QUANT_INTERNAL_H
+#include "quant.h"
+
+#define WG_METRIC_CHUNK 2048
+
+typedef struct wg_qkernels {
+    const char *name; /* "reference", "generic", "avx2" */
+    void (*params)(const float *x, const float *w, int G, const wg_qformat *f, bool search,
+                   float *d, int *z);
+    void (*codes)(const float *x, int G, float d, int z, int qmax, uint8_t *codes);
+    void (*metrics)(wg_qmetrics *m, const float *x, const uint8_t *codes, int n, float d, int z,
+                    const float *w, int qmax, uint32_t (*hist4)[WG_QHIST_BINS]);
+} wg_qkernels;
+
+extern const wg_qkernels wg_qk_reference;
+/* A fast row by name ("generic": portable vectors, "avx2"), or for NULL the best one this CPU
+ * runs. NULL when the named row does not exist or this CPU cannot run it. */
+const wg_qkernels *wg_qk_fast(const char *name);
+
+/* wg_f16_to_f32(wg_f32_to_f16(d)) for |d| <= 65504, without branches (simd.c) */
+float wg_qk_round_f16(float d);
+
+#endif
