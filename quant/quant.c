@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ------------------------------------------------------------------ metrics */
 
@@ -270,25 +273,27 @@ static void search_params(const float *x, const float *w, int G, const wg_qforma
     *z_out = bz;
 }
 
-static void ref_params(const float *x, const float *w, int G, const wg_qformat *f, bool search,
-                       float *d, int *z)
+/* One group, step by step (quant_internal.h states the contract) */
+static void ref_group(const float *x, const float *w, int G, int valid, const wg_qformat *f,
+                      bool search, float *d, int *z, uint8_t *codes, wg_qmetrics *m,
+                      uint32_t (*hist4)[WG_QHIST_BINS])
 {
+    const int qmax = (1 << f->bits) - 1;
     if (search)
         search_params(x, w, G, f, d, z);
     else
         rtn_params(x, G, f, 1.0f, d, z);
-}
-
-static void ref_codes(const float *x, int G, float d, int z, int qmax, uint8_t *codes)
-{
-    float id = inv_scale(d);
+    float id = inv_scale(*d);
     for (int i = 0; i < G; i++) {
         int c;
-        codes[i] = (uint8_t)code_of(x[i], id, z, qmax, &c);
+        codes[i] = (uint8_t)code_of(x[i], id, *z, qmax, &c);
     }
+    for (int c = 0; m && c < valid; c += METRIC_CHUNK) /* per-channel: long */
+        metric_group(m, x + c, codes + c, valid - c < METRIC_CHUNK ? valid - c : METRIC_CHUNK, *d,
+                     *z, w ? w + c : NULL, qmax, hist4);
 }
 
-const wg_qkernels wg_qk_reference = {"reference", ref_params, ref_codes, metric_group};
+const wg_qkernels wg_qk_reference = {"reference", ref_group};
 
 /* ------------------------------------------------------------------ packing */
 
@@ -321,15 +326,24 @@ static int unpack_ref(const uint8_t *in, int i, int bits)
 }
 
 /* Fast: 32 codes at a time through a 64-bit accumulator (any width), byte stores for 4/8. */
-static void pack_fast(const uint8_t *u, int G, int bits, uint8_t *out)
+static void pack_fast(const uint8_t *restrict u, int G, int bits, uint8_t *restrict out)
 {
     if (bits == 8) {
         memcpy(out, u, (size_t)G);
         return;
     }
-    if (bits == 4) {
+    if (bits == 4) { /* codes < 16: the low byte of w | w >> 4 packs a little-endian pair w */
+#ifdef __SSE2__
+        const __m128i lo = _mm_set1_epi16(0xff);
+        for (int i = 0; i < G; i += 16) {
+            __m128i w = _mm_loadu_si128((const __m128i *)(u + i));
+            w = _mm_and_si128(_mm_or_si128(w, _mm_srli_epi16(w, 4)), lo);
+            _mm_storel_epi64((__m128i *)(out + i / 2), _mm_packus_epi16(w, w));
+        }
+#else
         for (int i = 0; i < G; i += 2)
             out[i / 2] = (uint8_t)(u[i] | u[i + 1] << 4);
+#endif
         return;
     }
     if (bits == 2) {
@@ -413,7 +427,7 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
                        bool ref, uint8_t *planes, float *xg, float *wbuf, uint8_t *codes,
                        wg_qmetrics *m)
 {
-    const int G = (int)l->group, bits = f->bits, qmax = (1 << bits) - 1;
+    const int G = (int)l->group, bits = f->bits;
     const size_t gbytes = (size_t)G * bits / 8;
     uint8_t *data = planes, *scales = planes + l->data_bytes,
             *zeros = planes + l->data_bytes + l->scale_bytes;
@@ -434,12 +448,7 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
             }
             float d;
             int z;
-            k->params(xs, w, G, f, search, &d, &z);
-            k->codes(xs, G, d, z, qmax, codes);
-            for (int64_t c = 0; m && c < valid; c += METRIC_CHUNK) /* per-channel: long */
-                k->metrics(m, xs + c, codes + c,
-                           (int)(valid - c < METRIC_CHUNK ? valid - c : METRIC_CHUNK), d, z,
-                           w ? w + c : NULL, qmax, hist4);
+            k->group(xs, w, G, (int)valid, f, search, &d, &z, codes, m, hist4);
             int64_t gi = (r0 + r) * l->ngroups + g;
             (ref ? pack_ref : pack_fast)(codes, G, bits, data + (size_t)gi * gbytes);
             put_scale(scales, gi, d, f->scale_f32);
@@ -458,13 +467,10 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
 {
     if (f->kind != WG_Q_INT || !wg_qbits_row(f->bits) || l->group <= 0 || l->group % 32)
         return -1;
-    uint32_t special = 0; /* OR of "exponent all ones" flags: branch-free, vectorises */
-    for (int64_t i = 0; i < n * l->K; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        special |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    if (special)
+    int finite = 1; /* a branch-free AND over the block: vectorises */
+    for (int64_t i = 0; i < n * l->K; i++)
+        finite &= fabsf(x[i]) <= 3.4028235e38f;
+    if (!finite)
         return 1;
     float *xg = malloc(2 * sizeof(float) * (size_t)l->group); /* group values | weights */
     uint8_t *codes = malloc((size_t)l->group);

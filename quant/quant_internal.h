@@ -2,15 +2,16 @@
  * the scalar reference (quant.c, which is the specification) and vectorised fast paths
  * (simd.c) that must produce the same bits, metrics included. Not part of the public API.
  *
- * Contract shared by every row of the table
- *  - params: scale d (already rounded to its storage type) and zero point z for one group of G
- *    values (G a multiple of 32; the caller zero-pads a last, partial group), by round-to-nearest
- *    or, with search, by the error-minimising search; w is the group's column weights or NULL.
- *  - codes: u = clamp(floor(x / d + z + 0.5), 0, qmax) for G values, computed as in code_of().
- *  - metrics: the sums of n <= WG_METRIC_CHUNK values (8 float lanes folded into m in lane
- *    order) and their histogram bins counted into hist4 (the caller folds those into m->hist).
+ * Contract of a row's `group` (one group of G values, G a multiple of 32; a last, partial group
+ * is zero-padded by the caller to G, weights padded with 0):
+ *  - d, z: the scale (already rounded to its storage type) and zero point, by round-to-nearest
+ *    or, with search, by the error-minimising search; w is the group's column weights or NULL;
+ *  - codes[0..G): u = clamp(floor(x / d + z + 0.5), 0, qmax), as code_of() computes it;
+ *  - when m is not NULL, the metrics of the first `valid` values, chunk by chunk of
+ *    WG_METRIC_CHUNK values: 8 float lanes per chunk folded into m in lane order, histogram bins
+ *    counted into hist4 (the caller folds those into m->hist).
  *  A fast row may only differ from the reference in speed: tests/unit/test_simd.c compares
- *  every row against it, bit for bit, on inputs chosen to hit every branch. */
+ *  every row against it, bit for bit, on inputs chosen to reach every branch. */
 #ifndef WG_QUANT_INTERNAL_H
 #define WG_QUANT_INTERNAL_H
 #include "quant.h"
@@ -19,11 +20,9 @@
 
 typedef struct wg_qkernels {
     const char *name; /* "reference", "generic", "avx2" */
-    void (*params)(const float *x, const float *w, int G, const wg_qformat *f, bool search,
-                   float *d, int *z);
-    void (*codes)(const float *x, int G, float d, int z, int qmax, uint8_t *codes);
-    void (*metrics)(wg_qmetrics *m, const float *x, const uint8_t *codes, int n, float d, int z,
-                    const float *w, int qmax, uint32_t (*hist4)[WG_QHIST_BINS]);
+    void (*group)(const float *x, const float *w, int G, int valid, const wg_qformat *f,
+                  bool search, float *d, int *z, uint8_t *codes, wg_qmetrics *m,
+                  uint32_t (*hist4)[WG_QHIST_BINS]);
 } wg_qkernels;
 
 extern const wg_qkernels wg_qk_reference;

@@ -11,6 +11,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define WG_N_CLIP 12 /* clip ratios 1.00 .. 0.56, as quant.c's N_CLIP */
 
@@ -77,7 +80,7 @@ static inline void asym_params(float mn, float mx, float clip, int qmax, bool f3
 #undef FN
 #undef ATTR
 
-static const wg_qkernels qk_generic = {"generic", params_generic, codes_generic, metrics_generic};
+static const wg_qkernels qk_generic = {"generic", group_generic};
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WG_HAVE_AVX2 1
@@ -88,7 +91,7 @@ static const wg_qkernels qk_generic = {"generic", params_generic, codes_generic,
 #undef VW
 #undef FN
 #undef ATTR
-static const wg_qkernels qk_avx2 = {"avx2", params_avx2, codes_avx2, metrics_avx2};
+static const wg_qkernels qk_avx2 = {"avx2", group_avx2};
 #endif
 
 const wg_qkernels *wg_qk_fast(const char *name)
