@@ -137,6 +137,8 @@ const wg_tensor *wg_model_find(const wg_model *m, const char *name);
 /* Drop a processed tensor's mmapped pages from this process (they stay in the page cache), so
  * that streaming through a model keeps resident memory near one tensor, not the whole file. */
 void wg_tensor_release(const wg_model *m, const wg_tensor *t);
+/* The same for the whole pages inside bytes [off, off+len) of the tensor's data. */
+void wg_tensor_release_bytes(const wg_model *m, const wg_tensor *t, uint64_t off, uint64_t len);
 
 /* Glob over names: `*` any run, `?` one char, `#` a run of digits (first `#` -> *layer,
  * -1 if none). Names longer than 4096 bytes never match. */

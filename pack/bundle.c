@@ -403,7 +403,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
             goto fail;
         }
     }
-    wg_qopts qo = {.search = o->search, .threads = o->threads};
+    wg_qopts qo = {.search = o->search, .threads = o->threads, .model = m};
     size_t cur_t = (size_t)-1, pi = 0, done_t = 0;
     uint64_t qcap = 0;
     for (size_t s = 0; s < L.nshards; s++) {
