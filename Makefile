@@ -1,10 +1,10 @@
 # wgpack — top-level Makefile (the only build system).
 #   make            build ./wgpack
-#   make check      run every test (units + end-to-end); ends with "N passed, N failed"
+#   make demo       the main job on the bundled default model  } on a bare machine these two first
+#   make check      every test; ends with "N passed, N failed" } install what is missing (bootstrap)
 #   make asan       build with AddressSanitizer + UBSan and run the whole suite
 #   make bench      benchmarks (ratios against cp in the same run, peak RSS)
-#   make demo       the main job on the bundled default model
-#   make deps       install the Debian packages the build needs
+#   make deps       install the Debian packages the build and the tests need
 #   make install PREFIX=/usr/local
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -13,14 +13,16 @@ PKGS    := libprotobuf-c libzstd libarchive libxxhash jansson libcrypto sqlite3
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-format-truncation -Wno-unknown-warning-option
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
+# evaluated when the Makefile is read: on a bare machine (no pkg-config yet) these come out empty,
+# which is why demo and check bootstrap first and then build in a second make that reads them anew
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
        quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/simd.c quant/tensor.c quant/planner.c \
        verify/llama.c verify/compare.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c pack/onnx_export.c formats/wgsl.c
-CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/npy.c convert/verify_onnx.c convert/report.c convert/db.c
+CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/npy.c convert/verify_onnx.c convert/report.c convert/db.c convert/progress.c
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o) $(BUILD)/gen/report_html.o
@@ -64,7 +66,7 @@ $(BUILD)/gen/wasm_blob.o: $(BUILD)/gen/wasm_blob.c
 	$(CC) $(CSTD) $(OPT) -c $< -o $@
 
 $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
-	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
+	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) -c $< -o $@
 
 $(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -83,12 +85,22 @@ $(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
 $(BUILD)/mkfixtures: tools/mkfixtures.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
 
+# ---- bootstrap: what `make demo` and `make check` need on a bare machine, installed only when
+# missing (tools/deps.sh: Debian packages; tools/npm-deps.sh: node_modules against
+# package-lock.json, by a stamp), then the build in a second make, which reads pkg-config anew.
+bootstrap-build:
+	@bash tools/deps.sh build
+bootstrap:
+	@bash tools/deps.sh all
+	@bash tools/npm-deps.sh
+
 REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
-check: $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures $(REPLAY)
+check: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures $(REPLAY)
 	@WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/$(BUILD) bash tests/run
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-asan:
+asan: bootstrap
 	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures \
 	    $(FUZZ_TARGETS:%=build-asan/replay_%)
@@ -112,12 +124,13 @@ $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(
 bench: wgpack $(BUILD)/mkbench
 	bash tools/bench.sh
 
-demo: wgpack
+demo: bootstrap-build
+	@$(MAKE) --no-print-directory $(BIN)
 	./wgpack build models/tinyllama -o out/tinyllama --preset mixed --compress zstd --force
 	./wgpack verify-bundle out/tinyllama
 
 deps:
-	bash tools/deps.sh
+	bash tools/deps.sh all
 
 install: wgpack
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -129,7 +142,7 @@ install: wgpack
 clean:
 	rm -rf build build-asan build-fuzz wgpack
 
-.PHONY: all check asan bench demo deps install clean fuzz
+.PHONY: all check asan bench bench-large demo deps bootstrap bootstrap-build install clean fuzz
 
 $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)

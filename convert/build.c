@@ -3,13 +3,13 @@
 #include "cli.h"
 #include "db.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "report.h"
 #include "../pack/pack.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *build_help =
     "usage: wgpack build MODEL -o DIR [options]\n"
@@ -102,7 +102,6 @@ int cmd_build(int argc, char **argv)
     if (optind != argc - 1 || !po.out_dir)
         return cli_usage("build", "expected MODEL and -o DIR");
     po.search = pc.search;
-    po.progress = isatty(2);
     wg_error err = {0};
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
@@ -111,6 +110,8 @@ int cmd_build(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
+    wg_progress_stage("plan");
     if (!(plan = calloc(m->n_tensors + 1, sizeof *plan))) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
@@ -131,6 +132,7 @@ int cmd_build(int argc, char **argv)
     json_object_set_new(opt, "critical_layers", json_integer(pc.critical_layers));
     json_object_set_new(opt, "target", json_string(pc.webnn ? "webnn" : "webgpu"));
     po.options = opt;
+    wg_progress_stage("quantize");
     rc = wg_bundle_build(m, plan, &po, &br, &err);
     json_decref(opt);
     if (rc)
@@ -176,6 +178,7 @@ int cmd_build(int argc, char **argv)
         json_object_del(onnx, "tensors");
         json_object_set(summary, "onnx", onnx);
     }
+    wg_bar_end();
     if (json) {
         json_dumpf(summary, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

@@ -3,6 +3,7 @@
  * quantized model (pack/onnx_export.c) from the same plan and quantizer as a bundle. */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../pack/pack.h"
 
 #include <getopt.h>
@@ -27,6 +28,7 @@ int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const char *out,
                               .threads = threads, .version = WGPACK_VERSION,
                               .importance = importance};
     wg_onnx_export_result r;
+    wg_progress_stage("export");
     int rc = wg_onnx_export(m, plan, &eo, &r, err);
     if (rc) {
         json_decref(r.tensors);
@@ -97,6 +99,7 @@ int cmd_export_onnx(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
     if (m->kind != WG_IN_ONNX) {
         rc = wg_fail(&err, WG_EUSAGE, m->path, "export-onnx needs an ONNX model (this is "
                      "safetensors: use build or quantize)");
@@ -113,6 +116,7 @@ int cmd_export_onnx(int argc, char **argv)
         goto fail;
     rep = wg_plan_report(m, plan, &pc, &pr);
     json_object_set(s, "plan", json_object_get(rep, "summary"));
+    wg_bar_end();
     if (json) {
         json_dumpf(s, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

@@ -4,6 +4,7 @@
  * (README "Quantized tensor container"), and reports sizes and per-tensor error metrics. */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../quant/quant.h"
 
 #include <getopt.h>
@@ -128,6 +129,8 @@ int cmd_quantize(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
+    wg_progress_stage("plan");
     plan = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *plan);
     if (!plan) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
@@ -201,6 +204,7 @@ int cmd_quantize(int argc, char **argv)
     }
     wg_qopts qo = {.search = pc.search, .threads = threads};
     qsink_ctx sc = {.m = m, .plan = plan, .w = &w, .tensors = json_object_get(report, "tensors")};
+    wg_progress_stage("quantize");
     if (!dry && (rc = wg_quantize_stream(m, plan, &qo, write_tensor, &sc, &err)))
         goto fail;
     if (writing) {
@@ -216,6 +220,7 @@ int cmd_quantize(int argc, char **argv)
     if (!dry)
         json_object_set_new(sum, "model_sqnr_db",
                             sc.sse > 0 ? json_real(10 * log10(sc.ssx / sc.sse)) : json_null());
+    wg_bar_end();
     if (json) {
         json_dumpf(report, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

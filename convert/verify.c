@@ -5,6 +5,7 @@
  * original forward pass against logits from another runtime (ONNX Runtime in the tests). */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../verify/verify.h"
 
 #include <getopt.h>
@@ -177,6 +178,8 @@ int cmd_verify(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
+    wg_progress_stage("forward");
     getter g0 = {m, NULL, pc.search, threads};
     if ((rc = wg_llama_load(&a, m, get_weight, &g0, &err)))
         goto fail;
@@ -215,11 +218,14 @@ int cmd_verify(int argc, char **argv)
             rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
             goto fail;
         }
+        wg_progress_stage("plan");
         if ((rc = wg_plan_cli_run(&pc, m, threads, plan, &pr, &err)))
             goto fail;
         getter g1 = {m, plan, pc.search, threads};
+        wg_progress_stage("quantize");
         if ((rc = wg_llama_load(&b, m, get_weight, &g1, &err)))
             goto fail;
+        wg_progress_stage("forward");
         if (wg_llama_forward(&b, tokens, n, lb, threads)) {
             rc = wg_fail(&err, WG_EIO, NULL, "forward pass failed");
             goto fail;
@@ -230,6 +236,7 @@ int cmd_verify(int argc, char **argv)
                         json_object_get(rep, "summary"), "metrics", compare_json(&cmp));
         json_decref(rep);
     }
+    wg_bar_end();
     if (json) {
         json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "npy.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "db.h"
 #include "report.h"
 #include "verify_onnx.h"
@@ -337,6 +338,7 @@ int wg_ort_run(const char *model, const char *outdir, char **indirs, int ndirs, 
                wg_error *err)
 {
     char runner[PATH_MAX], errpath[PATH_MAX];
+    wg_progress_stage("ORT");
     if (!find_runner(runner, sizeof runner))
         return wg_fail(err, WG_EIO, NULL, "cannot find tools/ort/run.mjs (set WGPACK_ORT_RUNNER)");
     const char *node = getenv("WGPACK_NODE");
@@ -912,6 +914,7 @@ int cmd_verify_onnx(int argc, char **argv)
     wg_open_opts mo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(orig, &mo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
     if (m->kind != WG_IN_ONNX) {
         rc = wg_fail(&err, WG_EUSAGE, orig, "not an ONNX model");
         goto fail;
@@ -1016,6 +1019,7 @@ int cmd_verify_onnx(int argc, char **argv)
     }
     if (exs)
         json_object_set(report, "export", exs);
+    wg_bar_end();
     if (json) {
         json_dumpf(report, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

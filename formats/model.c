@@ -13,6 +13,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const wg_progress_sink *_Atomic progress_sink;
+
+void wg_progress_install(const wg_progress_sink *s) { progress_sink = s; }
+
+void wg_progress_stage(const char *stage)
+{
+    const wg_progress_sink *s = progress_sink;
+    if (s)
+        s->stage(stage);
+}
+
+void wg_progress_done(size_t tensors, uint64_t bytes)
+{
+    const wg_progress_sink *s = progress_sink;
+    if (s)
+        s->done(tensors, bytes);
+}
+
 int wg_fail(wg_error *e, int code, const char *file, const char *fmt, ...)
 {
     if (!e || e->code)

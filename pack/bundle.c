@@ -408,6 +408,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     uint64_t qcap = 0;
     for (size_t s = 0; s < L.nshards; s++) {
         wg_shard_t *sh = &L.shards[s];
+        wg_progress_stage("quantize");
         memset(shard, 0, sh->size);
         for (; pi < L.nparts && L.parts[pi].shard == s; pi++) {
             const wg_part_t *p = &L.parts[pi];
@@ -445,6 +446,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
                     memcpy(shard + p->off[q], qbuf + plane_base[q] + rb[q] * (uint64_t)p->row0,
                            p->bytes[q]);
         }
+        wg_progress_stage("hash");
         sh->xxh3 = XXH3_64bits(shard, sh->size);
         wg_sri_sha256(shard, sh->size, sh->sri);
         char idx[32];
@@ -456,10 +458,12 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
             snprintf(idx + strlen(idx), sizeof idx - strlen(idx), ".%d", sh->unit_index);
         snprintf(sh->file, sizeof sh->file, "%s-%s-%016llx.bin", sh->component, idx,
                  (unsigned long long)sh->xxh3);
+        wg_progress_stage("write");
         if ((rc = write_file(tmp, sh->file, shard, sh->size, err)))
             goto fail;
         res->bundle_bytes += sh->size;
         if (zc) {
+            wg_progress_stage("compress");
             size_t z = ZSTD_compress2(zc, zbuf, ZSTD_compressBound(o->shard_size), shard, sh->size);
             if (ZSTD_isError(z)) {
                 rc = wg_fail(err, WG_EIO, NULL, "zstd: %s", ZSTD_getErrorName(z));

@@ -100,13 +100,12 @@ int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopt
 {
     if (m)
         memset(m, 0, sizeof *m);
-    if (e->fmt.kind == WG_Q_RAW) {
-        if (t->nbytes)
+    if (e->fmt.kind == WG_Q_RAW || e->rows == 0 || e->K == 0) {
+        if (e->fmt.kind == WG_Q_RAW && t->nbytes)
             memcpy(out, t->data, t->nbytes);
+        wg_progress_done(1, t->nbytes);
         return 0;
     }
-    if (e->rows == 0 || e->K == 0)
-        return 0;
     qjob j = {.t = t, .e = e, .o = o, .out = out};
     atomic_init(&j.bad, 0);
     if (e->fmt.kind == WG_Q_INT && !wg_qformat_layout(&e->fmt, e->rows, e->K, &j.l))
@@ -133,6 +132,7 @@ int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopt
     bool drop = o && o->model && t->source >= 0 && !(t->in_dim_first && t->ndim == 2);
     uint64_t block_bytes = t->nbytes / (uint64_t)e->rows * BLOCK_ROWS;
     int64_t wave = drop ? (int64_t)(WAVE_BYTES / (block_bytes ? block_bytes : 1)) : nblocks;
+    uint64_t reported = 0; /* input bytes reported to the progress sink */
     wave = wave < 2 * threads ? 2 * threads : wave;
     for (j.b0 = 0; j.b0 < nblocks && !atomic_load(&j.bad); j.b0 += wave) {
         int64_t nb = nblocks - j.b0 < wave ? nblocks - j.b0 : wave;
@@ -140,6 +140,9 @@ int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopt
         if (drop)
             wg_tensor_release_bytes(o->model, tt, (uint64_t)j.b0 * block_bytes,
                                     (uint64_t)nb * block_bytes);
+        uint64_t upto = (uint64_t)((double)t->nbytes * (double)(j.b0 + nb) / (double)nblocks);
+        wg_progress_done(j.b0 + nb == nblocks, upto - reported);
+        reported = upto;
     }
     if (atomic_load(&j.bad) == 1)
         rc = wg_fail(err, WG_EINPUT, NULL, "tensor '%s' holds NaN or Inf values: integer "
