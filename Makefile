@@ -4,6 +4,7 @@
 #   make check      every test; ends with "N passed, N failed" } install what is missing (bootstrap)
 #   make asan       build with AddressSanitizer + UBSan and run the whole suite
 #   make bench      benchmarks (ratios against cp in the same run, peak RSS)
+#   make bench-large  build on a generated 7B-class checkpoint (13.5 GB; LAYERS=N smaller)
 #   make deps       install the Debian packages the build and the tests need
 #   make install PREFIX=/usr/local
 CC      ?= cc
@@ -121,8 +122,16 @@ fuzz: wgpack
 $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: wgpack $(BUILD)/mkbench
-	bash tools/bench.sh
+bench: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/mkbench
+	ROUNDS=$(ROUNDS) bash tools/bench.sh
+
+# build on a 7B-class checkpoint (13.5 GB, generated once); LAYERS=N for a smaller one
+LAYERS ?= 32
+ROUNDS ?= 3
+bench-large: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/mkbench
+	LAYERS=$(LAYERS) bash tools/bench_large.sh
 
 demo: bootstrap-build
 	@$(MAKE) --no-print-directory $(BIN)

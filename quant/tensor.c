@@ -297,15 +297,16 @@ int wg_quantize_stream(const wg_model *m, const wg_plan_entry *plan, const wg_qo
         pthread_cond_broadcast(&s.cv);
         pthread_mutex_unlock(&s.mu);
     }
-    int src = stream_drain(&s);
+    stream_drain(&s);
     pthread_mutex_lock(&s.mu);
     s.quit = true;
     pthread_cond_broadcast(&s.cv);
     pthread_mutex_unlock(&s.mu);
     pthread_join(th, NULL);
-    if (!rc && src) {
-        rc = src;
-        *err = s.err;
+    if (s.rc && (!rc || rc == s.rc) && !(err && err->code)) { /* the sink's error */
+        rc = s.rc;
+        if (err)
+            *err = s.err;
     }
     free(buf[0]);
     free(buf[1]);
