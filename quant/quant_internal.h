@@ -30,6 +30,9 @@ extern const wg_qkernels wg_qk_reference;
  * runs. NULL when the named row does not exist or this CPU cannot run it. */
 const wg_qkernels *wg_qk_fast(const char *name);
 
+/* n little-endian fp16 values to f32, bit for bit as wg_f16_to_f32, with the CPU's conversion
+ * instruction; false (nothing done) when it has none (simd.c) */
+bool wg_qk_f16_to_f32(const uint8_t *in, float *out, uint64_t n);
 /* wg_f16_to_f32(wg_f32_to_f16(d)) for |d| <= 65504, without branches (simd.c) */
 float wg_qk_round_f16(float d);
 

@@ -236,3 +236,25 @@ Test(simd, stream_equals_tensor_by_tensor_and_stops_on_sink_error)
     free(p);
     wg_model_free(m);
 }
+
+/* the F16C reader gives wg_f16_to_f32's bits for all 65536 halves, signalling NaNs included */
+Test(simd, f16_reader_bit_for_bit_every_half)
+{
+    uint8_t *in = malloc(2 * 65536 + 6);
+    float *out = malloc(sizeof(float) * 65539);
+    for (uint32_t h = 0; h < 65536 + 3; h++) { /* 3 more: a partial last vector */
+        uint16_t v = (uint16_t)(h * 40503u);
+        memcpy(in + 2 * h, &v, 2);
+    }
+    if (!wg_qk_f16_to_f32(in, out, 65539)) {
+        cr_skip_test("this CPU has no F16C");
+    }
+    for (uint32_t h = 0; h < 65539; h++) {
+        uint16_t v;
+        memcpy(&v, in + 2 * h, 2);
+        float want = wg_f16_to_f32(v);
+        cr_assert(!memcmp(&want, &out[h], 4), "half %04x", v);
+    }
+    free(in);
+    free(out);
+}
