@@ -31,7 +31,7 @@ UNIT := $(wildcard tests/unit/test_*.c)
 
 BIN     ?= wgpack
 FUZZ_TARGETS := safetensors onnx json dequant
-FUZZ_EXTRA := convert/plan_cli.c convert/cli.c  # the recipe reader (fuzz_json)
+FUZZ_EXTRA := convert/plan_cli.c convert/cli.c convert/progress.c  # the recipe reader (fuzz_json)
 
 all: $(BIN)
 
