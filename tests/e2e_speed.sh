@@ -2,9 +2,15 @@
 # and the two-command bootstrap (tools/deps.sh, tools/npm-deps.sh, make demo) driven through
 # PATH shims that record any apt-get, sudo or npm call instead of making it.
 
+# tests/run calls each t_* inside an `if`, where bash ignores `set -e` for the whole function
+# body; so every test here runs its body in a child bash with -e, where a failing command does
+# end the test
+strict() { bash -ec "$(declare -f); $1"; }
+not() { ! "$@"; } # `! cmd` would never stop a -e shell; a function returning that status does
+
 # SHA-256 prefixes of `quantize models/tinyllama OPTS` written by the scalar code before the
 # vectorised kernels (commit a98f865): the fast path must reproduce them byte for byte.
-t_quantize_bytes_unchanged_by_the_fast_kernels() {
+_t_quantize_bytes_unchanged_by_the_fast_kernels() {
   while read -r want opts; do
     wg quantize models/tinyllama $opts -o "$TMPDIR/q.st" > /dev/null
     got=$(sha256sum "$TMPDIR/q.st" | cut -c1-16)
@@ -26,7 +32,7 @@ EOF
 # ---- progress: a bar on a terminal (script(1) gives the command one), nothing otherwise
 on_tty() { script -qec "$*" "$TMPDIR/tty.log" > /dev/null; tr '\r' '\n' < "$TMPDIR/tty.log"; }
 
-t_progress_bar_on_a_terminal_build_quantize_verify() {
+_t_progress_bar_on_a_terminal_build_quantize_verify() {
   on_tty "$WGPACK" build models/tinyllama -o "$TMPDIR/b" --preset q4 > "$TMPDIR/build.txt"
   grep -q '^write *\[#\+\] 39/39 tensors  4.99/4.99 MB  0:0[0-9] ETA 0:00' "$TMPDIR/build.txt"
   grep -q '^plan *\[-\+\] 0/39 tensors' "$TMPDIR/build.txt"
@@ -37,15 +43,15 @@ t_progress_bar_on_a_terminal_build_quantize_verify() {
   grep -q '^forward *\[#\+\] 39/39 tensors' "$TMPDIR/v.txt"
 }
 
-t_progress_bar_export_onnx_and_ort() {
+_t_progress_bar_export_onnx_and_ort() {
   on_tty "$WGPACK" export-onnx models/tinyllama-onnx/model.onnx -o "$TMPDIR/q.onnx" --preset q4 > "$TMPDIR/e.txt"
   grep -q '^export *\[#*-*\] [0-9]*/[0-9]* tensors' "$TMPDIR/e.txt"
 }
 
-t_progress_silent_when_quiet_or_not_a_terminal() {
+_t_progress_silent_when_quiet_or_not_a_terminal() {
   on_tty "$WGPACK" build models/tinyllama -o "$TMPDIR/b" --preset q4 --quiet > "$TMPDIR/quiet.txt"
   grep -q '^bundle: ' "$TMPDIR/quiet.txt"
-  ! grep -q 'tensors  ' "$TMPDIR/quiet.txt"
+  not grep -q 'tensors  ' "$TMPDIR/quiet.txt"
   wg build models/tinyllama -o "$TMPDIR/b2" --preset q4 > /dev/null 2> "$TMPDIR/err.txt"
   [ ! -s "$TMPDIR/err.txt" ]
   # an error still gets a line of its own after a bar
@@ -64,7 +70,7 @@ shims() {
   : > "$1/calls"
 }
 
-t_bootstrap_installs_nothing_when_everything_is_present() {
+_t_bootstrap_installs_nothing_when_everything_is_present() {
   shims "$TMPDIR/s"
   PATH="$TMPDIR/s:$PATH" bash tools/deps.sh all
   PATH="$TMPDIR/s:$PATH" bash tools/npm-deps.sh
@@ -76,7 +82,7 @@ t_bootstrap_installs_nothing_when_everything_is_present() {
 
 # a tree with only what deps.sh needs on PATH: dpkg-query reports everything missing, id says
 # UID 1000, and there is no sudo
-t_bootstrap_missing_debs_without_root_or_sudo_one_line() {
+_t_bootstrap_missing_debs_without_root_or_sudo_one_line() {
   shims "$TMPDIR/s"
   mkdir -p "$TMPDIR/p"
   for c in tr grep cut; do ln -s "$(command -v $c)" "$TMPDIR/p/$c"; done
@@ -92,21 +98,21 @@ t_bootstrap_missing_debs_without_root_or_sudo_one_line() {
   [ ! -s "$TMPDIR/s/calls" ]
 }
 
-t_bootstrap_missing_debs_as_root_runs_apt() {
+_t_bootstrap_missing_debs_as_root_runs_apt() {
   shims "$TMPDIR/s"
-  printf '#!/bin/sh\n[ "$3" = libcriterion-dev ] && exit 0\nexit 1\n' > "$TMPDIR/s/dpkg-query" # -W -f=... PKG
+  printf '#!/bin/sh\n[ "$3" = libcriterion-dev ] && printf "install ok installed" && exit 0\nexit 1\n' > "$TMPDIR/s/dpkg-query" # -W -f=... PKG
   printf '#!/bin/sh\necho 0\n' > "$TMPDIR/s/id"
   printf '#!/bin/sh\necho "apt-get $*" >> "%s/calls"\n' "$TMPDIR/s" > "$TMPDIR/s/apt-get"
   chmod +x "$TMPDIR/s/"*
   PATH="$TMPDIR/s:$PATH" bash tools/deps.sh all 2> /dev/null
   grep -q '^apt-get update -qq$' "$TMPDIR/s/calls"
   grep -q '^apt-get install -y -qq --no-install-recommends build-essential pkg-config .* lld .*libclang-rt-14-dev$' "$TMPDIR/s/calls"
-  ! grep -q 'libcriterion-dev' "$TMPDIR/s/calls" # installed already: not asked for
-  ! grep -q '^sudo' "$TMPDIR/s/calls"
+  not grep -q 'libcriterion-dev' "$TMPDIR/s/calls" # installed already: not asked for
+  not grep -q '^sudo' "$TMPDIR/s/calls"
 }
 
 # npm ci exactly when node_modules is missing or stale against package-lock.json
-t_bootstrap_npm_ci_only_when_the_lock_changes() {
+_t_bootstrap_npm_ci_only_when_the_lock_changes() {
   shims "$TMPDIR/s"
   printf '#!/bin/sh\necho "npm $*" >> "%s/calls"\nmkdir -p node_modules\necho "{\\"packages\\":{}}" > node_modules/.package-lock.json\n' "$TMPDIR/s" > "$TMPDIR/s/npm"
   chmod +x "$TMPDIR/s/npm"
@@ -129,7 +135,7 @@ t_bootstrap_npm_ci_only_when_the_lock_changes() {
 
 # the Makefile reads pkg-config when parsed: on a machine without it, demo must still start
 # with the bootstrap (and say nothing about pkg-config)
-t_bootstrap_make_parses_without_pkg_config() {
+_t_bootstrap_make_parses_without_pkg_config() {
   mkdir -p "$TMPDIR/p"
   for f in /usr/bin/* /bin/*; do
     b=$(basename "$f")
@@ -138,5 +144,15 @@ t_bootstrap_make_parses_without_pkg_config() {
   done
   PATH="$TMPDIR/p" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n --no-print-directory demo > "$TMPDIR/n.txt" 2> "$TMPDIR/n.err" || true
   [ "$(head -1 "$TMPDIR/n.txt")" = "bash tools/deps.sh build" ]
-  ! grep -qi 'pkg-config' "$TMPDIR/n.err"
+  not grep -qi 'pkg-config' "$TMPDIR/n.err"
 }
+
+t_quantize_bytes_unchanged_by_the_fast_kernels() { strict _t_quantize_bytes_unchanged_by_the_fast_kernels; }
+t_progress_bar_on_a_terminal_build_quantize_verify() { strict _t_progress_bar_on_a_terminal_build_quantize_verify; }
+t_progress_bar_export_onnx_and_ort() { strict _t_progress_bar_export_onnx_and_ort; }
+t_progress_silent_when_quiet_or_not_a_terminal() { strict _t_progress_silent_when_quiet_or_not_a_terminal; }
+t_bootstrap_installs_nothing_when_everything_is_present() { strict _t_bootstrap_installs_nothing_when_everything_is_present; }
+t_bootstrap_missing_debs_without_root_or_sudo_one_line() { strict _t_bootstrap_missing_debs_without_root_or_sudo_one_line; }
+t_bootstrap_missing_debs_as_root_runs_apt() { strict _t_bootstrap_missing_debs_as_root_runs_apt; }
+t_bootstrap_npm_ci_only_when_the_lock_changes() { strict _t_bootstrap_npm_ci_only_when_the_lock_changes; }
+t_bootstrap_make_parses_without_pkg_config() { strict _t_bootstrap_make_parses_without_pkg_config; }
