@@ -20,10 +20,9 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --c
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
-SRC := formats/model.c formats/safetensors.c formats/onnx.c formats/hfconfig.c formats/roles.c \
-       quant/formats.c quant/plan.c quant/fp.c quant/half.c quant/quant.c quant/simd.c quant/tensor.c quant/planner.c \
-       verify/llama.c verify/compare.c pack/layout.c pack/bundle.c pack/verify.c pack/archive.c pack/kernels.c pack/onnx_export.c formats/wgsl.c
-CLI := convert/main.c convert/cli.c convert/inspect.c convert/quantize.c convert/plan_cli.c convert/verify.c convert/build.c convert/kernel_ref.c convert/export_onnx.c convert/npy.c convert/verify_onnx.c convert/report.c convert/db.c convert/progress.c
+# every .c of a module folder is part of it (a new file needs no Makefile edit)
+SRC := $(sort $(wildcard formats/*.c quant/*.c verify/*.c pack/*.c))
+CLI := $(sort $(wildcard convert/*.c))
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o) $(BUILD)/gen/report_html.o
@@ -31,7 +30,7 @@ UNIT := $(wildcard tests/unit/test_*.c)
 
 BIN     ?= wgpack
 FUZZ_TARGETS := safetensors onnx json dequant
-FUZZ_EXTRA := convert/plan_cli.c convert/cli.c convert/progress.c  # the recipe reader (fuzz_json)
+FUZZ_EXTRA := convert/plan_cli.c convert/cli.c convert/db.c convert/progress.c  # the recipe reader (fuzz_json); db: --costs; progress: cli_report ends the bar
 
 all: $(BIN)
 
@@ -118,6 +117,12 @@ fuzz: wgpack
 	    -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(FUZZ_EXTRA) build-fuzz/libwgpack.a $(LDLIBS) || exit 1; done
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
+# the CLI under a mutation loop over real models and manifests (tools/mutate.py), ASan + UBSan
+MUTATE_SECONDS ?= 60
+mutate:
+	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" build-asan/wgpack
+	python3 tools/mutate.py --seconds $(MUTATE_SECONDS) --wgpack build-asan/wgpack
+
 # the same targets without libFuzzer, replaying the regression files and seeds (make check)
 $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -132,6 +137,10 @@ ROUNDS ?= 3
 bench-large: bootstrap
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/mkbench
 	LAYERS=$(LAYERS) bash tools/bench_large.sh
+
+# GEMV/GEMM speed on the WebGPU adapter at hand (a real GPU: see tools/webgpu/h100.sh)
+bench-gpu: wgpack
+	WGPACK=$(CURDIR)/wgpack node tools/webgpu/bench_gpu.mjs
 
 demo: bootstrap-build
 	@$(MAKE) --no-print-directory $(BIN)
@@ -149,9 +158,9 @@ install: wgpack
 	install -m 644 tools/ort/run.mjs $(DESTDIR)$(PREFIX)/share/wgpack/ort/run.mjs
 
 clean:
-	rm -rf build build-asan build-fuzz wgpack
+	rm -rf build build-asan build-fuzz build-mutate wgpack
 
-.PHONY: all check asan bench bench-large demo deps bootstrap bootstrap-build install clean fuzz
+.PHONY: all check asan bench bench-large bench-gpu demo deps bootstrap bootstrap-build install clean fuzz mutate
 
 $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)

@@ -23,15 +23,44 @@ static const char *build_help =
     "                        many tabs as needed to keep each within S bytes\n"
     "  --threads N           worker threads (output identical for any N)\n"
     "  --emit-onnx OUT.onnx  also write the quantized ONNX model (ONNX input; see export-onnx)\n"
-    "  --external-data       with --emit-onnx: weights in OUT.onnx.data\n"
+    "  --external-data       with --emit-onnx: weights in OUT.onnx_data\n"
+    "  --strip-metadata      with --emit-onnx: drop exporter metadata (doc strings, metadata_props)\n"
+    "  --target onnx         with --emit-onnx: plan for the ONNX file (its formats; a budget binds\n"
+    "                        its bytes); otherwise a budget binds the bundle\n"
     "  --db FILE             append this build (sizes, per-tensor SQNR, profile fits) to a\n"
     "                        SQLite results database\n"
     "  --json                machine-readable summary on stdout\n"
     "  plan options          as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
+/* the build's row in the results database, with SQNR as the bundle measured it */
+static int add_db_row(const wg_model *m, const wg_plan_entry *plan, json_t *rep,
+                      const wg_bundle_result *br, const char *dbp, wg_error *err)
+{
+    json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
+    json_t *sqnr = json_object(); /* name -> sqnr_db, so the join is linear */
+    size_t k;
+    json_array_foreach(json_object_get(br->manifest, "tensors"), k, mt) {
+        json_t *v = json_object_get(json_object_get(mt, "metrics"), "sqnr_db");
+        if (v && json_string_value(json_object_get(mt, "name")))
+            json_object_set(sqnr, json_string_value(json_object_get(mt, "name")), v);
+    }
+    json_array_foreach(json_object_get(r, "tensors"), k, t) {
+        const char *nm = json_string_value(json_object_get(t, "name"));
+        json_t *v = nm ? json_object_get(sqnr, nm) : NULL;
+        if (v)
+            json_object_set(t, "sqnr_db", v);
+    }
+    json_decref(sqnr);
+    json_t *run = wg_db_run_from_report("build", r, br->seconds);
+    int rc = wg_db_add(dbp, run, err);
+    json_decref(run);
+    json_decref(r);
+    return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
-    enum { O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE, O_DB,
+    enum { O_STRIP = 390, O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE, O_DB,
            O_EMIT, O_EXT };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},
@@ -41,12 +70,13 @@ int cmd_build(int argc, char **argv)
         {"tabs", required_argument, 0, O_TABS}, {"tab-memory", required_argument, 0, O_TABMEM},
         {"force", no_argument, 0, O_FORCE}, {"db", required_argument, 0, O_DB},
         {"emit-onnx", required_argument, 0, O_EMIT}, {"external-data", no_argument, 0, O_EXT},
+        {"strip-metadata", no_argument, 0, O_STRIP},
         WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     wg_pack_opts po = {.shard_size = 32u << 20, .zstd_level = 6, .threads = wg_default_threads(),
                        .version = WGPACK_VERSION};
-    bool json = false, external = false;
+    bool json = false, external = false, strip = false;
     const char *dbp = NULL, *emit = NULL;
     int c, rc;
     optind = 1;
@@ -56,6 +86,7 @@ int cmd_build(int argc, char **argv)
         case O_DB: dbp = optarg; break;
         case O_EMIT: emit = optarg; break;
         case O_EXT: external = true; break;
+        case O_STRIP: strip = true; break;
         case 'j': json = true; break;
         case 'T':
             po.threads = atoi(optarg);
@@ -102,6 +133,10 @@ int cmd_build(int argc, char **argv)
     if (optind != argc - 1 || !po.out_dir)
         return cli_usage("build", "expected MODEL and -o DIR");
     po.search = pc.search;
+    if (pc.target == WG_TARGET_ONNX && !emit)
+        return cli_usage("build", "--target onnx plans for the ONNX file: give --emit-onnx OUT.onnx");
+    pc.onnx_eo = (wg_onnx_export_opts){.out_path = emit, .external = external, .search = pc.search,
+                                       .threads = po.threads, .strip_metadata = strip};
     wg_error err = {0};
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
@@ -110,6 +145,10 @@ int cmd_build(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    if (emit && m->kind != WG_IN_ONNX) { /* refused before anything is written */
+        rc = cli_usage("build", "--emit-onnx needs an ONNX input (%s is safetensors)", m->path);
+        goto done;
+    }
     wg_bar_begin(m);
     wg_progress_stage("plan");
     if (!(plan = calloc(m->n_tensors + 1, sizeof *plan))) {
@@ -130,34 +169,34 @@ int cmd_build(int argc, char **argv)
         json_array_append_new(sets, json_string(pc.sets[i]));
     json_object_set_new(opt, "set", sets);
     json_object_set_new(opt, "critical_layers", json_integer(pc.critical_layers));
-    json_object_set_new(opt, "target", json_string(pc.webnn ? "webnn" : "webgpu"));
+    json_object_set_new(opt, "target", json_string(pc.target == WG_TARGET_ONNX ? "onnx"
+                                                   : pc.webnn ? "webnn" : "webgpu"));
     po.options = opt;
+    /* every requested artefact is complete before the bundle is swapped in: a failure
+     * anywhere leaves the previous bundle (and archive) as they were */
+    wg_bundle_stage st;
+    wg_atomic_file af = {.fd = -1};
+    char apath[4200] = "";
     wg_progress_stage("quantize");
-    rc = wg_bundle_build(m, plan, &po, &br, &err);
+    rc = wg_bundle_stage_build(m, plan, &po, &br, &st, &err);
     json_decref(opt);
+    if (!rc && po.archive)
+        rc = wg_bundle_archive_stage(&st, po.archive, &af, apath, sizeof apath, &err);
+    if (!rc && emit)
+        rc = cli_emit_onnx(m, plan, &pc.onnx_eo, &onnx, &err);
+    if (!rc && dbp)
+        rc = add_db_row(m, plan, rep, &br, dbp, &err);
+    if (!rc)
+        rc = wg_bundle_flush(&st, &err);
+    if (po.archive && !rc) /* the archive's rename, then the bundle's: the last step */
+        rc = wg_atomic_commit(&af, &err);
+    else if (po.archive)
+        wg_atomic_abort(&af);
+    if (!rc)
+        rc = wg_bundle_commit(&st, &err);
+    wg_bundle_discard(&st);
     if (rc)
         goto fail;
-    char apath[4200] = "";
-    size_t i2;
-    if (po.archive && (rc = wg_bundle_archive(po.out_dir, po.archive, apath, sizeof apath, &err)))
-        goto fail;
-    if (emit && (rc = cli_emit_onnx(m, plan, emit, external, pc.search, po.threads, NULL, &onnx, &err)))
-        goto fail;
-    if (dbp) {
-        json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
-        size_t k;
-        json_array_foreach(json_object_get(r, "tensors"), k, t) /* SQNR as the bundle measured it */
-            json_array_foreach(json_object_get(br.manifest, "tensors"), i2, mt)
-                if (json_equal(json_object_get(mt, "name"), json_object_get(t, "name")) &&
-                    json_object_get(json_object_get(mt, "metrics"), "sqnr_db"))
-                    json_object_set(t, "sqnr_db", json_object_get(json_object_get(mt, "metrics"), "sqnr_db"));
-        json_t *run = wg_db_run_from_report("build", r, br.seconds);
-        rc = wg_db_add(dbp, run, &err);
-        json_decref(run);
-        json_decref(r);
-        if (rc)
-            goto fail;
-    }
     json_t *rs = json_object_get(rep, "summary");
     summary = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:i, s:i, s:i, s:f, s:o, s:O}",
         "bundle", po.out_dir, "model", m->path, "family", m->family,
@@ -178,6 +217,12 @@ int cmd_build(int argc, char **argv)
         json_object_del(onnx, "tensors");
         json_object_set(summary, "onnx", onnx);
     }
+    if (pr.planned) /* one budget, two artefacts: say which one it bound */
+        json_object_set_new(summary, "budget", json_pack(
+            "{s:I, s:s, s:I, s:O}", "bytes", (json_int_t)pr.budget, "binds",
+            pc.target == WG_TARGET_ONNX ? "onnx" : "bundle", "bundle_bytes",
+            (json_int_t)br.bundle_bytes, "onnx_bytes",
+            onnx ? json_object_get(onnx, "total_bytes") : json_null()));
     wg_bar_end();
     if (json) {
         json_dumpf(summary, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -202,6 +247,14 @@ int cmd_build(int argc, char **argv)
             printf("archive:    %s\n", apath);
         if (onnx)
             cli_print_onnx(onnx);
+        if (pr.planned) {
+            char d[32];
+            printf("budget:     %s binds the %s (bundle %s%s%s)\n",
+                   cli_bytes(pr.budget, a, sizeof a), pc.target == WG_TARGET_ONNX ? "ONNX file"
+                   : "bundle", cli_bytes(br.bundle_bytes, b, sizeof b), onnx ? ", ONNX " : "",
+                   onnx ? cli_bytes((unsigned long long)json_integer_value(json_object_get(
+                              onnx, "total_bytes")), d, sizeof d) : "");
+        }
     }
     rc = 0;
     goto done;
@@ -213,6 +266,7 @@ done:
     json_decref(rep);
     json_decref(br.manifest);
     free(plan);
+    wg_plan_cli_free(&pc);
     wg_model_free(m);
     return rc;
 }

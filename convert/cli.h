@@ -12,6 +12,7 @@ int cmd_quantize(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_kernel_ref(int argc, char **argv);
+int cmd_kernel_gen(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 int cmd_export_onnx(int argc, char **argv);
 int cmd_verify_onnx(int argc, char **argv);

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <sqlite3.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,8 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS kernels (run_id INTEGER NOT NULL REFERENCES runs(id),"
     " profile TEXT NOT NULL, format TEXT NOT NULL, kind TEXT, arith TEXT, compiled TEXT,"
     " executed TEXT, rel_err REAL, adapter TEXT);"
+    "CREATE TABLE IF NOT EXISTS measured_costs (run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " tensor TEXT NOT NULL, format TEXT NOT NULL, metric TEXT NOT NULL, cost REAL, proxy REAL);"
     "CREATE INDEX IF NOT EXISTS runs_fp ON runs(family, precision);";
 
 void wg_precision_label(json_t *s, char *out, size_t n)
@@ -153,6 +156,7 @@ int wg_db_add(const char *path, json_t *run, wg_error *err)
                                         "total_bytes", "memory_budget", "fits"};
     static const char *const kcols[] = {"profile", "format", "kind", "arith", "compiled",
                                         "executed", "rel_err", "adapter"};
+    static const char *const mcols[] = {"tensor", "format", "metric", "cost", "proxy"};
     if (s == SQLITE_OK)
         s = insert_rows(db, "tensor_metrics", id, json_object_get(run, "tensors"), tcols, 7);
     if (s == SQLITE_OK)
@@ -162,6 +166,8 @@ int wg_db_add(const char *path, json_t *run, wg_error *err)
     if (s == SQLITE_OK)
         s = insert_rows(db, "kernels", id, json_object_get(run, "kernels"), kcols, 8);
     if (s == SQLITE_OK)
+        s = insert_rows(db, "measured_costs", id, json_object_get(run, "measured"), mcols, 5);
+    if (s == SQLITE_OK)
         s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (s != SQLITE_OK) {
         rc = wg_fail(err, WG_EIO, path, "cannot record the run: %s", sqlite3_errmsg(db));
@@ -169,6 +175,64 @@ int wg_db_add(const char *path, json_t *run, wg_error *err)
     }
     sqlite3_close(db);
     return rc;
+}
+
+static int costs_from_db(const char *path, const wg_model *m, json_t **out, wg_error *err)
+{
+    sqlite3 *db;
+    int rc = open_db(path, &db, false, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT tensor, format, metric, cost FROM measured_costs WHERE run_id = "
+                      "(SELECT MAX(r.id) FROM runs r JOIN measured_costs c ON c.run_id = r.id "
+                      "WHERE r.model = ?) ORDER BY rowid";
+    json_t *costs = json_array();
+    char metric[32] = "";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        rc = wg_fail(err, WG_EINPUT, path, "%s", sqlite3_errmsg(db));
+    else {
+        sqlite3_bind_text(st, 1, m->path, -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            snprintf(metric, sizeof metric, "%s", (const char *)sqlite3_column_text(st, 2));
+            json_array_append_new(costs, json_pack("{s:s, s:s, s:f}", "tensor",
+                                                   (const char *)sqlite3_column_text(st, 0),
+                                                   "format", (const char *)sqlite3_column_text(st, 1),
+                                                   "cost", sqlite3_column_double(st, 3)));
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (!rc && !json_array_size(costs))
+        rc = wg_fail(err, WG_EINPUT, path, "no measured costs recorded for %s", m->path);
+    if (!rc)
+        *out = json_pack("{s:s, s:O}", "metric", metric, "costs", costs);
+    json_decref(costs);
+    return rc;
+}
+
+int wg_costs_load(const char *path, const wg_model *m, json_t **out, wg_error *err)
+{
+    char head[16] = "";
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return wg_fail(err, WG_EINPUT, path, "cannot open: %s", strerror(errno));
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (got == 16 && !memcmp(head, "SQLite format 3", 16))
+        return costs_from_db(path, m, out, err);
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *c = json_object_get(j, "costs") ? j : json_object_get(j, "measured");
+    if (!c || !json_object_get(c, "costs")) {
+        json_decref(j);
+        return wg_fail(err, WG_EINPUT, path, "not measured costs (verify --measure-out, a "
+                       "verify --json report, or a results database)%s%s", j ? "" : ": ",
+                       j ? "" : je.text);
+    }
+    *out = json_incref(c);
+    json_decref(j);
+    return 0;
 }
 
 /* The matrix's row key: the family, or for models no family describes, "generic:<file stem>". */

@@ -14,6 +14,10 @@ void wg_precision_label(json_t *plan_summary, char *out, size_t n);
 int wg_db_add(const char *path, json_t *run, wg_error *err);
 /* A run object from a report (convert/report.h) made by `command`. */
 json_t *wg_db_run_from_report(const char *command, json_t *report, double seconds);
+/* Measured per-tensor costs for model m from path: a measure JSON ({"metric", "costs"}), a
+ * `verify --json` report holding one under "measured", or a results database (the latest run
+ * of this model that recorded some). *out as {"metric", "costs": [...]}. */
+int wg_costs_load(const char *path, const wg_model *m, json_t **out, wg_error *err);
 int cmd_matrix(int argc, char **argv);
 int cmd_record_kernels(int argc, char **argv);
 #endif

@@ -45,6 +45,8 @@ static json_t *summary(const wg_model *m)
     json_object_set_new(root, "path", json_string(m->path));
     json_object_set_new(root, "input", json_string(m->kind == WG_IN_ONNX ? "onnx" : "safetensors"));
     json_object_set_new(root, "family", json_string(m->family));
+    json_object_set_new(root, "architecture_class", json_string(m->arch));
+    json_object_set_new(root, "rules", json_string(m->rule_set));
     if (m->config.present) {
         const wg_hfconfig *c = &m->config;
         json_t *jc = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
@@ -61,6 +63,14 @@ static json_t *summary(const wg_model *m)
                                 : json_boolean(c->tie_word_embeddings));
         if (c->sliding_window)
             json_object_set_new(jc, "sliding_window", json_integer(c->sliding_window));
+        if (c->layer_norm_eps > 0) /* encoders */
+            json_object_set_new(jc, "layer_norm_eps", json_real(c->layer_norm_eps));
+        if (c->type_vocab_size)
+            json_object_set_new(jc, "type_vocab_size", json_integer(c->type_vocab_size));
+        if (c->pad_token_id >= 0)
+            json_object_set_new(jc, "pad_token_id", json_integer(c->pad_token_id));
+        if (*c->hidden_act)
+            json_object_set_new(jc, "hidden_act", json_string(c->hidden_act));
         json_object_set_new(root, "config", jc);
     } else
         json_object_set_new(root, "config", json_null());
@@ -71,8 +81,8 @@ static json_t *summary(const wg_model *m)
     json_object_set_new(root, "sources", srcs);
 
     json_t *comps = json_array(), *roles = json_array(), *layers = json_array(),
-           *tensors = json_array();
-    uint64_t params = 0, bytes = 0;
+           *tensors = json_array(), *consts = json_array();
+    uint64_t params = 0, bytes = 0, const_elems = 0, const_bytes = 0;
     int max_layer = -1;
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].layer > max_layer)
@@ -84,11 +94,18 @@ static json_t *summary(const wg_model *m)
     }
     for (size_t i = 0; i < m->n_tensors; i++) {
         const wg_tensor *t = &m->tensors[i];
-        params += t->numel;
         bytes += t->nbytes;
-        json_t *targets[3] = {find_or_add(comps, "component", t->component),
-                              find_or_add(roles, "role", wg_role_name(t->role)),
-                              t->layer >= 0 ? json_array_get(layers, (size_t)t->layer) : NULL};
+        /* graph constants (shapes, indices, scalars) are listed apart, not counted as weights */
+        json_t *targets[3] = {NULL, NULL, NULL};
+        if (t->constant) {
+            const_elems += t->numel;
+            const_bytes += t->nbytes;
+        } else {
+            params += t->numel;
+            targets[0] = find_or_add(comps, "component", t->component);
+            targets[1] = find_or_add(roles, "role", wg_role_name(t->role));
+            targets[2] = t->layer >= 0 ? json_array_get(layers, (size_t)t->layer) : NULL;
+        }
         for (int k = 0; k < 3; k++)
             if (targets[k]) {
                 jadd(targets[k], "tensors", 1);
@@ -106,11 +123,20 @@ static json_t *summary(const wg_model *m)
             json_object_set_new(jt, "module", json_string(t->module));
         if (t->ndim == 2)
             json_object_set_new(jt, "layout", json_string(t->in_dim_first ? "in_out" : "out_in"));
+        if (t->constant) {
+            json_object_set_new(jt, "constant", json_true());
+            json_array_append_new(consts, json_pack("{s:s, s:s, s:O}", "name", t->name, "dtype",
+                                                    wg_dtype_name(t->dtype), "shape", shape));
+        }
         json_array_append_new(tensors, jt);
     }
     json_object_set_new(root, "totals", json_pack("{s:I, s:I, s:I}", "tensors",
                                                   (json_int_t)m->n_tensors, "parameters",
                                                   (json_int_t)params, "bytes", (json_int_t)bytes));
+    json_object_set_new(root, "constants", json_pack("{s:I, s:I, s:I, s:o}", "tensors",
+                                                     (json_int_t)json_array_size(consts),
+                                                     "elements", (json_int_t)const_elems, "bytes",
+                                                     (json_int_t)const_bytes, "list", consts));
     json_object_set_new(root, "components", comps);
     json_object_set_new(root, "roles", roles);
     json_object_set_new(root, "layers", layers);
@@ -177,12 +203,22 @@ static void print_text(json_t *s, bool list_tensors)
                (long long)json_integer_value(json_object_get(cfg, "num_heads")),
                (long long)json_integer_value(json_object_get(cfg, "num_kv_heads")),
                (long long)json_integer_value(json_object_get(cfg, "vocab_size")));
+    printf("\nclass:    %s (rules: %s)", json_string_value(json_object_get(s, "architecture_class")),
+           json_string_value(json_object_get(s, "rules")));
     printf("\ntotal:    %lld tensors, %s parameters, %s\n",
            (long long)json_integer_value(json_object_get(tot, "tensors")),
            cli_count((unsigned long long)json_integer_value(json_object_get(tot, "parameters")), a,
                      sizeof a),
            cli_bytes((unsigned long long)json_integer_value(json_object_get(tot, "bytes")), b,
                      sizeof b));
+    json_t *cs = json_object_get(s, "constants");
+    if (json_integer_value(json_object_get(cs, "tensors")))
+        printf("constants: %lld graph constants (shapes, indices, scalars), %lld elements, %s, "
+               "not counted as parameters\n",
+               (long long)json_integer_value(json_object_get(cs, "tensors")),
+               (long long)json_integer_value(json_object_get(cs, "elements")),
+               cli_bytes((unsigned long long)json_integer_value(json_object_get(cs, "bytes")), b,
+                         sizeof b));
     print_table(json_object_get(s, "components"), "component", "components");
     print_table(json_object_get(s, "roles"), "role", "roles");
     if (json_array_size(json_object_get(s, "layers")))
@@ -203,10 +239,11 @@ static void print_text(json_t *s, bool list_tensors)
             json_array_foreach(json_object_get(v, "shape"), j, d)
                 o += (size_t)snprintf(shape + o, o < sizeof shape ? sizeof shape - o : 0, "%s%lld",
                                       j ? "x" : "", (long long)json_integer_value(d));
+            bool is_const = json_is_true(json_object_get(v, "constant"));
             printf("  %-56s %-5s %-16s %-10s %-14s %d\n",
                    json_string_value(json_object_get(v, "name")),
                    json_string_value(json_object_get(v, "dtype")), shape,
-                   json_string_value(json_object_get(v, "role")),
+                   is_const ? "constant" : json_string_value(json_object_get(v, "role")),
                    json_string_value(json_object_get(v, "component")),
                    (int)json_integer_value(json_object_get(v, "layer")));
         }

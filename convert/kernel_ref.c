@@ -2,41 +2,130 @@
  * the C reference outputs the WGSL kernels are checked against. Reads one tensor part from a
  * bundle's shard exactly as a loader binds it, and writes dequant.f32 ([rows][K], the scalar
  * reference dequantizer), and with an input matrix x [n][K] (f32): gemv.f32 (W x_0) and
- * gemm.f32 ([n][rows]), both accumulated in double. */
+ * gemm.f32 ([n][rows]), both accumulated in double.
+ * The manifest is untrusted input: it is read by wg_manifest_read() (pack/pack.h), so every
+ * offset, size and shape used below has been checked against the format and the shard. */
 #include "cli.h"
-#include "../quant/quant.h"
+#include "../pack/pack.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-static uint8_t *slurp(const char *path, size_t *n)
+/* a regular file (not through a symlink) of exactly `want` bytes, or any size when want < 0 */
+static uint8_t *read_all(const char *path, int64_t want, size_t *n, wg_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (want >= 0 && st.st_size != want)) {
+        wg_fail(err, WG_EINPUT, path, "%s", fd < 0 ? strerror(errno) : want >= 0 ?
+                "not a regular file of the size the manifest gives" : "not a regular file");
+        if (fd >= 0)
+            close(fd);
         return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        b = NULL;
     }
-    fclose(f);
-    *n = (size_t)sz;
+    *n = (size_t)st.st_size;
+    uint8_t *b = malloc(*n ? *n : 1);
+    size_t got = 0;
+    ssize_t r = 1;
+    while (b && got < *n && (r = read(fd, b + got, *n - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    if (!b || got != *n) {
+        free(b);
+        wg_fail(err, b ? WG_EINPUT : WG_EIO, path, b ? "short read" : "out of memory");
+        return NULL;
+    }
     return b;
 }
 
-static int put(const char *dir, const char *name, const float *v, size_t n)
+static int put(const char *dir, const char *name, const float *v, size_t n, wg_error *err)
 {
-    char p[4096];
+    char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    if (!f || fwrite(v, sizeof(float), n, f) != n || fclose(f))
-        return WG_EIO;
-    return 0;
+    wg_atomic_file f;
+    int rc = wg_atomic_open(&f, p, err);
+    if (!rc)
+        rc = wg_atomic_write(&f, v, n * sizeof(float), err);
+    return rc ? rc : wg_atomic_commit(&f, err);
+}
+
+/* the part's planes, copied out of its shard, dequantized to rows x K floats */
+static float *dequant_part(const char *dir, const wg_manifest *man, const wg_man_tensor *t,
+                           const wg_man_part *p, wg_error *err)
+{
+    const wg_man_shard *sh = &man->shards[p->shard];
+    char sp[4200];
+    snprintf(sp, sizeof sp, "%s/%s", dir, sh->f.file);
+    size_t sn, cnt;
+    uint8_t *shard = read_all(sp, (int64_t)sh->f.bytes, &sn, err), *planes = NULL;
+    wg_qlayout l = {0};
+    float *w = NULL;
+    if (!shard)
+        return NULL;
+    if (t->fmt.kind == WG_Q_INT)
+        wg_qformat_layout(&t->fmt, p->rows, t->K, &l);
+    else
+        l.data_bytes = p->bytes[0];
+    if (__builtin_mul_overflow((size_t)p->rows, (size_t)t->K, &cnt) || cnt > ((size_t)1 << 32) ||
+        !(planes = calloc(1, l.data_bytes + l.scale_bytes + l.zero_bytes + 1)) ||
+        !(w = malloc(sizeof(float) * (cnt ? cnt : 1)))) {
+        wg_fail(err, WG_EIO, sp, "tensor '%s': part too large to dequantize here", t->name);
+        goto out;
+    }
+    uint64_t dst[3] = {0, l.data_bytes, l.data_bytes + l.scale_bytes};
+    for (int q = 0; q < 3; q++) /* sizes and bounds checked by wg_manifest_read */
+        memcpy(planes + dst[q], shard + p->off[q], p->bytes[q]);
+    wg_plan_entry e = {.fmt = t->fmt, .rows = p->rows, .K = t->K};
+    if (t->fmt.kind == WG_Q_INT)
+        wg_dequantize_rows(&t->fmt, &l, planes, 0, p->rows, true, w);
+    else
+        wg_dequantize_tensor(&e, planes, w);
+out:
+    free(shard);
+    free(planes);
+    if (err->code) {
+        free(w);
+        w = NULL;
+    }
+    return w;
+}
+
+/* y[n][rows] = x[n][K] . W^T, accumulated in double; gemv.f32 is row 0 */
+static int products(const char *od, const char *xf, int nx, const float *w, int64_t rows,
+                    int64_t K, wg_error *err)
+{
+    size_t xn, need, cnt;
+    if (__builtin_mul_overflow((size_t)nx, (size_t)K * sizeof(float), &need) ||
+        __builtin_mul_overflow((size_t)nx, (size_t)rows, &cnt))
+        return wg_fail(err, WG_EINPUT, xf, "--n %d x K %lld is too large", nx, (long long)K);
+    float *x = (float *)read_all(xf, (int64_t)need, &xn, err);
+    if (!x)
+        return err->code == WG_EIO ? WG_EIO
+                                   : wg_fail(err, WG_EINPUT, xf, "must hold %d x %lld f32", nx,
+                                             (long long)K);
+    float *y = malloc(sizeof(float) * (cnt ? cnt : 1));
+    if (!y) {
+        free(x);
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    }
+    for (int mm = 0; mm < nx; mm++)
+        for (int64_t r = 0; r < rows; r++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++)
+                acc += (double)w[r * K + k] * x[(size_t)mm * (size_t)K + (size_t)k];
+            y[(size_t)mm * (size_t)rows + (size_t)r] = (float)acc;
+        }
+    int rc = put(od, "gemv.f32", y, (size_t)rows, err);
+    if (!rc)
+        rc = put(od, "gemm.f32", y, cnt, err);
+    free(y);
+    free(x);
+    return rc;
 }
 
 int cmd_kernel_ref(int argc, char **argv)
@@ -56,93 +145,31 @@ int cmd_kernel_ref(int argc, char **argv)
         default: return cli_usage("kernel-ref", "bad option");
         }
     }
-    if (optind != argc - 2 || !od || nx < 1)
-        return cli_usage("kernel-ref", "expected DIR TENSOR -o OUTDIR");
+    if (optind != argc - 2 || !od || nx < 1 || part < 0)
+        return cli_usage("kernel-ref", "expected DIR TENSOR -o OUTDIR (--part >= 0, --n >= 1)");
     const char *dir = argv[optind], *name = argv[optind + 1];
-    char mp[4096];
-    snprintf(mp, sizeof mp, "%s/manifest.json", dir);
-    json_t *man = json_load_file(mp, 0, NULL), *t = NULL, *v;
-    size_t i;
-    json_array_foreach(json_object_get(man, "tensors"), i, v)
-        if (!strcmp(json_string_value(json_object_get(v, "name")), name))
-            t = v;
-    json_t *pt = t ? json_array_get(json_object_get(t, "parts"), (size_t)part) : NULL;
-    wg_qformat f;
-    if (!pt || !wg_qformat_parse(json_string_value(json_object_get(t, "format")), &f)) {
-        fprintf(stderr, "wgpack kernel-ref: no part %d of a quantized tensor '%s' in %s\n", part, name, mp);
-        json_decref(man);
-        return WG_EINPUT;
+    wg_error err = {0};
+    wg_manifest man;
+    if (wg_manifest_read(dir, &man, &err)) {
+        err.code = err.code == WG_EIO ? WG_EIO : WG_EINPUT; /* a bad manifest is bad input here */
+        return cli_report(&err);
     }
-    int64_t rows = json_integer_value(json_object_get(pt, "rows")),
-            K = json_integer_value(json_object_get(t, "K"));
-    const char *file = json_string_value(json_object_get(json_array_get(json_object_get(man, "shards"),
-                                         (size_t)json_integer_value(json_object_get(pt, "shard"))), "file"));
-    char sp[4096];
-    snprintf(sp, sizeof sp, "%s/%s", dir, file);
-    size_t sn;
-    uint8_t *shard = slurp(sp, &sn);
-    float *w = malloc(sizeof(float) * (size_t)(rows * K));
-    int rc = WG_EIO;
-    if (!shard || !w)
+    const wg_man_tensor *t = wg_manifest_tensor(&man, name);
+    int rc = WG_EINPUT;
+    float *w = NULL;
+    if (!t || t->raw || (size_t)part >= t->nparts) {
+        wg_fail(&err, WG_EINPUT, man.path, "no part %d of a quantized tensor '%s'", part, name);
         goto out;
-    wg_plan_entry e = {.fmt = f, .rows = rows, .K = K};
-    wg_qlayout l = {0};
-    if (f.kind == WG_Q_INT)
-        wg_qformat_layout(&f, rows, K, &l);
-    else
-        l.data_bytes = (uint64_t)(rows * K) * (f.kind == WG_Q_F32 ? 4 : 2);
-    uint8_t *planes = calloc(1, l.data_bytes + l.scale_bytes + l.zero_bytes + 1);
-    static const char *pn[3] = {"data", "scales", "zeros"};
-    uint64_t dst[3] = {0, l.data_bytes, l.data_bytes + l.scale_bytes}, want[3] = {l.data_bytes, l.scale_bytes, l.zero_bytes};
-    for (int q = 0; q < 3; q++) {
-        json_t *pl = json_object_get(pt, pn[q]);
-        if (!want[q])
-            continue;
-        uint64_t off = (uint64_t)json_integer_value(json_object_get(pl, "offset")),
-                 b = (uint64_t)json_integer_value(json_object_get(pl, "bytes"));
-        if (!pl || b != want[q] || off + b > sn) {
-            fprintf(stderr, "wgpack kernel-ref: %s plane of '%s' does not match its format\n", pn[q], name);
-            free(planes);
-            rc = WG_EINPUT;
-            goto out;
-        }
-        memcpy(planes + dst[q], shard + off, b);
     }
-    if (f.kind == WG_Q_INT)
-        wg_dequantize_rows(&f, &l, planes, 0, rows, true, w);
-    else
-        wg_dequantize_tensor(&e, planes, w);
-    free(planes);
-    if ((rc = put(od, "dequant.f32", w, (size_t)(rows * K))))
+    const wg_man_part *p = &man.parts[t->part0 + (size_t)part];
+    if (!(w = dequant_part(dir, &man, t, p, &err)))
         goto out;
-    if (xf) {
-        size_t xn;
-        float *x = (float *)slurp(xf, &xn);
-        if (!x || xn != sizeof(float) * (size_t)(nx * K)) {
-            fprintf(stderr, "wgpack kernel-ref: %s must hold %d x %lld f32\n", xf, nx, (long long)K);
-            free(x);
-            rc = WG_EINPUT;
-            goto out;
-        }
-        float *y = malloc(sizeof(float) * (size_t)(nx * rows));
-        for (int mm = 0; mm < nx; mm++)
-            for (int64_t r = 0; r < rows; r++) {
-                double acc = 0;
-                for (int64_t k = 0; k < K; k++)
-                    acc += (double)w[r * K + k] * x[mm * K + k];
-                y[mm * rows + r] = (float)acc;
-            }
-        rc = put(od, "gemv.f32", y, (size_t)rows);
-        if (!rc)
-            rc = put(od, "gemm.f32", y, (size_t)(nx * rows));
-        free(y);
-        free(x);
-    }
+    if ((rc = put(od, "dequant.f32", w, (size_t)p->rows * (size_t)t->K, &err)))
+        goto out;
+    if (xf)
+        rc = products(od, xf, nx, w, p->rows, t->K, &err);
 out:
-    free(shard);
     free(w);
-    json_decref(man);
-    if (rc == WG_EIO)
-        fprintf(stderr, "wgpack kernel-ref: cannot read %s or write %s\n", sp, od);
-    return rc;
+    wg_manifest_free(&man);
+    return rc ? cli_report(&err) : 0;
 }

@@ -13,6 +13,7 @@ static const struct {
     {"build", cmd_build, "read, quantize and write a browser bundle (the main job)"},
     {"verify-bundle", cmd_verify_bundle, "re-read a bundle and check it against its manifest"},
     {"kernel-ref", cmd_kernel_ref, "C reference outputs for one bundle tensor (kernel tests)"},
+    {"kernel-gen", cmd_kernel_gen, "print one generated WGSL kernel (tuner, benchmarks)"},
     {"inspect", cmd_inspect, "show family, components, roles, layers and size estimates"},
     {"quantize", cmd_quantize, "quantize a model into a packed tensor set"},
     {"export-onnx", cmd_export_onnx, "write a quantized ONNX model that ONNX Runtime loads (MatMulNBits)"},

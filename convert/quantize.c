@@ -238,6 +238,7 @@ done:
     free(es);
     json_decref(report);
     free(plan);
+    wg_plan_cli_free(&pc);
     wg_model_free(m);
     return rc;
 }

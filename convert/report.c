@@ -71,18 +71,22 @@ json_t *wg_report_build(const wg_model *m, const wg_plan_entry *plan, json_t *pl
         }
         json_array_append_new(tensors, tj);
     }
-    /* bits per weight by role x layer */
+    /* bits per weight by role x layer, summed in one pass (layers are capped by the tensors
+     * present, formats/model.h, so the grid follows the input) */
     json_t *roles = json_array(), *grid = json_array();
-    for (int r = 0; r < WG_ROLE_COUNT; r++) {
+    size_t nl = (size_t)(maxlayer + 1);
+    uint64_t *sb = calloc(WG_ROLE_COUNT * nl + 1, sizeof *sb), *sp = calloc(WG_ROLE_COUNT * nl + 1, sizeof *sp);
+    for (size_t i = 0; sb && sp && i < m->n_tensors; i++)
+        if (m->tensors[i].layer >= 0 && (unsigned)m->tensors[i].role < WG_ROLE_COUNT) {
+            size_t at = (size_t)m->tensors[i].role * nl + (size_t)m->tensors[i].layer;
+            sb[at] += plan[i].bytes;
+            sp[at] += m->tensors[i].numel;
+        }
+    for (int r = 0; sb && sp && r < WG_ROLE_COUNT; r++) {
         json_t *row = json_array();
         bool any = false;
-        for (int l = 0; l <= maxlayer; l++) {
-            uint64_t b = 0, p = 0;
-            for (size_t i = 0; i < m->n_tensors; i++)
-                if ((int)m->tensors[i].role == r && m->tensors[i].layer == l) {
-                    b += plan[i].bytes;
-                    p += m->tensors[i].numel;
-                }
+        for (size_t l = 0; l < nl; l++) {
+            uint64_t b = sb[(size_t)r * nl + l], p = sp[(size_t)r * nl + l];
             json_array_append_new(row, p ? json_real(8.0 * (double)b / (double)p) : json_null());
             any |= p > 0;
         }
@@ -92,6 +96,8 @@ json_t *wg_report_build(const wg_model *m, const wg_plan_entry *plan, json_t *pl
         } else
             json_decref(row);
     }
+    free(sb);
+    free(sp);
     int np;
     const wg_profile *pf = wg_profiles(&np);
     json_t *profiles = json_array();

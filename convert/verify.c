@@ -1,12 +1,14 @@
 /* convert/verify.c — `wgpack verify MODEL (--tokens FILE | --text FILE) [plan options]`:
  * end-to-end cost of a quantization for Llama-family safetensors models, by running the C
  * reference forward pass twice (original weights, then the planned formats quantized and
- * dequantized) on the same tokens and comparing the logits. `--ref-logits` instead checks the
+ * dequantized) on the same tokens and comparing the logits; for BERT-family encoders
+ * (verify/bert.c), the last hidden state. `--ref-logits` instead checks the
  * original forward pass against logits from another runtime (ONNX Runtime in the tests). */
 #include "cli.h"
 #include "plan_cli.h"
 #include "progress.h"
 #include "../verify/verify.h"
+#include "../verify/measure.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -15,12 +17,22 @@
 
 static const char *verify_help =
     "usage: wgpack verify MODEL (--tokens FILE | --text FILE) [plan options] [--json]\n"
+    "  decoders (Llama family) compare logits (NLL, KL, top-1); encoders (BERT family) compare\n"
+    "  the last hidden state (cosine, max relative error); for encoders the logits options\n"
+    "  below read and write the f32 last hidden state [tokens][hidden] instead\n"
     "  --tokens FILE       token ids: .i64 / .i32 little-endian binary, or whitespace-separated text\n"
     "  --text FILE         raw bytes as tokens (byte-level models)\n"
     "  --max-tokens N      use the first N tokens (default 512)\n"
     "  --logits-out FILE   write the original model's f32 logits [tokens][vocab]\n"
     "  --ref-logits FILE   f32 logits [tokens][vocab] from another runtime: compare the original\n"
     "                      forward pass with them instead of quantizing\n"
+    "  --measure           measure each tensor's cost per candidate format end to end (only that\n"
+    "                      tensor quantized) and plan on those costs (needs a budget); the proxy\n"
+    "                      planner's plan at the same budget is measured too\n"
+    "  --measure-text FILE / --measure-tokens FILE   measure on these tokens (default: the\n"
+    "                      evaluation tokens)\n"
+    "  --measure-all       every candidate (default: each width at the run's group size)\n"
+    "  --measure-out FILE  the measured costs as JSON (reuse: --costs FILE)\n"
     "  plan options        as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
 typedef struct getter {
@@ -119,6 +131,136 @@ int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n
     return 0;
 }
 
+/* ---- encoders: the last hidden state of the original vs the quantized weights ---- */
+typedef struct encoder_args {
+    const char *tokens, *ref, *out_path;
+    bool bytes, json;
+    int max_tokens, threads;
+    wg_plan_cli *pc;
+} encoder_args;
+
+static json_t *hidden_json(const wg_hidden_compare *c)
+{
+    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "positions", c->positions, "hidden_cosine",
+                     c->cosine, "hidden_min_token_cosine", c->min_cosine, "hidden_max_rel_err",
+                     c->max_rel_err, "hidden_max_abs_err", c->max_abs, "hidden_rel_rmse",
+                     c->rel_rmse);
+}
+
+static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
+{
+    json_t *s = json_object_get(out, "plan");
+    printf("model:     %s, %d tokens (encoder: last hidden state [%d][%d])\n",
+           json_string_value(json_object_get(out, "model")), c->positions, c->positions, hidden);
+    if (s)
+        printf("plan:      %s, %.3f bits/weight, %lld bytes\n",
+               json_string_value(json_object_get(s, "preset")),
+               json_real_value(json_object_get(s, "bits_per_weight")),
+               (long long)json_integer_value(json_object_get(s, "output_bytes")));
+    else
+        printf("reference: %s\n", json_string_value(json_object_get(out, "compared_with")));
+    printf("hidden:    cosine %.6f (worst token %.6f), max relative error %.4g (per-token L2)\n",
+           c->cosine, c->min_cosine, c->max_rel_err);
+    printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
+}
+
+/* the reference (original weights) forward pass; n is cut to the model's position table */
+static int encoder_original(wg_bert *a, const wg_model *m, const encoder_args *va, getter *g0,
+                            int32_t **tokens, int *n, float **ha, wg_error *err)
+{
+    int rc;
+    if ((rc = wg_bert_load(a, m, get_weight, g0, err)) ||
+        (rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, a->vocab, err)))
+        return rc;
+    int room = a->kind == WG_BERT_ROBERTA ? a->max_pos - a->pad_id - 1 : a->max_pos;
+    *n = *n < room ? *n : room;
+    *ha = malloc(sizeof(float) * (size_t)*n * a->hidden);
+    if (!*ha || wg_bert_forward(a, *tokens, NULL, NULL, *n, *ha, va->threads))
+        return wg_fail(err, WG_EINPUT, m->path, "encoder forward pass failed (a token outside "
+                       "the position or vocabulary table, or out of memory)");
+    if (va->out_path) {
+        wg_atomic_file f;
+        if ((rc = wg_atomic_open(&f, va->out_path, err)) ||
+            (rc = wg_atomic_write(&f, *ha, sizeof(float) * (size_t)*n * a->hidden, err)) ||
+            (rc = wg_atomic_commit(&f, err)))
+            return rc;
+    }
+    return 0;
+}
+
+/* --ref-logits for encoders: exactly n x hidden f32 from another runtime */
+static int read_ref_hidden(const char *path, float *out, size_t count, wg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(out, sizeof(float), count + 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != count)
+        return wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (tokens x hidden)",
+                       count);
+    return 0;
+}
+
+static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *err)
+{
+    wg_bert a = {0}, b = {0};
+    int32_t *tokens = NULL;
+    float *ha = NULL, *hb = NULL;
+    wg_plan_entry *plan = NULL;
+    json_t *out = NULL;
+    int n = 0, rc;
+    getter g0 = {m, NULL, va->pc->search, va->threads};
+    if ((rc = encoder_original(&a, m, va, &g0, &tokens, &n, &ha, err)))
+        goto done;
+    size_t count = (size_t)n * a.hidden;
+    wg_hidden_compare cmp;
+    if (!(hb = malloc(sizeof(float) * count))) {
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+        goto done;
+    }
+    if (va->ref) {
+        if ((rc = read_ref_hidden(va->ref, hb, count, err)))
+            goto done;
+        wg_hidden_compare_run(hb, ha, n, a.hidden, &cmp);
+        out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", "bert",
+                        "compared_with", va->ref, "metrics", hidden_json(&cmp));
+    } else {
+        wg_plan_result pr;
+        if (!(plan = calloc(m->n_tensors, sizeof *plan))) {
+            rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+            goto done;
+        }
+        getter g1 = {m, plan, va->pc->search, va->threads};
+        if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
+            (rc = wg_bert_load(&b, m, get_weight, &g1, err)))
+            goto done;
+        if (wg_bert_forward(&b, tokens, NULL, NULL, n, hb, va->threads)) {
+            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+            goto done;
+        }
+        wg_hidden_compare_run(ha, hb, n, a.hidden, &cmp);
+        json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
+        out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", "bert", "plan",
+                        json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
+        json_decref(rep);
+    }
+    if (va->json) {
+        json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+    } else {
+        print_encoder(out, &cmp, a.hidden);
+    }
+done:
+    json_decref(out);
+    wg_bert_free(&a);
+    wg_bert_free(&b);
+    free(tokens);
+    free(ha);
+    free(hb);
+    free(plan);
+    return rc;
+}
+
 static json_t *compare_json(const wg_lm_compare *c)
 {
     return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "positions",
@@ -126,6 +268,88 @@ static json_t *compare_json(const wg_lm_compare *c)
                      "ppl_original", exp(c->nll_a), "ppl_quantized", exp(c->nll_b), "kl", c->kl,
                      "top1_agreement", c->top1_agree, "logits_max_abs_err", c->max_abs,
                      "logits_rel_rmse", c->rel_rmse, "logits_cosine", c->cosine);
+}
+
+typedef struct measure_args {
+    bool on, all, bytes;
+    const char *src, *out;
+} measure_args;
+
+/* Per-tensor costs by the C reference on the measuring tokens; into *ms (owned by the caller). */
+static int measure_llama(wg_plan_cli *pc, const wg_model *m, const measure_args *ma,
+                         const int32_t *tok, int n, const float *la, int vocab, int maxn,
+                         int threads, wg_plan_measured *ms, json_t **out, wg_error *err)
+{
+    int32_t *mt = NULL;
+    int mn = n;
+    float *ml = NULL;
+    wg_plan_scores *sc = NULL;
+    int rc = 0;
+    if (ma->src) { /* other tokens than the evaluation's: their own original logits */
+        wg_llama a;
+        getter g0 = {m, NULL, pc->search, threads};
+        if (!(rc = cli_read_tokens(ma->src, ma->bytes, maxn, &mt, &mn, vocab, err)) &&
+            !(rc = wg_llama_load(&a, m, get_weight, &g0, err))) {
+            if (!(ml = malloc(sizeof(float) * (size_t)mn * (size_t)vocab)) ||
+                wg_llama_forward(&a, mt, mn, ml, threads))
+                rc = wg_fail(err, WG_EIO, NULL, "forward pass failed (out of memory?)");
+            wg_llama_free(&a);
+        }
+    }
+    if (!rc)
+        rc = wg_plan_cli_scores(pc, m, threads, &sc, err);
+    if (!rc && wg_measure_pick(sc, m->n_tensors, pc->o.group, ma->all, &ms->mv, &ms->n))
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    if (!rc)
+        rc = wg_measure_llama(m, ma->src ? mt : tok, mn, ma->src ? ml : la, pc->search, threads,
+                              ms->mv, ms->n, err);
+    if (!rc) {
+        *out = wg_measure_json(m, ms->mv, ms->n, "kl", sc);
+        json_object_set_new(*out, "inputs", json_string(ma->src ? ma->src : "the evaluation tokens"));
+        json_object_set_new(*out, "pairs", json_integer((json_int_t)ms->n));
+        ms->metric = "kl";
+        ms->max_damage = pc->max_damage;
+    }
+    if (!rc && ma->out && json_dump_file(*out, ma->out, JSON_INDENT(1) | JSON_PRESERVE_ORDER))
+        rc = wg_fail(err, WG_EIO, ma->out, "cannot write");
+    wg_plan_scores_free(sc);
+    free(mt);
+    free(ml);
+    return rc;
+}
+
+/* The plan's end-to-end metrics: quantized forward pass against the original logits la. */
+static int eval_plan(wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int n,
+                     const float *la, int vocab, int threads, json_t **rep, json_t **metrics,
+                     wg_error *err)
+{
+    wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
+    float *lb = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
+    wg_plan_result pr;
+    wg_llama b = {0};
+    wg_progress_stage("plan");
+    int rc = !plan || !lb ? wg_fail(err, WG_EIO, NULL, "out of memory")
+                          : wg_plan_cli_run(pc, m, threads, plan, &pr, err);
+    getter g1 = {m, plan, pc->search, threads};
+    if (!rc) {
+        wg_progress_stage("quantize");
+        rc = wg_llama_load(&b, m, get_weight, &g1, err);
+    }
+    if (!rc) {
+        wg_progress_stage("forward");
+        if (wg_llama_forward(&b, tok, n, lb, threads))
+            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+    }
+    if (!rc) {
+        wg_lm_compare cmp;
+        wg_lm_compare_logits(la, lb, tok, n, vocab, &cmp);
+        *metrics = compare_json(&cmp);
+        *rep = wg_plan_report(m, plan, pc, &pr);
+    }
+    wg_llama_free(&b);
+    free(lb);
+    free(plan);
+    return rc;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -140,8 +364,11 @@ int cmd_verify(int argc, char **argv)
         {"tokens", required_argument, 0, 't'}, {"text", required_argument, 0, 'x'},
         {"max-tokens", required_argument, 0, 'N'}, {"ref-logits", required_argument, 0, 'R'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
-        {"logits-out", required_argument, 0, 'L'},
+        {"logits-out", required_argument, 0, 'L'}, {"measure", no_argument, 0, 'M'},
+        {"measure-all", no_argument, 0, 'A'}, {"measure-text", required_argument, 0, 'E'},
+        {"measure-tokens", required_argument, 0, 'K'}, {"measure-out", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
+    measure_args ma = {0};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
     const char *tok = NULL, *ref = NULL, *logits_out = NULL;
@@ -155,6 +382,11 @@ int cmd_verify(int argc, char **argv)
         case 'N': maxn = atoi(optarg); break;
         case 'R': ref = optarg; break;
         case 'L': logits_out = optarg; break;
+        case 'M': ma.on = true; break;
+        case 'A': ma.on = ma.all = true; break;
+        case 'E': ma.on = ma.bytes = true; ma.src = optarg; break;
+        case 'K': ma.on = true; ma.bytes = false; ma.src = optarg; break;
+        case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(verify_help, stdout); return 0;
@@ -167,17 +399,27 @@ int cmd_verify(int argc, char **argv)
         return cli_usage("verify", "expected MODEL and --tokens FILE or --text FILE");
     if (maxn < 2 || maxn > 1 << 16)
         return cli_usage("verify", "--max-tokens must be 2..65536");
+    if (ma.on && (ref || !(pc.target_size || pc.target_bits)))
+        return cli_usage("verify", "--measure plans at a budget (--target-size or --target-bits), "
+                         "without --ref-logits");
     wg_error err = {0};
     wg_model *m = NULL;
     wg_llama a = {0}, b = {0};
     int32_t *tokens = NULL;
     float *la = NULL, *lb = NULL;
+    wg_plan_measured ms = {0};
     wg_plan_entry *plan = NULL;
     json_t *out = NULL;
     int n = 0;
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    if (!strcmp(m->family, "bert")) {
+        encoder_args va = {tok, ref, logits_out, bytes, json, maxn, threads, &pc};
+        if ((rc = verify_encoder(m, &va, &err)))
+            goto fail;
+        goto done;
+    }
     wg_bar_begin(m);
     wg_progress_stage("forward");
     getter g0 = {m, NULL, pc.search, threads};
@@ -212,29 +454,40 @@ int cmd_verify(int argc, char **argv)
         out = json_pack("{s:s, s:s, s:o}", "model", m->path, "compared_with", ref, "metrics",
                         compare_json(&cmp));
     } else {
-        plan = calloc(m->n_tensors, sizeof *plan);
-        wg_plan_result pr;
-        if (!plan) {
-            rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
+        json_t *rep = NULL, *met = NULL, *mj = NULL;
+        if (ma.on) {
+            if ((rc = measure_llama(&pc, m, &ma, tokens, n, la, a.vocab, maxn, threads, &ms,
+                                    &mj, &err)))
+                goto fail;
+            pc.measured = &ms;
+        }
+        if ((rc = eval_plan(&pc, m, tokens, n, la, a.vocab, threads, &rep, &met, &err))) {
+            json_decref(mj);
             goto fail;
         }
-        wg_progress_stage("plan");
-        if ((rc = wg_plan_cli_run(&pc, m, threads, plan, &pr, &err)))
-            goto fail;
-        getter g1 = {m, plan, pc.search, threads};
-        wg_progress_stage("quantize");
-        if ((rc = wg_llama_load(&b, m, get_weight, &g1, &err)))
-            goto fail;
-        wg_progress_stage("forward");
-        if (wg_llama_forward(&b, tokens, n, lb, threads)) {
-            rc = wg_fail(&err, WG_EIO, NULL, "forward pass failed");
-            goto fail;
-        }
-        wg_lm_compare_logits(la, lb, tokens, n, a.vocab, &cmp);
-        json_t *rep = wg_plan_report(m, plan, &pc, &pr);
         out = json_pack("{s:s, s:O, s:o}", "model", m->path, "plan",
-                        json_object_get(rep, "summary"), "metrics", compare_json(&cmp));
+                        json_object_get(rep, "summary"), "metrics", met);
         json_decref(rep);
+        if (mj) { /* and the proxy planner at the same budget */
+            wg_plan_cli v = pc;
+            v.measured = NULL;
+            v.costs_path = NULL;
+            json_t *prep = NULL, *pmet = NULL;
+            if ((rc = eval_plan(&v, m, tokens, n, la, a.vocab, threads, &prep, &pmet, &err))) {
+                json_decref(mj);
+                goto fail;
+            }
+            json_t *msum = json_object_get(json_object_get(out, "plan"), "measured");
+            json_object_set(mj, "rank_agreement_spearman",
+                            json_object_get(msum, "rank_agreement_spearman"));
+            json_object_set(mj, "excluded", json_object_get(msum, "excluded"));
+            json_object_set_new(out, "measured", mj);
+            json_object_set_new(out, "proxy", json_pack("{s:O, s:o}", "plan",
+                                                        json_object_get(prep, "summary"),
+                                                        "metrics", pmet));
+            json_decref(prep);
+        }
+        plan = NULL;
     }
     wg_bar_end();
     if (json) {
@@ -250,11 +503,27 @@ int cmd_verify(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(s, "output_bytes")));
         else
             printf("reference: %s\n", ref);
-        printf("NLL:       %.5f -> %.5f nats/token (perplexity %.4f -> %.4f)\n", cmp.nll_a,
-               cmp.nll_b, exp(cmp.nll_a), exp(cmp.nll_b));
-        printf("KL:        %.6f nats/token, top-1 agreement %.2f%%\n", cmp.kl, 100 * cmp.top1_agree);
-        printf("logits:    max |diff| %.3g, rel RMSE %.4g, cosine %.6f\n", cmp.max_abs,
-               cmp.rel_rmse, cmp.cosine);
+        json_t *mt = json_object_get(out, "metrics");
+        printf("NLL:       %.5f -> %.5f nats/token (perplexity %.4f -> %.4f)\n",
+               json_real_value(json_object_get(mt, "nll_original")),
+               json_real_value(json_object_get(mt, "nll_quantized")),
+               json_real_value(json_object_get(mt, "ppl_original")),
+               json_real_value(json_object_get(mt, "ppl_quantized")));
+        printf("KL:        %.6f nats/token, top-1 agreement %.2f%%\n",
+               json_real_value(json_object_get(mt, "kl")),
+               100 * json_real_value(json_object_get(mt, "top1_agreement")));
+        printf("logits:    max |diff| %.3g, rel RMSE %.4g, cosine %.6f\n",
+               json_real_value(json_object_get(mt, "logits_max_abs_err")),
+               json_real_value(json_object_get(mt, "logits_rel_rmse")),
+               json_real_value(json_object_get(mt, "logits_cosine")));
+        json_t *px = json_object_get(json_object_get(out, "proxy"), "metrics");
+        if (px)
+            printf("proxy:     the proxy planner at the same budget: KL %.6f, top-1 %.2f%% "
+                   "(measured costs, rank agreement %.3f)\n",
+                   json_real_value(json_object_get(px, "kl")),
+                   100 * json_real_value(json_object_get(px, "top1_agreement")),
+                   json_real_value(json_object_get(json_object_get(out, "measured"),
+                                                   "rank_agreement_spearman")));
     }
     rc = 0;
     goto done;
@@ -268,6 +537,8 @@ done:
     free(la);
     free(lb);
     free(plan);
+    free(ms.mv);
+    wg_plan_cli_free(&pc);
     wg_model_free(m);
     return rc;
 }

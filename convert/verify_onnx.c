@@ -5,12 +5,13 @@
  * signature with a fixed seed; --tokens feeds an LM's ids and adds NLL/perplexity. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "npy.h"
+#include "../verify/npy.h"
 #include "plan_cli.h"
 #include "progress.h"
 #include "db.h"
 #include "report.h"
-#include "verify_onnx.h"
+#include "../verify/ort.h"
+#include "../verify/measure.h"
 #include "../pack/pack.h"
 #include "../verify/verify.h"
 
@@ -18,475 +19,12 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
-
-/* ---------------------------------------------------------------- inputs */
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1.0p-53; }
-
-static bool has(const char *name, const char *const *keys)
-{
-    char low[256];
-    size_t i;
-    for (i = 0; name[i] && i + 1 < sizeof low; i++)
-        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    low[i] = 0;
-    for (; *keys; keys++)
-        if (strstr(low, *keys))
-            return true;
-    return false;
-}
-
-static const char *const K_STATE[] = {"state", "past", "cache", "hidden", NULL};
-static const char *const K_AUDIO[] = {"audio", "wav", "pcm", "speech", "input_values", "waveform", NULL};
-static const char *const K_RATE[] = {"sample_rate", "sampling_rate", NULL};
-static const char *const K_MASK[] = {"mask", NULL};
-static const char *const K_POS[] = {"position", NULL};
-static const char *const K_TYPE[] = {"token_type", "segment", NULL};
-static const char *const K_IDS[] = {"ids", "token", NULL};
-
-typedef struct gen_ctx {
-    const wg_ort_opts *o;
-    const int32_t *tokens;
-    int ntokens;
-} gen_ctx;
-
-static bool user_dim(const wg_ort_opts *o, const char *key, int64_t *v)
-{
-    for (int i = 0; i < o->ndims; i++) {
-        const char *eq = strchr(o->dims[i], '=');
-        if (eq && (size_t)(eq - o->dims[i]) == strlen(key) && !strncmp(o->dims[i], key, strlen(key))) {
-            *v = atoll(eq + 1);
-            return *v > 0;
-        }
-    }
-    return false;
-}
-
-static const char *user_value(const wg_ort_opts *o, const char *name)
-{
-    for (int i = 0; i < o->nvalues; i++) {
-        const char *eq = strchr(o->values[i], '=');
-        if (eq && (size_t)(eq - o->values[i]) == strlen(name) &&
-            !strncmp(o->values[i], name, strlen(name)))
-            return eq + 1;
-    }
-    return NULL;
-}
-
-/* Shape and description of one generated input. */
-static void resolve_dims(const gen_ctx *g, const wg_io_desc *d, bool ids, int64_t *dims)
-{
-    bool image = d->ndim == 4 && (d->dims[1] == 1 || d->dims[1] == 3 || d->dims[1] == 4);
-    for (int j = 0; j < d->ndim; j++) {
-        char key[320];
-        dims[j] = d->dims[j];
-        if (dims[j] > 0)
-            continue;
-        snprintf(key, sizeof key, "%s.%d", d->name, j);
-        if ((d->dim_param[j][0] && user_dim(g->o, d->dim_param[j], &dims[j])) ||
-            user_dim(g->o, key, &dims[j]))
-            continue;
-        if (ids && g->tokens && j == d->ndim - 1)
-            dims[j] = g->ntokens;
-        else if (image && j >= 2)
-            dims[j] = 64;
-        else if (j == 0 || j < d->ndim - 1 || strstr(d->dim_param[j], "batch"))
-            dims[j] = 1; /* batch, or a leading axis of a state tensor */
-        else if (has(d->name, K_AUDIO))
-            dims[j] = 16000;
-        else
-            dims[j] = 32; /* sequence / time */
-    }
-}
-
-static int gen_input(const gen_ctx *g, const wg_io_desc *d, uint64_t seed, const char *dir,
-                     json_t *desc, wg_error *err)
-{
-    if (d->ndim < 0 || d->dtype == WG_DT_UNDEFINED || !wg_npy_descr(d->dtype))
-        return wg_fail(err, WG_EINPUT, d->name, "input of unknown shape or type %s: give it in "
-                       "--inputs DIR", wg_dtype_name(d->dtype));
-    bool isint = !wg_dtype_is_float(d->dtype) && d->dtype != WG_DT_BOOL;
-    bool ids = isint && (d->index_rows > 0 || has(d->name, K_IDS)) && !has(d->name, K_MASK) &&
-               !has(d->name, K_POS) && !has(d->name, K_TYPE);
-    int64_t dims[WG_MAX_DIMS];
-    resolve_dims(g, d, ids, dims);
-    uint64_t n = 1;
-    for (int j = 0; j < d->ndim; j++)
-        n *= (uint64_t)dims[j];
-    if (n > (1u << 28))
-        return wg_fail(err, WG_EINPUT, d->name, "generated input would have %llu elements: set "
-                       "its dimensions with --dim", (unsigned long long)n);
-    double *v = malloc(sizeof(double) * (n ? n : 1));
-    if (!v)
-        return wg_fail(err, WG_EIO, NULL, "out of memory");
-    uint64_t s = seed;
-    const char *how;
-    const char *uv = user_value(g->o, d->name);
-    int64_t last = d->ndim ? dims[d->ndim - 1] : 1;
-    if (uv) {
-        double c = atof(uv);
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = c;
-        how = "given value";
-    } else if (ids && g->tokens) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = g->tokens[i % (uint64_t)g->ntokens];
-        how = "tokens from --tokens";
-    } else if (isint && has(d->name, K_MASK)) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 1;
-        how = "ones (mask)";
-    } else if (isint && has(d->name, K_POS)) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = (double)(i % (uint64_t)last);
-        how = "0..n-1 (positions)";
-    } else if (isint && has(d->name, K_TYPE)) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 0;
-        how = "zeros (token types)";
-    } else if (isint && (d->index_rows > 0 || ids)) {
-        int64_t rows = d->index_rows;
-        if (rows <= 0) {
-            free(v);
-            return wg_fail(err, WG_EINPUT, d->name, "token ids of unknown range: give "
-                           "--tokens FILE or --inputs DIR");
-        }
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = (double)(splitmix(&s) % (uint64_t)rows);
-        how = "uniform ids in [0, vocab)";
-    } else if (isint && (has(d->name, K_RATE) || !strcmp(d->name, "sr"))) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 16000;
-        how = "16000 (sample rate)";
-    } else if (isint) {
-        free(v);
-        return wg_fail(err, WG_EINPUT, d->name, "integer input with no known meaning: give "
-                       "--input %s=VALUE or --inputs DIR", d->name);
-    } else if (d->dtype == WG_DT_BOOL) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 1;
-        how = "true";
-    } else if (has(d->name, K_STATE) || !strcmp(d->name, "h") || !strcmp(d->name, "c")) {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 0;
-        how = "zeros (state)";
-    } else if (d->ndim == 4 && dims[1] <= 4) {
-        /* a synthetic scene in [0,1]: light gradient, dark bars and boxes (text- and
-         * object-like edges, which uniform noise lacks), slight noise */
-        int64_t C = dims[1], H = dims[2], W = dims[3];
-        for (int64_t b = 0; b < dims[0]; b++) {
-            double g0 = 0.75 + 0.2 * unif(&s), gx = 0.1 * unif(&s), gy = 0.1 * unif(&s);
-            double *img = v + (uint64_t)(b * C * H * W);
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t y = 0; y < H; y++)
-                    for (int64_t x = 0; x < W; x++)
-                        img[(c * H + y) * W + x] = g0 - gx * (double)x / (double)W -
-                                                   gy * (double)y / (double)H;
-            int boxes = 3 + (int)(splitmix(&s) % 6);
-            for (int k = 0; k < boxes; k++) {
-                int64_t bw = 1 + (int64_t)(unif(&s) * (double)W * 0.6);
-                int64_t bh = 1 + (int64_t)(unif(&s) * (double)H * (k % 2 ? 0.1 : 0.4));
-                int64_t x0 = (int64_t)(unif(&s) * (double)(W - bw + 1));
-                int64_t y0 = (int64_t)(unif(&s) * (double)(H - bh + 1));
-                double col[4];
-                for (int c = 0; c < 4; c++)
-                    col[c] = 0.35 * unif(&s);
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t y = y0; y < y0 + bh && y < H; y++)
-                        for (int64_t x = x0; x < x0 + bw && x < W; x++)
-                            img[(c * H + y) * W + x] = col[c];
-            }
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            double x = v[i] + 0.02 * (2 * unif(&s) - 1);
-            v[i] = x < 0 ? 0 : x > 1 ? 1 : x;
-        }
-        how = "image in [0,1]: gradient, dark bars and boxes, noise";
-    } else if (has(d->name, K_AUDIO) || (d->ndim == 2 && dims[1] >= 256) || d->ndim == 1) {
-        /* a few tones with noise: speech-like level, inside [-1, 1] */
-        double f[3] = {110 + 300 * unif(&s), 400 + 1200 * unif(&s), 1500 + 2500 * unif(&s)};
-        for (uint64_t i = 0; i < n; i++) {
-            double t = (double)(i % (uint64_t)last) / 16000.0, x = 0;
-            for (int k = 0; k < 3; k++)
-                x += 0.25 / (k + 1) * sin(2 * M_PI * f[k] * t);
-            v[i] = x + 0.05 * (2 * unif(&s) - 1);
-        }
-        how = "audio: three tones + noise in [-1,1] at 16 kHz";
-    } else {
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = 2 * unif(&s) - 1;
-        how = "uniform in [-1,1)";
-    }
-    uint64_t bytes;
-    wg_dtype_bytes(d->dtype, n, &bytes);
-    unsigned char *buf = malloc(bytes ? bytes : 1);
-    for (uint64_t i = 0; buf && i < n; i++) {
-        switch (d->dtype) {
-        case WG_DT_F32: { float x = (float)v[i]; memcpy(buf + 4 * i, &x, 4); break; }
-        case WG_DT_F64: memcpy(buf + 8 * i, &v[i], 8); break;
-        case WG_DT_F16: { uint16_t x = wg_f32_to_f16((float)v[i]); memcpy(buf + 2 * i, &x, 2); break; }
-        case WG_DT_I64: { int64_t x = (int64_t)v[i]; memcpy(buf + 8 * i, &x, 8); break; }
-        case WG_DT_I32: { int32_t x = (int32_t)v[i]; memcpy(buf + 4 * i, &x, 4); break; }
-        default: buf[i] = (unsigned char)(int)v[i]; break;
-        }
-    }
-    free(v);
-    if (!buf)
-        return wg_fail(err, WG_EIO, NULL, "out of memory");
-    char path[PATH_MAX];
-    if (strchr(d->name, '/')) {
-        free(buf);
-        return wg_fail(err, WG_EINPUT, d->name, "input names with '/' cannot be files: give "
-                       "--inputs DIR");
-    }
-    snprintf(path, sizeof path, "%s/%s.npy", dir, d->name);
-    int rc = wg_npy_write(path, d->dtype, d->ndim, dims, buf, err);
-    free(buf);
-    if (desc && !rc) {
-        json_t *shape = json_array();
-        for (int j = 0; j < d->ndim; j++)
-            json_array_append_new(shape, json_integer(dims[j]));
-        json_array_append_new(desc, json_pack("{s:s, s:s, s:o, s:s}", "name", d->name, "dtype",
-                                              wg_dtype_name(d->dtype), "shape", shape,
-                                              "generated", how));
-    }
-    return rc;
-}
-
-int wg_ort_prepare_inputs(const wg_model *m, const wg_ort_opts *o, const char *work,
-                          char ***dirs_out, int *ndirs, json_t **desc, wg_error *err)
-{
-    *desc = json_array();
-    if (o->inputs_dir) {
-        char **d = calloc(1, sizeof *d);
-        d[0] = strdup(o->inputs_dir);
-        *dirs_out = d;
-        *ndirs = 1;
-        json_array_append_new(*desc, json_pack("{s:s}", "from", o->inputs_dir));
-        return 0;
-    }
-    wg_io_desc *io = NULL;
-    size_t nio = 0;
-    int rc = wg_onnx_inputs(m, &io, &nio);
-    if (rc)
-        return wg_fail(err, rc, m->path, "cannot read the graph inputs");
-    gen_ctx g = {.o = o, .tokens = o->tokens, .ntokens = o->ntokens};
-    int ns = o->samples > 0 ? o->samples : 1;
-    char **dirs = calloc((size_t)ns, sizeof *dirs);
-    for (int k = 0; k < ns && !rc; k++) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/in%d", work, k);
-        if (mkdir(p, 0700) && errno != EEXIST) {
-            rc = wg_fail(err, WG_EIO, p, "mkdir: %s", strerror(errno));
-            break;
-        }
-        dirs[k] = strdup(p);
-        for (size_t i = 0; i < nio && !rc; i++)
-            rc = gen_input(&g, &io[i], o->seed * 1000003u + (uint64_t)k * 7919u + i, p,
-                           k == 0 ? *desc : NULL, err);
-    }
-    free(io);
-    *dirs_out = dirs;
-    *ndirs = ns;
-    return rc;
-}
-
-/* ---------------------------------------------------------------- running */
-
-static bool find_runner(char *out, size_t n)
-{
-    const char *env = getenv("WGPACK_ORT_RUNNER");
-    if (env && *env) {
-        snprintf(out, n, "%s", env);
-        return access(out, R_OK) == 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (l <= 0)
-        return false;
-    exe[l] = 0;
-    char *s = strrchr(exe, '/');
-    if (s)
-        *s = 0;
-    static const char *rel[] = {"tools/ort/run.mjs", "../tools/ort/run.mjs",
-                                "../share/wgpack/ort/run.mjs"};
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        snprintf(out, n, "%s/%s", exe, rel[i]);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    return false;
-}
-
-int wg_ort_run(const char *model, const char *outdir, char **indirs, int ndirs, const char *work,
-               wg_error *err)
-{
-    char runner[PATH_MAX], errpath[PATH_MAX];
-    wg_progress_stage("ORT");
-    if (!find_runner(runner, sizeof runner))
-        return wg_fail(err, WG_EIO, NULL, "cannot find tools/ort/run.mjs (set WGPACK_ORT_RUNNER)");
-    const char *node = getenv("WGPACK_NODE");
-    node = node && *node ? node : "node";
-    snprintf(errpath, sizeof errpath, "%s/runner.err", work);
-    char **argv = calloc((size_t)ndirs + 5, sizeof *argv);
-    if (!argv)
-        return wg_fail(err, WG_EIO, NULL, "out of memory");
-    argv[0] = (char *)node;
-    argv[1] = runner;
-    argv[2] = (char *)model;
-    argv[3] = (char *)outdir;
-    for (int i = 0; i < ndirs; i++)
-        argv[4 + i] = indirs[i];
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, node, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    free(argv);
-    if (rc)
-        return wg_fail(err, WG_EIO, NULL, "cannot run '%s' (Node.js is needed for ONNX Runtime): "
-                       "%s", node, strerror(rc));
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-        return 0;
-    char line[600] = "";
-    FILE *f = fopen(errpath, "r");
-    if (f) {
-        char l2[600];
-        while (fgets(l2, sizeof l2, f)) /* the runner's own message, else the last line */
-            if (!strncmp(l2, "wgpack-runner: ", 15) || !*line) {
-                snprintf(line, sizeof line, "%s", !strncmp(l2, "wgpack-runner: ", 15) ? l2 + 15 : l2);
-                if (!strncmp(l2, "wgpack-runner: ", 15))
-                    break;
-            }
-        fclose(f);
-        line[strcspn(line, "\n")] = 0;
-    }
-    int code = WIFEXITED(st) && WEXITSTATUS(st) == 4 ? WG_EINPUT : WG_EIO;
-    return wg_fail(err, code, model, "ONNX Runtime: %s", *line ? line : "runner failed");
-}
-
-/* ---------------------------------------------------------------- comparing */
-
-static json_t *load_json(const char *dir, wg_error *err)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/outputs.json", dir);
-    json_error_t je;
-    json_t *j = json_load_file(p, 0, &je);
-    if (!j)
-        wg_fail(err, WG_EIO, p, "runner wrote no output list: %s", je.text);
-    return j;
-}
-
-int wg_ort_compare(const char *dir_a, const char *dir_b, int nsamples, const int32_t *tokens,
-                   int ntokens, json_t **out, wg_error *err)
-{
-    json_t *ja = load_json(dir_a, err), *jb = ja ? load_json(dir_b, err) : NULL;
-    int rc = 0;
-    if (!ja || !jb) {
-        json_decref(ja);
-        return WG_EIO;
-    }
-    json_t *oa = json_object_get(ja, "outputs"), *ob = json_object_get(jb, "outputs");
-    if (json_array_size(oa) != json_array_size(ob)) {
-        json_decref(ja);
-        json_decref(jb);
-        return wg_fail(err, WG_EVERIFY, NULL, "the models have different outputs (%zu vs %zu)",
-                       json_array_size(oa), json_array_size(ob));
-    }
-    json_t *res = json_array(), *lm = NULL;
-    size_t i;
-    json_t *o;
-    json_array_foreach(oa, i, o) {
-        const char *name = json_string_value(json_object_get(o, "name"));
-        wg_out_compare c = {0};
-        json_t *shape = NULL;
-        for (int k = 0; k < nsamples && !rc; k++) {
-            char pa[PATH_MAX], pb[PATH_MAX];
-            snprintf(pa, sizeof pa, "%s/%d/%zu.npy", dir_a, k, i);
-            snprintf(pb, sizeof pb, "%s/%d/%zu.npy", dir_b, k, i);
-            wg_npy a, b;
-            if ((rc = wg_npy_read(pa, &a, err)))
-                break;
-            if ((rc = wg_npy_read(pb, &b, err))) {
-                wg_npy_free(&a);
-                break;
-            }
-            if (a.numel != b.numel || a.ndim != b.ndim) {
-                rc = wg_fail(err, WG_EVERIFY, NULL, "output '%s': shapes differ", name);
-            } else {
-                int64_t last = a.ndim ? a.dims[a.ndim - 1] : 1;
-                int ck = wg_class_axis(name, a.f32, a.numel, last);
-                wg_out_compare_add(&c, a.f32, b.f32, a.numel, last, ck);
-                if (!shape) {
-                    shape = json_array();
-                    for (int j = 0; j < a.ndim; j++)
-                        json_array_append_new(shape, json_integer(a.dims[j]));
-                }
-                /* causal LM with tokens: NLL of both (logits [1, n, V]) */
-                if (tokens && ck == 1 && k == 0 && a.ndim == 3 && a.dims[1] == ntokens && !lm) {
-                    wg_lm_compare lc;
-                    wg_lm_compare_logits(a.f32, b.f32, tokens, ntokens, (int)a.dims[2], &lc);
-                    lm = json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "output", name,
-                                   "positions", lc.positions, "nll_original", lc.nll_a,
-                                   "nll_quantized", lc.nll_b, "ppl_original", exp(lc.nll_a),
-                                   "ppl_quantized", exp(lc.nll_b), "kl", lc.kl,
-                                   "top1_agreement", lc.top1_agree);
-                }
-            }
-            wg_npy_free(&a);
-            wg_npy_free(&b);
-        }
-        if (rc)
-            break;
-        json_t *r = json_pack("{s:s, s:o, s:f, s:f, s:f, s:I}", "name", name, "shape",
-                              shape ? shape : json_array(), "max_abs_err", c.max_abs, "rel_rmse",
-                              wg_out_rel_rmse(&c), "cosine", wg_out_cosine(&c),
-                              "nonfinite_mismatch", (json_int_t)c.nonfinite);
-        if (c.class_kind) {
-            json_object_set_new(r, "class_axis", json_string(c.class_kind == 1 ? "logits"
-                                                                                : "probabilities"));
-            json_object_set_new(r, "top1_agreement", json_real((double)c.agree / (double)c.rows));
-            json_object_set_new(r, "kl", json_real(c.kl_sum / (double)c.rows));
-        }
-        json_array_append_new(res, r);
-    }
-    if (!rc) {
-        *out = json_pack("{s:O, s:o, s:o}", "runtime", json_object_get(ja, "runtime"),
-                         "seconds", json_pack("{s:O, s:O}", "original", json_object_get(ja, "seconds"),
-                                              "quantized", json_object_get(jb, "seconds")),
-                         "outputs", res);
-        if (lm)
-            json_object_set_new(*out, "lm", lm);
-    } else {
-        json_decref(res);
-        json_decref(lm);
-    }
-    json_decref(ja);
-    json_decref(jb);
-    return rc;
-}
 
 /* ---------------------------------------------------------------- command */
 
@@ -508,7 +46,18 @@ static const char *help =
     "                        --calib-text FILE: raw bytes as tokens for byte-level LMs):\n"
     "                        activation mean squares per MatMul input column weight the\n"
     "                        planner and the scale search; the plan without it is measured too\n"
-    "  --db FILE             append every measured plan to a SQLite results database\n"
+    "  --db FILE             append every measured plan to a SQLite results database (with\n"
+    "                        --measure: the measured costs too, for --costs FILE later)\n"
+    "  --measure             per tensor and candidate format: the end-to-end cost of quantizing\n"
+    "                        that tensor alone, in ONNX Runtime; the plan at the budget is made on\n"
+    "                        these costs (the proxy interpolated where not run) and compared with\n"
+    "                        the proxy planner's at the same budget (needs --target-size/-bits)\n"
+    "  --measure-text FILE | --measure-on FILE|DIR   measure on other inputs than the evaluation's\n"
+    "                        (bytes as tokens; a token file; a directory of NAME.npy)\n"
+    "  --measure-all         every candidate (default: each width at the run's group size)\n"
+    "  --measure-out FILE    the measured costs as JSON (reuse: --costs FILE)\n"
+    "  --costs FILE|DB       plan on costs measured before (JSON, report, or results database)\n"
+    "  --max-damage X        no tensor takes a format whose (measured) cost exceeds X\n"
     "  --json                machine-readable report on stdout\n"
     "  plan options          as for `wgpack quantize`, when only ORIGINAL is given\n";
 
@@ -577,6 +126,7 @@ static void print_report(json_t *r)
 /* What every measured plan shares: the model, the input sets and the original's outputs. */
 typedef struct session {
     const wg_model *m;
+    const char *orig;      /* the original model file */
     int threads;
     const char *work;      /* temporary directory */
     char **dirs;           /* input sets */
@@ -584,6 +134,7 @@ typedef struct session {
     const char *da;        /* the original model's outputs */
     const wg_ort_opts *oo;
     const char *dbp;       /* results database, or NULL */
+    json_t *measured;      /* measured costs, recorded with a plan they made (or NULL) */
 } session;
 
 /* Plan with pc, export to work/<label>.onnx, run it, compare with the original's outputs. */
@@ -598,14 +149,18 @@ static int eval_plan(const session *ss, wg_plan_cli *pc, const char *label,
         return wg_fail(err, WG_EIO, NULL, "out of memory");
     *plan_out = plan;
     wg_plan_result pr;
+    snprintf(q, sizeof q, "%s/%s.onnx", ss->work, label);
+    pc->onnx_eo = (wg_onnx_export_opts){.out_path = q, .search = pc->search,
+                                        .threads = ss->threads, .importance = pc->importance,
+                                        .strip_metadata = true}; /* what --strip-metadata writes */
     int rc = wg_plan_cli_run(pc, m, ss->threads, plan, &pr, err);
     if (rc)
         return rc;
     *prep_out = wg_plan_report(m, plan, pc, &pr);
     snprintf(q, sizeof q, "%s/%s.onnx", ss->work, label);
     snprintf(ob, sizeof ob, "%s/out_%s", ss->work, label);
-    if ((rc = cli_emit_onnx(m, plan, q, false, pc->search, ss->threads, pc->importance, exs_out,
-                            err)))
+    wg_onnx_export_opts eo = pc->onnx_eo;
+    if ((rc = cli_emit_onnx(m, plan, &eo, exs_out, err)))
         return rc;
     json_object_set(*exs_out, "plan", json_object_get(*prep_out, "summary"));
     json_object_del(*exs_out, "onnx");
@@ -775,6 +330,15 @@ static int record(const session *ss, const wg_plan_entry *plan, json_t *prep, js
         return 0;
     json_t *r = wg_report_build(ss->m, plan, prep, exs, cmp, NULL, NULL);
     json_t *run = wg_db_run_from_report("verify", r, 0);
+    json_t *ps = json_object_get(prep, "summary");
+    const char *planner = json_string_value(json_object_get(ps, "planner"));
+    if (ss->measured && planner && !strcmp(planner, "measured")) { /* for later builds */
+        json_t *rows = json_deep_copy(json_object_get(ss->measured, "costs")), *row;
+        size_t i;
+        json_array_foreach(rows, i, row)
+            json_object_set(row, "metric", json_object_get(ss->measured, "metric"));
+        json_object_set_new(run, "measured", rows);
+    }
     int rc = wg_db_add(ss->dbp, run, err);
     json_decref(run);
     json_decref(r);
@@ -829,10 +393,115 @@ static int measure(const session *ss, wg_plan_cli *v, const char *wlabel, const 
     return rc;
 }
 
+/* ---------------------------------------------------------------- measuring */
+
+typedef struct measure_req {
+    const char *src;       /* tokens file, .npy directory, or NULL: the evaluation inputs */
+    bool bytes, all;
+    int maxtok;
+} measure_req;
+
+/* The inputs to measure on, and the original's outputs on them. */
+static int measure_inputs(const session *ss, const measure_req *q, char ***dirs, int *ndirs,
+                          char *ref, size_t refn, int32_t **tok, int *ntok, json_t **desc,
+                          wg_error *err)
+{
+    *tok = NULL;
+    *ntok = 0;
+    if (!q->src) {
+        snprintf(ref, refn, "%s", ss->da);
+        *dirs = ss->dirs;
+        *ndirs = ss->ndirs;
+        *desc = json_string("the evaluation inputs");
+        return 0;
+    }
+    wg_ort_opts co = *ss->oo;
+    struct stat st;
+    int rc = 0;
+    if (stat(q->src, &st) == 0 && S_ISDIR(st.st_mode)) {
+        co.inputs_dir = q->src;
+        co.tokens = NULL;
+    } else {
+        co.inputs_dir = NULL;
+        co.samples = 1;
+        if ((rc = cli_read_tokens(q->src, q->bytes, q->maxtok, tok, ntok, INT32_MAX, err)))
+            return rc;
+        co.tokens = *tok;
+        co.ntokens = *ntok;
+    }
+    char w[PATH_MAX + 32];
+    snprintf(w, sizeof w, "%s/measure_in", ss->work);
+    mkdir(w, 0700);
+    json_t *d = NULL;
+    if (!(rc = wg_ort_prepare_inputs(ss->m, &co, w, dirs, ndirs, &d, err))) {
+        snprintf(ref, refn, "%s/out_mref", ss->work);
+        rc = wg_ort_run(ss->orig, ref, *dirs, *ndirs, ss->work, err);
+    }
+    json_decref(d);
+    *desc = json_string(q->src);
+    return rc;
+}
+
+/* Every chosen (tensor, format) pair's end-to-end cost, in *mv (NaN: not measured). */
+static int measure_costs(const session *ss, wg_plan_cli *pc, const measure_req *q,
+                         wg_plan_measure **mv, size_t *n, json_t **out, wg_error *err)
+{
+    const wg_model *m = ss->m;
+    wg_plan_scores *sc = NULL;
+    bool *main_w = calloc(m->n_tensors + 1, sizeof *main_w), *as_in = calloc(m->n_tensors + 1, 1);
+    wg_plan_entry *keep = calloc(m->n_tensors + 1, sizeof *keep); /* kind RAW: unchanged */
+    char model[PATH_MAX + 32], ref[PATH_MAX + 32];
+    char **dirs = NULL;
+    int ndirs = 0, ntok = 0;
+    int32_t *tok = NULL;
+    json_t *desc = NULL;
+    int rc = !main_w || !as_in || !keep ? wg_fail(err, WG_EIO, NULL, "out of memory")
+             : wg_plan_cli_scores(pc, m, ss->threads, &sc, err);
+    if (!rc && wg_measure_pick(sc, m->n_tensors, pc->o.group, q->all, mv, n))
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    size_t k = 0; /* weights of If/Loop bodies cannot be graph inputs: interpolated instead */
+    if (!rc)
+        wg_onnx_main_weights(m, main_w);
+    for (size_t i = 0; !rc && i < *n; i++)
+        if (main_w[(*mv)[i].tensor])
+            as_in[(*mv)[i].tensor] = true, (*mv)[k++] = (*mv)[i];
+    *n = k;
+    snprintf(model, sizeof model, "%s/measure.onnx", ss->work);
+    wg_onnx_export_opts eo = {.out_path = model, .threads = ss->threads, .as_inputs = as_in,
+                              .version = WGPACK_VERSION};
+    wg_onnx_export_result er = {0};
+    if (!rc && !(rc = wg_onnx_export(m, keep, &eo, &er, err)))
+        rc = measure_inputs(ss, q, &dirs, &ndirs, ref, sizeof ref, &tok, &ntok, &desc, err);
+    json_decref(er.tensors);
+    const char *metric = "kl";
+    wg_ort_measure mc = {.m = m, .model = model, .work = ss->work, .ref_dir = ref, .dirs = dirs,
+                         .ndirs = ndirs, .tokens = q->src ? tok : ss->oo->tokens,
+                         .ntokens = q->src ? ntok : ss->oo->ntokens, .search = pc->search,
+                         .threads = ss->threads};
+    if (!rc && !(rc = wg_ort_measure_costs(&mc, *mv, *n, &metric, err))) {
+        *out = wg_measure_json(m, *mv, *n, metric, sc);
+        json_object_set(*out, "inputs", desc);
+        json_object_set_new(*out, "pairs", json_integer((json_int_t)*n));
+    }
+    if (dirs != ss->dirs) {
+        for (int i = 0; i < ndirs; i++)
+            free(dirs[i]);
+        free(dirs);
+    }
+    json_decref(desc);
+    free(tok);
+    free(keep);
+    free(main_w);
+    free(as_in);
+    wg_plan_scores_free(sc);
+    return rc;
+}
+
 int cmd_verify_onnx(int argc, char **argv)
 {
     enum { O_INPUTS = 500, O_SAMPLES, O_SEED, O_DIM, O_INPUT, O_TOKENS, O_TEXT, O_MAXTOK,
-           O_MAXRR, O_REPORT, O_SWEEP, O_DB, O_CALIB, O_CALIBTEXT };
+           O_MAXRR, O_REPORT, O_SWEEP, O_DB, O_CALIB, O_CALIBTEXT, O_MEASURE, O_MEASURE_ALL,
+           O_MEASURE_ON, O_MEASURE_TEXT, O_MEASURE_OUT };
     static const struct option opts[] = {
         {"inputs", required_argument, 0, O_INPUTS}, {"samples", required_argument, 0, O_SAMPLES},
         {"seed", required_argument, 0, O_SEED}, {"dim", required_argument, 0, O_DIM},
@@ -842,10 +511,14 @@ int cmd_verify_onnx(int argc, char **argv)
         {"report", required_argument, 0, O_REPORT}, {"sweep", no_argument, 0, O_SWEEP},
         {"db", required_argument, 0, O_DB}, {"calib", required_argument, 0, O_CALIB},
         {"calib-text", required_argument, 0, O_CALIBTEXT},
+        {"measure", no_argument, 0, O_MEASURE}, {"measure-all", no_argument, 0, O_MEASURE_ALL},
+        {"measure-on", required_argument, 0, O_MEASURE_ON},
+        {"measure-text", required_argument, 0, O_MEASURE_TEXT},
+        {"measure-out", required_argument, 0, O_MEASURE_OUT},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
-    wg_plan_cli_init(&pc);
+    wg_plan_cli_init_for(&pc, WG_TARGET_ONNX);
     wg_ort_opts oo = {.samples = 2};
     const char *tokfile = NULL, *report_dir = NULL, *dbp = NULL, *calib = NULL;
     float **imp = NULL;
@@ -854,6 +527,14 @@ int cmd_verify_onnx(int argc, char **argv)
     bool bytes = false, json = false, sweep = false;
     double max_rr = -1;
     int maxtok = 128, threads = wg_default_threads(), c, rc;
+    bool measure_on = false;
+    measure_req mq = {0};
+    const char *measure_out = NULL;
+    wg_plan_measure *mv = NULL;
+    size_t nmv = 0;
+    json_t *mj = NULL, *mvp = NULL;     /* measured costs; measured vs proxy planner */
+    json_t *skipped = NULL;             /* sweep budgets no export fits */
+    wg_plan_measured measured = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "jT:h", opts, NULL)) != -1) {
         switch (c) {
@@ -886,6 +567,11 @@ int cmd_verify_onnx(int argc, char **argv)
         case O_DB: dbp = optarg; break;
         case O_CALIB: calib = optarg; calib_bytes = false; break;
         case O_CALIBTEXT: calib = optarg; calib_bytes = true; break;
+        case O_MEASURE: measure_on = true; break;
+        case O_MEASURE_ALL: measure_on = mq.all = true; break;
+        case O_MEASURE_ON: measure_on = true; mq.src = optarg; mq.bytes = false; break;
+        case O_MEASURE_TEXT: measure_on = true; mq.src = optarg; mq.bytes = true; break;
+        case O_MEASURE_OUT: measure_out = optarg; break;
         case 'j': json = true; break;
         case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         case 'h': fputs(help, stdout); return 0;
@@ -898,9 +584,12 @@ int cmd_verify_onnx(int argc, char **argv)
     if (npos < 1 || npos > 2)
         return cli_usage("verify", "expected ORIGINAL.onnx [QUANTIZED.onnx]");
     const char *orig = argv[optind], *quant = npos == 2 ? argv[optind + 1] : NULL;
-    if (quant && (report_dir || sweep || dbp || calib))
-        return cli_usage("verify", "--report, --sweep, --db and --calib take one model (the quantized ones are "
-                         "made from the plan options)");
+    if (quant && (report_dir || sweep || dbp || calib || measure_on))
+        return cli_usage("verify", "--report, --sweep, --db, --calib and --measure take one model (the "
+                         "quantized ones are made from the plan options)");
+    if (measure_on && !(pc.target_size || pc.target_bits))
+        return cli_usage("verify", "--measure plans at a budget: give --target-size or --target-bits");
+    mq.maxtok = maxtok;
     wg_error err = {0};
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
@@ -944,8 +633,20 @@ int cmd_verify_onnx(int argc, char **argv)
     snprintf(da, sizeof da, "%s/outA", work);
     if ((rc = wg_ort_run(orig, da, dirs, ndirs, work, &err)))
         goto fail;
-    session ss = {.m = m, .threads = threads, .work = work, .dirs = dirs, .ndirs = ndirs,
-                  .da = da, .oo = &oo, .dbp = dbp};
+    session ss = {.m = m, .orig = orig, .threads = threads, .work = work, .dirs = dirs,
+                  .ndirs = ndirs, .da = da, .oo = &oo, .dbp = dbp};
+    if (measure_on) {
+        if ((rc = measure_costs(&ss, &pc, &mq, &mv, &nmv, &mj, &err)))
+            goto fail;
+        measured = (wg_plan_measured){.mv = mv, .n = nmv, .max_damage = pc.max_damage,
+                                      .metric = json_string_value(json_object_get(mj, "metric"))};
+        pc.measured = &measured;
+        ss.measured = mj;
+        if (measure_out && json_dump_file(mj, measure_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
+            rc = wg_fail(&err, WG_EIO, measure_out, "cannot write");
+            goto fail;
+        }
+    }
     if (calib) {
         if ((rc = calibrate(m, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))
             goto fail;
@@ -969,6 +670,20 @@ int cmd_verify_onnx(int argc, char **argv)
             (rc = wg_ort_compare(da, db, ndirs, tokens, oo.ntokens, &cmp, &err)))
             goto fail;
     }
+    if (measure_on) { /* the proxy planner at the same budget, for comparison */
+        wg_plan_cli v = pc;
+        v.measured = NULL;
+        v.costs_path = NULL;
+        json_t *pp = NULL;
+        if ((rc = measure(&ss, &v, "proxy", "proxy planner", false, &pp, NULL, &err)))
+            goto fail;
+        mvp = json_pack("{s:o, s:o}", "measured", sweep_point("measured planner", prep, exs, cmp),
+                        "proxy", pp);
+        json_t *ms = json_object_get(json_object_get(prep, "summary"), "measured");
+        json_object_set(mj, "rank_agreement_spearman", json_object_get(ms, "rank_agreement_spearman"));
+        json_object_set(mj, "excluded", json_object_get(ms, "excluded"));
+        json_object_set(mj, "interpolated", json_object_get(ms, "interpolated"));
+    }
     if (calj && plan && calplan) {
         int changed = 0;
         for (size_t i = 0; i < m->n_tensors; i++)
@@ -990,7 +705,16 @@ int cmd_verify_onnx(int argc, char **argv)
             char lab[32];
             json_t *point = NULL;
             snprintf(lab, sizeof lab, "s%zu", k);
-            if ((rc = measure(&ss, &v, lab, pts[k].label, true, &point, NULL, &err)))
+            rc = measure(&ss, &v, lab, pts[k].label, true, &point, NULL, &err);
+            if (rc == WG_EBUDGET && pts[k].bits > 0) { /* below the smallest export: say so */
+                if (!skipped)
+                    skipped = json_array();
+                json_array_append_new(skipped, json_pack("{s:s, s:s}", "label", pts[k].label,
+                                                         "why", err.msg));
+                memset(&err, 0, sizeof err);
+                continue;
+            }
+            if (rc)
                 goto fail;
             json_array_append_new(sweep_out, point);
         }
@@ -1000,8 +724,14 @@ int cmd_verify_onnx(int argc, char **argv)
                        "seed", (int)oo.seed, "inputs", desc, "comparison", cmp);
     if (sweep_out)
         json_object_set(report, "sweep", sweep_out);
+    if (skipped)
+        json_object_set(report, "sweep_skipped", skipped);
     if (calj)
         json_object_set(report, "calibration", calj);
+    if (mj)
+        json_object_set(report, "measured", mj);
+    if (mvp)
+        json_object_set(report, "measured_vs_proxy", mvp);
     if (report_dir) {
         json_t *pareto = NULL;
         if ((rc = wg_plan_pareto(&pc, m, threads, 24, &pareto, &err)))
@@ -1045,7 +775,7 @@ done:
     for (int i = 0; i < ndirs; i++)
         free(dirs[i]);
     free(dirs);
-    if (*work)
+    if (*work && !getenv("WGPACK_KEEP_WORK"))
         wg_rm_rf(work);
     json_decref(report);
     json_decref(exs);
@@ -1054,6 +784,11 @@ done:
     json_decref(prep);
     json_decref(sweep_out);
     json_decref(calj);
+    json_decref(mj);
+    json_decref(mvp);
+    json_decref(skipped);
+    free(mv);
+    wg_plan_cli_free(&pc);
     free(calplan);
     for (size_t i = 0; imp && i < m->n_tensors; i++)
         free(imp[i]);

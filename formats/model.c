@@ -180,13 +180,21 @@ wg_tensor *wg_model_add(wg_model *m, const char *name, wg_error *err)
     }
     t->layer = -1;
     t->source = -1;
+    if (m->in && wg_name_index_put(&m->in->index, t->name, m->n_tensors) < 0) {
+        free(t->name);
+        wg_fail(err, WG_EIO, m->path, "out of memory");
+        return NULL;
+    }
     m->n_tensors++;
     return t;
 }
 
 const wg_tensor *wg_model_find(const wg_model *m, const char *name)
 {
-    for (size_t i = 0; i < m->n_tensors; i++)
+    size_t i;
+    if (m->in)
+        return wg_name_index_get(&m->in->index, name, &i) ? &m->tensors[i] : NULL;
+    for (i = 0; i < m->n_tensors; i++) /* a table built by hand (tests) */
         if (!strcmp(m->tensors[i].name, name))
             return &m->tensors[i];
     return NULL;
@@ -211,6 +219,7 @@ void wg_model_free(wg_model *m)
             n = o->next;
             free(o);
         }
+        wg_name_index_free(&m->in->index);
         free(m->in);
     }
     free(m->path);
@@ -315,7 +324,8 @@ int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg
         const char *slash = strrchr(file, '/');
         int dl = slash ? (int)(slash - file) : 1;
         snprintf(cfg, sizeof cfg, "%.*s/config.json", dl, slash ? file : ".");
-        if (file_exists(cfg) && (rc = wg_hfconfig_read(&m->config, cfg, err)))
+        if (file_exists(cfg) && ((rc = wg_hfconfig_read(&m->config, cfg, err)) ||
+                                 (rc = wg_hfconfig_check(&m->config, m, cfg, err))))
             goto fail;
     }
     if ((rc = wg_classify(m, opts ? opts->rules_path : NULL, err)))
@@ -325,6 +335,28 @@ int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg
 fail:
     wg_model_free(m);
     return rc ? rc : WG_EINPUT;
+}
+
+void wg_model_name(const wg_model *m, char *out, size_t n)
+{
+    char real[4096];
+    const char *src = m->n_sources ? m->sources[0].path : m->path;
+    if (!realpath(src, real))
+        snprintf(real, sizeof real, "%s", src);
+    static const char *defaults[] = {"model.safetensors.index.json", "model.safetensors",
+                                     "model.onnx"};
+    char *slash = strrchr(real, '/');
+    for (size_t i = 0; slash && slash > real && i < sizeof defaults / sizeof *defaults; i++)
+        if (!strcmp(slash + 1, defaults[i])) {
+            *slash = 0; /* the model is its directory */
+            slash = strrchr(real, '/');
+            if (i == 2 && slash && slash > real && !strcmp(slash + 1, "onnx")) {
+                *slash = 0; /* DIR/onnx/model.onnx */
+                slash = strrchr(real, '/');
+            }
+            break;
+        }
+    snprintf(out, n, "%s", slash && slash[1] ? slash + 1 : real);
 }
 
 /* ------------------------------------------------------------------ atomic output */

@@ -86,6 +86,9 @@ const char *wg_role_name(wg_role r);
 int wg_role_parse(const char *s); /* -1 if unknown */
 
 #define WG_MAX_DIMS 8
+/* Largest layer index a model of n tensors can have: a number beyond it in a tensor's name is
+ * not taken for a layer (layer -1). */
+#define WG_MAX_LAYER(n) ((long)(n) + 1024)
 
 typedef struct wg_tensor {
     char *name;          /* unique within the model; ONNX subgraph tensors are "scope/name" */
@@ -100,11 +103,15 @@ typedef struct wg_tensor {
     /* Derived facts */
     wg_role role;
     char component[32];
-    int layer;           /* -1 when the tensor belongs to no numbered layer */
+    int layer;           /* -1 when the tensor belongs to no numbered layer; never more than
+                            WG_MAX_LAYER(n_tensors), so work over layers follows the input */
     bool in_dim_first;   /* ONNX MatMul B: shape is [in, out] rather than HF's [out, in] */
     unsigned scope_len;  /* ONNX subgraph tensors: length of the "scope" prefix of name (no '/') */
     const char *module;  /* ONNX: "<module path>.weight|bias" recovered from the consuming
                             node's exporter metadata when the initializer name is generic */
+    bool constant;       /* a graph constant, not a weight: integer/bool tensors (shapes, indices,
+                            masks, counters), ONNX scalars, rotary tables; role stays OTHER and
+                            it is not counted as a parameter */
 } wg_tensor;
 
 typedef struct wg_source {
@@ -124,12 +131,29 @@ typedef struct wg_hfconfig {
         vocab_size, max_positions, sliding_window, encoder_layers, decoder_layers;
     int tie_word_embeddings; /* -1 unknown, 0, 1 */
     double rms_norm_eps, rope_theta; /* 0 when not given */
+    /* encoders (BERT family) */
+    double layer_norm_eps;     /* layer_norm_eps / layer_norm_epsilon; 0 when not given */
+    int64_t type_vocab_size;   /* token-type (segment) rows; 0 when not given */
+    int64_t pad_token_id;      /* -1 when not given */
+    char hidden_act[32];       /* "gelu", "gelu_new", "relu", ... ("activation" in DistilBERT) */
+    int is_encoder_decoder;  /* -1 unknown, 0, 1 */
+    unsigned parts;          /* WG_CFG_*: sub-configs present (text_config, vision_config, ...) */
+    unsigned hints;          /* WG_HINT_*: keys that only vision or audio models carry */
 } wg_hfconfig;
+enum { WG_CFG_TEXT = 1, WG_CFG_VISION = 2, WG_CFG_AUDIO = 4, WG_CFG_ENCODER = 8, WG_CFG_DECODER = 16 };
+/* top level, then the same facts of the "encoder" sub-config (encoder-decoder composites) */
+enum { WG_HINT_VISION = 1, WG_HINT_AUDIO = 2, WG_HINT_ENC_VISION = 4, WG_HINT_ENC_AUDIO = 8 };
 
 typedef struct wg_model {
     char *path;               /* what the user named */
     wg_input_kind kind;
-    char family[32];          /* "llama", "gpt2", "bert", ... or "generic" */
+    char family[32];          /* config.json's model_type ("llama", "bart", "wav2vec2", ...); without
+                                 one, the naming family whose patterns cover the matrices, else
+                                 "generic" */
+    char arch[24];            /* architecture class: encoder, decoder, encoder-decoder, vision,
+                                 audio, multimodal, unknown */
+    char rule_set[32];        /* the built-in name rules used: llama, gpt2, bert, t5, vit, clip,
+                                 whisper, or generic (structure and common names only) */
     wg_tensor *tensors;
     size_t n_tensors, cap_tensors;
     wg_source *sources;
@@ -145,7 +169,12 @@ typedef struct wg_open_opts {
 
 int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg_error *err);
 void wg_model_free(wg_model *m);
+/* By name through a hash index: O(1) whatever the table size. */
 const wg_tensor *wg_model_find(const wg_model *m, const char *name);
+/* The model's name as a bundle records it, the same however the path was spelled: the resolved
+ * directory's name for a directory or its default file (model.safetensors[.index.json],
+ * model.onnx, onnx/model.onnx), else the resolved file's name. */
+void wg_model_name(const wg_model *m, char *out, size_t n);
 /* Drop a processed tensor's mmapped pages from this process (they stay in the page cache), so
  * that streaming through a model keeps resident memory near one tensor, not the whole file. */
 void wg_tensor_release(const wg_model *m, const wg_tensor *t);
@@ -205,6 +234,31 @@ int wg_st_writer_open(wg_st_writer *w, const char *path, const wg_st_entry *es, 
 int wg_st_writer_data(wg_st_writer *w, const void *data, size_t n, wg_error *err);
 int wg_st_writer_close(wg_st_writer *w, bool commit, wg_error *err);
 
+/* ---- names from files (formats/names.c) ---- */
+/* name -> index, open addressing over XXH3; keys are borrowed and must outlive the index. */
+typedef struct wg_name_index {
+    const char **keys;
+    size_t *vals;
+    size_t cap, n;
+} wg_name_index;
+/* 1: inserted; 0: the key was present (its value is kept); -1: out of memory. */
+int wg_name_index_put(wg_name_index *ix, const char *key, size_t val);
+bool wg_name_index_get(const wg_name_index *ix, const char *key, size_t *val);
+void wg_name_index_free(wg_name_index *ix);
+/* The one policy for a file a model names (ONNX external data, a sharded index's shards):
+ * relative, no `..` segment, no drive or backslash tricks, and once resolved (realpath, so
+ * symlinks included) inside the model's directory `dir`. `what` describes the reference in
+ * messages; out receives the resolved path. The caller opens it as a regular file only
+ * (wg_source_map). */
+int wg_model_file(const char *dir, const char *name, const char *what, const char *model,
+                  char out[4096], wg_error *err);
+/* Names wgpack writes are built from this only: [A-Za-z0-9_-] and inner '.', anything else
+ * becomes '_' (never empty, never starting with '.'). */
+void wg_safe_name(char *out, size_t n, const char *in);
+/* A name a bundle may use: [A-Za-z0-9_.-], not starting with '.', and with allow_dir one
+ * "dir/" level (kernels/x.wgsl). No scheme, no '%', no '..' segment, no backslash. */
+bool wg_plain_name(const char *s, bool allow_dir);
+
 /* ---- used by the readers in formats/, not by later stages ---- */
 int wg_source_map(wg_model *m, const char *path, wg_error *err); /* returns index or <0 (-code) */
 wg_tensor *wg_model_add(wg_model *m, const char *name, wg_error *err);
@@ -216,6 +270,8 @@ int wg_safetensors_read(wg_model *m, const char *path, wg_error *err);
 int wg_safetensors_read_index(wg_model *m, const char *path, wg_error *err);
 int wg_onnx_read(wg_model *m, const char *path, wg_error *err);
 int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err);
+/* config.json facts against the tensors read (formats/hfconfig.c: the validation layer) */
+int wg_hfconfig_check(const wg_hfconfig *c, const wg_model *m, const char *path, wg_error *err);
 int wg_classify(wg_model *m, const char *rules_path, wg_error *err);
 /* ONNX structure hints for classification (implemented in onnx.c; no-op for other inputs):
  * fills role/in_dim_first from the op that consumes each initializer. */

@@ -13,6 +13,7 @@ struct wg_model_internal {
     void *onnx;               /* Onnx__ModelProto * (unpacked), or NULL */
     /* per-tensor ONNX consumer facts, parallel to m->tensors (NULL for safetensors) */
     struct wg_onnx_use *uses;
+    wg_name_index index;      /* tensor name -> index into m->tensors (first of duplicates) */
 };
 
 /* What consumes an ONNX initializer: op type and input slot of the first consumer. */

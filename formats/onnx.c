@@ -42,34 +42,16 @@ bool wg_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* Resolve an external-data location safely; returns source index or -code. */
+/* Resolve an external-data location by the model-file policy; returns source index or -code. */
 static int external_source(reader *r, const char *tname, const char *loc)
 {
     if (!*loc)
         return -wg_fail(r->err, WG_EINPUT, r->path, "tensor '%s': empty external data location",
                         tname);
-    if (loc[0] == '/' || loc[0] == '\\' || (loc[0] && loc[1] == ':'))
-        return -wg_fail(r->err, WG_EINPUT, r->path, "tensor '%s': external data location '%s' "
-                        "is an absolute path", tname, loc);
-    for (const char *p = loc; *p;) {
-        size_t n = strcspn(p, "/\\");
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return -wg_fail(r->err, WG_EINPUT, r->path, "tensor '%s': external data location "
-                            "'%s' climbs out of the model directory", tname, loc);
-        p += n;
-        if (*p)
-            p++;
-    }
-    char full[PATH_MAX * 2], real[PATH_MAX];
-    snprintf(full, sizeof full, "%s/%s", r->dir, loc);
-    if (!realpath(full, real))
-        return -wg_fail(r->err, WG_EINPUT, full, "external data for tensor '%s': %s", tname,
-                        strerror(errno));
-    size_t dl = strlen(r->realdir);
-    if (strncmp(real, r->realdir, dl) || (real[dl] != '/' && !(dl == 1 && r->realdir[0] == '/')))
-        return -wg_fail(r->err, WG_EINPUT, full, "external data for tensor '%s' resolves "
-                        "outside the model directory (symlink?)", tname);
-    return wg_source_map(r->m, real, r->err);
+    char what[4200], real[4096];
+    snprintf(what, sizeof what, "tensor '%s': external data location", tname);
+    int rc = wg_model_file(r->dir, loc, what, r->path, real, r->err);
+    return rc ? -rc : wg_source_map(r->m, real, r->err);
 }
 
 static bool keep_constant(const Onnx__TensorProto *t)
@@ -251,6 +233,59 @@ static int walk_graph(reader *r, const Onnx__GraphProto *g, const char *scope, i
     return 0;
 }
 
+/* protobuf-c unpacks nested messages recursively with no depth limit: a few kilobytes of
+ * nesting (TypeProto.sequence_type.elem_type...) overflow the stack before any check of ours
+ * runs. So the wire format is walked first, guided by the compiled schema, and messages nested
+ * deeper than MAX_NEST are refused. O(fields), no allocation, recursion bounded by MAX_NEST.
+ * Returns 0, 1 (too deep) or -1 (malformed wire format). */
+#define MAX_NEST 200
+
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int sh = 0; sh < 64 && *p < end; sh += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << sh;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int wire_depth(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+                      int depth)
+{
+    if (depth > MAX_NEST)
+        return 1;
+    while (p < end) {
+        uint64_t key, v;
+        if (!wire_varint(&p, end, &key))
+            return -1;
+        switch (key & 7) {
+        case 0: if (!wire_varint(&p, end, &v)) return -1; break;
+        case 1: if (end - p < 8) return -1; p += 8; break;
+        case 5: if (end - p < 4) return -1; p += 4; break;
+        case 2: {
+            if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return -1;
+            const ProtobufCFieldDescriptor *f =
+                d && key >> 3 <= UINT_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3)) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                int rc = wire_depth(f->descriptor, p, p + v, depth + 1);
+                if (rc)
+                    return rc;
+            }
+            p += v;
+            break;
+        }
+        default: return -1; /* groups: protobuf-c refuses them too */
+        }
+    }
+    return 0;
+}
+
 int wg_onnx_read(wg_model *m, const char *path, wg_error *err)
 {
     reader r = {.m = m, .path = path, .err = err};
@@ -266,7 +301,11 @@ int wg_onnx_read(wg_model *m, const char *path, wg_error *err)
     const wg_source *s = &m->sources[si];
     if (s->size == 0)
         return wg_fail(err, WG_EINPUT, path, "empty file");
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, s->size, s->map);
+    int nest = wire_depth(&onnx__model_proto__descriptor, s->map, s->map + s->size, 0);
+    if (nest > 0)
+        return wg_fail(err, WG_EINPUT, path, "protobuf messages nested deeper than %d",
+                       MAX_NEST);
+    Onnx__ModelProto *mp = nest ? NULL : onnx__model_proto__unpack(NULL, s->size, s->map);
     if (!mp)
         return wg_fail(err, WG_EINPUT, path, "not a valid ONNX ModelProto (protobuf decode "
                        "failed: truncated or wrong format)");
@@ -329,16 +368,29 @@ static bool passthrough(const char *op)
            !strcmp(op, "Transpose");
 }
 
-static const Onnx__NodeProto *first_consumer(const Onnx__GraphProto *g, const char *value,
-                                             size_t *slot)
+/* value name -> (node index << 32 | input slot) of its first consumer in one graph, so that
+ * following a value costs O(1) rather than a scan of every node (a graph of 60k Identity nodes
+ * on one initializer is otherwise quadratic) */
+static void consumers_index(const Onnx__GraphProto *g, wg_name_index *ix)
 {
-    for (size_t i = 0; i < g->n_node; i++)
-        for (size_t k = 0; k < g->node[i]->n_input; k++)
-            if (g->node[i]->input[k] && !strcmp(g->node[i]->input[k], value)) {
-                *slot = k;
-                return g->node[i];
+    memset(ix, 0, sizeof *ix);
+    for (size_t i = 0; i < g->n_node && i < UINT32_MAX; i++)
+        for (size_t k = 0; k < g->node[i]->n_input && k < UINT32_MAX; k++)
+            if (g->node[i]->input[k] &&
+                wg_name_index_put(ix, g->node[i]->input[k], (size_t)i << 32 | k) < 0) {
+                wg_name_index_free(ix); /* out of memory: no structural hints */
+                return;
             }
-    return NULL;
+}
+
+static const Onnx__NodeProto *first_consumer(const Onnx__GraphProto *g, const wg_name_index *ix,
+                                             const char *value, size_t *slot)
+{
+    size_t v;
+    if (!value || !wg_name_index_get(ix, value, &v))
+        return NULL;
+    *slot = v & 0xffffffffu;
+    return g->node[v >> 32];
 }
 
 static int64_t attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt)
@@ -373,6 +425,24 @@ static void role_from_op(wg_tensor *t, const char *op, size_t slot, bool transpo
         t->role = WG_ROLE_BIAS;
     else if (!strcmp(op, "Add") && t->ndim == 1)
         t->role = WG_ROLE_BIAS;
+}
+
+/* The TorchScript exporter (torch.onnx legacy, HF optimum) records no metadata but names each
+ * node by its scope, "/bert/encoder/layer.0/attention/self/query/MatMul": the module path is
+ * every segment but the last (the op), joined by dots. */
+static char *legacy_node_module(wg_model *m, const Onnx__NodeProto *nd)
+{
+    const char *nm = nd->name, *op = nm ? strrchr(nm, '/') : NULL;
+    if (!nm || nm[0] != '/' || op == nm || (size_t)(op - nm) > 1024)
+        return NULL;
+    size_t len = (size_t)(op - nm) - 1;
+    char *mod = wg_model_alloc(m, len + 8);
+    if (!mod)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        mod[i] = nm[1 + i] == '/' ? '.' : nm[1 + i];
+    mod[len] = 0;
+    return mod;
 }
 
 /* Module path from a node's metadata_props (NodeProto field 9, newer than our schema, so it
@@ -418,13 +488,15 @@ static char *node_module(wg_model *m, const Onnx__NodeProto *nd)
         if (best)
             return best;
     }
-    return NULL;
+    return legacy_node_module(m, nd);
 }
 
 static void uses_in_graph(use_ctx *c, const Onnx__GraphProto *g, const char *scope, int depth)
 {
     if (depth > MAX_DEPTH)
         return;
+    wg_name_index cons;
+    consumers_index(g, &cons);
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *nd = g->node[i];
         if (!nd->op_type)
@@ -446,7 +518,7 @@ static void uses_in_graph(use_ctx *c, const Onnx__GraphProto *g, const char *sco
                 if (!strcmp(cn->op_type, "Transpose"))
                     transposed = !transposed;
                 size_t s2;
-                const Onnx__NodeProto *nx = first_consumer(g, cn->output[0], &s2);
+                const Onnx__NodeProto *nx = first_consumer(g, &cons, cn->output[0], &s2);
                 if (!nx || !nx->op_type)
                     break;
                 cn = nx;
@@ -472,6 +544,7 @@ static void uses_in_graph(use_ctx *c, const Onnx__GraphProto *g, const char *sco
             }
         }
     }
+    wg_name_index_free(&cons);
 }
 
 static wg_model *sort_model; /* qsort has no context argument in C11 */
@@ -505,17 +578,18 @@ out:
 
 /* ---- graph inputs (for generating test inputs) ---- */
 
-static int64_t gather_rows(const wg_model *m, const Onnx__GraphProto *g, const char *name)
+/* rows of the table a graph input indexes through Gather (0 if none); gathers maps each
+ * Gather's index value to its node (first one) */
+static int64_t gather_rows(const wg_model *m, const Onnx__GraphProto *g,
+                           const wg_name_index *gathers, const char *name)
 {
-    for (size_t i = 0; i < g->n_node; i++) {
-        const Onnx__NodeProto *nd = g->node[i];
-        if (!nd->op_type || strcmp(nd->op_type, "Gather") || nd->n_input != 2 ||
-            !nd->input[1] || strcmp(nd->input[1], name))
-            continue;
-        const wg_tensor *t = wg_model_find(m, nd->input[0]);
-        if (t && t->ndim >= 1 && attr_int(nd, "axis", 0) == 0)
-            return t->shape[0];
-    }
+    size_t i;
+    if (!wg_name_index_get(gathers, name, &i))
+        return 0;
+    const Onnx__NodeProto *nd = g->node[i];
+    const wg_tensor *t = wg_model_find(m, nd->input[0]);
+    if (t && t->ndim >= 1 && attr_int(nd, "axis", 0) == 0)
+        return t->shape[0];
     return 0;
 }
 
@@ -528,15 +602,27 @@ int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n)
         return WG_EINPUT;
     const Onnx__GraphProto *g = mp->graph;
     wg_io_desc *d = calloc(g->n_input + 1, sizeof *d);
-    if (!d)
+    wg_name_index inits = {0}, gathers = {0};
+    bool oom = !d;
+    for (size_t j = 0; j < g->n_initializer && !oom; j++)
+        oom = g->initializer[j]->name && wg_name_index_put(&inits, g->initializer[j]->name, j) < 0;
+    for (size_t j = 0; j < g->n_node && !oom; j++) {
+        const Onnx__NodeProto *nd = g->node[j];
+        if (nd->op_type && !strcmp(nd->op_type, "Gather") && nd->n_input == 2 && nd->input[0] &&
+            nd->input[1])
+            oom = wg_name_index_put(&gathers, nd->input[1], j) < 0;
+    }
+    if (oom) {
+        free(d);
+        wg_name_index_free(&inits);
+        wg_name_index_free(&gathers);
         return WG_EIO;
+    }
     size_t k = 0;
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *v = g->input[i];
-        bool init = false;
-        for (size_t j = 0; j < g->n_initializer && !init; j++)
-            init = g->initializer[j]->name && v->name && !strcmp(g->initializer[j]->name, v->name);
-        if (init || !v->name)
+        size_t j;
+        if (!v->name || wg_name_index_get(&inits, v->name, &j))
             continue; /* IR < 4: initializers listed as inputs */
         wg_io_desc *o = &d[k++];
         snprintf(o->name, sizeof o->name, "%s", v->name);
@@ -558,8 +644,10 @@ int wg_onnx_inputs(const wg_model *m, wg_io_desc **out, size_t *n)
                      dm->dim_param)
                 snprintf(o->dim_param[j], sizeof o->dim_param[j], "%s", dm->dim_param);
         }
-        o->index_rows = gather_rows(m, g, v->name);
+        o->index_rows = gather_rows(m, g, &gathers, v->name);
     }
+    wg_name_index_free(&inits);
+    wg_name_index_free(&gathers);
     *out = d;
     *n = k;
     return 0;

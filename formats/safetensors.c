@@ -245,12 +245,17 @@ int wg_safetensors_read_index(wg_model *m, const char *path, wg_error *err)
     }
     qsort(files, nf, sizeof *files, wg_strptr_cmp);
     const char *slash = strrchr(path, '/');
-    int dl = slash ? (int)(slash - path) : 1;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (!*dir)
+        snprintf(dir, sizeof dir, "/");
     for (size_t i = 0; i < nf; i++) {
         if (i && !strcmp(files[i], files[i - 1]))
             continue;
         char shard[4096];
-        snprintf(shard, sizeof shard, "%.*s/%s", dl, slash ? path : ".", files[i]);
+        /* the shard must resolve inside the index's directory (a symlink out is refused) */
+        if ((rc = wg_model_file(dir, files[i], "shard named by the index", path, shard, err)))
+            goto out;
         size_t first = m->n_tensors;
         if ((rc = wg_safetensors_read(m, shard, err)))
             goto out;

@@ -1,23 +1,26 @@
 /* formats/wgsl.c — the WGSL kernel generator. One template per kernel kind, parameterised by
- * the format (bit width, symmetry, scale type, fp16/bf16/f32 weights) and the profile
- * (workgroup size, unroll, GEMM tile). The per-width unpacking is generated as straight-line
- * code: element i of a 32-element chunk is bits [i*b, i*b+b) of the chunk's b words. */
+ * the weight format (bit width, symmetry, scale type, fp16/bf16/f32), the kernel shape (from the
+ * profile table, which the tuner writes) and the variant (f16 arithmetic, subgroups).
+ * Element i of a 32-element chunk of b-bit codes is bits [i*b, i*b+b) of the chunk's b words;
+ * the unpacking is generated as straight-line code over the chunk's words. */
 #include "wgsl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+/* The kernel shapes: formats/wgsl_tuned.h is written by tools/webgpu/tune.mjs from a run on
+ * real hardware (see that file's header for which adapter, when, and the command). */
+#include "wgsl_tuned.h"
+
 static const wg_profile profiles[] = {
-    /* name      binding      buffer       budget         f16    subgr  gemv unroll tile_n tile_rows
-     * Limits are the WebGPU spec defaults a page gets without asking; budgets are assumptions
-     * about one tab. Kernel shapes start from the seeds in shared/WEBGPU.md (Chrome/Edge 8x16,
-     * 4x unroll; Firefox 8x8, 2x; Safari 4x4, none; mobile small). */
-    {"chrome", 128u << 20, 256u << 20, 4ull << 30, true, true, 128, 4, 8, 16},
-    {"edge", 128u << 20, 256u << 20, 4ull << 30, true, true, 128, 4, 8, 16},
-    {"firefox", 128u << 20, 256u << 20, 2ull << 30, false, false, 64, 2, 8, 8},
-    {"safari", 128u << 20, 256u << 20, 1536ull << 20, true, false, 32, 1, 4, 4},
-    {"mobile", 128u << 20, 256u << 20, 1ull << 30, true, false, 32, 1, 4, 4},
+    /* Limits are the WebGPU spec defaults a page gets without asking; budgets are assumptions
+     * about one tab. */
+    {"chrome", 128u << 20, 256u << 20, 4ull << 30, true, true, WG_SHAPE_CHROME, WG_SHAPE_CHROME_SOURCE},
+    {"edge", 128u << 20, 256u << 20, 4ull << 30, true, true, WG_SHAPE_CHROME, WG_SHAPE_CHROME_SOURCE},
+    {"firefox", 128u << 20, 256u << 20, 2ull << 30, false, false, WG_SHAPE_FIREFOX, WG_SHAPE_FIREFOX_SOURCE},
+    {"safari", 128u << 20, 256u << 20, 1536ull << 20, true, false, WG_SHAPE_SAFARI, WG_SHAPE_SAFARI_SOURCE},
+    {"mobile", 128u << 20, 256u << 20, 1ull << 30, true, false, WG_SHAPE_MOBILE, WG_SHAPE_MOBILE_SOURCE},
 };
 
 const wg_profile *wg_profiles(int *n)
@@ -26,10 +29,50 @@ const wg_profile *wg_profiles(int *n)
     return profiles;
 }
 
-static const char *kind_names[WG_K_COUNT] = {"dequantize", "gemv", "gemm"};
+static const char *kind_names[WG_K_COUNT] = {"dequantize", "gemv", "gemm", "gather"};
 const char *wg_kernel_kind_name(wg_kernel_kind k)
 {
     return (unsigned)k < WG_K_COUNT ? kind_names[k] : "?";
+}
+
+bool wg_kernel_kind_parse(const char *s, wg_kernel_kind *k)
+{
+    for (int i = 0; i < WG_K_COUNT; i++)
+        if (!strcmp(s, kind_names[i])) {
+            *k = (wg_kernel_kind)i;
+            return true;
+        }
+    return false;
+}
+
+bool wg_kernel_has_subgroups(wg_kernel_kind k)
+{
+    return k == WG_K_GEMV;
+}
+
+static bool pow2(int v) { return v > 0 && !(v & (v - 1)); }
+
+bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s)
+{
+    switch (k) {
+    case WG_K_DEQUANT:
+    case WG_K_GATHER:
+        return pow2(s->gemv_threads) && s->gemv_threads <= 256;
+    case WG_K_GEMV:
+        /* <= 128 threads: the integer GEMV's x tile (8 x threads vec4) stays in 16 KiB */
+        return pow2(s->gemv_threads) && s->gemv_threads >= 32 && s->gemv_threads <= 128 &&
+               s->gemv_rows >= 1 && s->gemv_rows <= 16;
+    case WG_K_GEMM: {
+        if (s->gemm_tm < 4 || s->gemm_tn < 4 || s->gemm_tm % 4 || s->gemm_tn % 4 ||
+            s->gemm_bm % s->gemm_tm || s->gemm_bn % s->gemm_tn || s->gemm_bm % 4 || s->gemm_bn % 4)
+            return false;
+        int threads = (s->gemm_bm / s->gemm_tm) * (s->gemm_bn / s->gemm_tn);
+        return threads >= 16 && threads <= 256 && (s->gemm_bm + s->gemm_bn) * 32 * 4 <= 16384 &&
+               s->gemm_tm * s->gemm_tn <= 64;
+    }
+    default:
+        return false;
+    }
 }
 
 typedef struct sb {
@@ -52,170 +95,475 @@ static void out(sb *b, const char *fmt, ...)
         b->len += (size_t)w;
 }
 
-/* chunk(r, c): the 32 codes (integer formats) or values (fp formats) of chunk c of row r */
-static void emit_chunk_fn(sb *b, const wg_kformat *f, const char *T)
+/* ---------------------------------------------------------------- shared pieces */
+
+/* u32 words per vector load of the data plane: a chunk of 32 b-bit codes is b words, so loads
+ * of gcd(b, 4) words stay aligned. fp weights: vec4 (8 halves, or 4 floats). */
+static int data_vec(const wg_kformat *f)
+{
+    if (f->kind != 3)
+        return 4;
+    return f->bits % 4 == 0 ? 4 : f->bits % 2 == 0 ? 2 : 1;
+}
+
+static const char *vec_type(int w)
+{
+    return w == 4 ? "vec4<u32>" : w == 2 ? "vec2<u32>" : "u32";
+}
+
+/* The expression for word j of a chunk whose first vector is at `base` (vector units). */
+static void word_expr(char *dst, size_t n, const wg_kformat *f, const char *base, int j)
+{
+    int vw = data_vec(f);
+    static const char comp[4] = {'x', 'y', 'z', 'w'};
+    if (vw == 1)
+        snprintf(dst, n, "q[%s + %du]", base, j);
+    else
+        snprintf(dst, n, "q[%s + %du].%c", base, j / vw, comp[j % vw]);
+}
+
+/* Code i (0..31) of the chunk held in scalar words w0..w{b-1}, as a u32 expression (not masked). */
+static void code_expr(char *dst, size_t n, int bits, int i)
+{
+    int bit = i * bits, w = bit / 32, sh = bit % 32;
+    if (sh + bits <= 32)
+        snprintf(dst, n, sh ? "(w%d >> %du)" : "w%d", w, sh);
+    else
+        snprintf(dst, n, "((w%d >> %du) | (w%d << %du))", w, sh, w + 1, 32 - sh);
+}
+
+/* Codes i..i+3 as a vec4<u32> expression (not masked). */
+static void code4_expr(char *dst, size_t n, int bits, int i)
+{
+    int w0 = (i * bits) / 32, w3 = ((i + 3) * bits + bits - 1) / 32;
+    if (w0 == w3) { /* all four in one word: one vector shift */
+        snprintf(dst, n, "(vec4<u32>(w%d) >> vec4<u32>(%du, %du, %du, %du))", w0, (i * bits) % 32,
+                 ((i + 1) * bits) % 32, ((i + 2) * bits) % 32, ((i + 3) * bits) % 32);
+        return;
+    }
+    char e[4][64];
+    for (int k = 0; k < 4; k++)
+        code_expr(e[k], sizeof e[k], bits, i + k);
+    snprintf(dst, n, "vec4<u32>(%s, %s, %s, %s)", e[0], e[1], e[2], e[3]);
+}
+
+static void emit_scale_zero(sb *b, const wg_kformat *f)
+{
+    if (f->scale_f32)
+        out(b, "fn scale(i: u32) -> f32 { return bitcast<f32>(s[i]); }\n");
+    else
+        out(b, "fn scale(i: u32) -> f32 { return unpack2x16float(s[i >> 1u])[i & 1u]; }\n");
+    /* 2^23 + zero point: subtracted from (2^23 + code) built by OR-ing the code into 2^23 */
+    if (f->sym)
+        out(b, "fn offset(i: u32) -> f32 { return %d.0; }\n", 8388608 + (1 << (f->bits - 1)));
+    else
+        out(b, "fn offset(i: u32) -> f32 { return 8388608.0 + f32((z[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu); }\n");
+}
+
+/* group index of chunk c (32 elements) of row r */
+static void group_expr(char *dst, size_t n, const wg_kformat *f, const char *r, const char *c)
+{
+    if (f->group == 0)
+        snprintf(dst, n, "%s", r);
+    else if (f->group == 32)
+        snprintf(dst, n, "(%s * gpr + %s)", r, c);
+    else
+        snprintf(dst, n, "(%s * gpr + (%s >> %du))", r, c, __builtin_ctz((unsigned)f->group / 32));
+}
+
+static void emit_header(sb *b, wg_kernel_kind kind, const wg_kformat *f, const wg_kshape *s,
+                        const wg_kvariant *v)
+{
+    char lab[32];
+    if (f->kind != 3) {
+        static const char *fp[3] = {"f32", "fp16", "bf16"};
+        snprintf(lab, sizeof lab, "%s", fp[f->kind]);
+    } else
+        snprintf(lab, sizeof lab, "q%dg%d%c%s", f->bits, f->group, f->sym ? 's' : 'a',
+                 f->scale_f32 ? ".s32" : "");
+    /* no profile name in the text: profiles with the same shape share one content-hashed file */
+    out(b, "// wgpack %s kernel: weights %s, %s arithmetic%s, ", wg_kernel_kind_name(kind), lab,
+        v->f16 ? "f16" : "f32", v->subgroups ? ", subgroup reduction" : "");
+    if (kind == WG_K_GEMM)
+        out(b, "tile %dx%d, thread tile %dx%d (generated)\n", s->gemm_bm, s->gemm_bn, s->gemm_tm, s->gemm_tn);
+    else if (kind == WG_K_GEMV)
+        out(b, "workgroup %d, %d rows per workgroup (generated)\n", s->gemv_threads, s->gemv_rows);
+    else
+        out(b, "workgroup %d (generated)\n", s->gemv_threads);
+    if (v->f16)
+        out(b, "enable f16;\n");
+    if (v->subgroups)
+        out(b, "enable subgroups;\n");
+    out(b, "struct Params { rows: u32, K: u32, Kp: u32, n: u32, G: u32, pad0: u32, pad1: u32, pad2: u32 };\n");
+    bool integer = f->kind == 3;
+    const char *qt = (kind == WG_K_GEMV || kind == WG_K_GEMM) ? vec_type(data_vec(f)) : "u32";
+    out(b, "@group(0) @binding(0) var<storage, read> q: array<%s>;\n", qt);
+    if (integer)
+        out(b, "@group(0) @binding(1) var<storage, read> s: array<u32>;\n");
+    if (integer && !f->sym)
+        out(b, "@group(0) @binding(2) var<storage, read> z: array<u32>;\n");
+    if (kind == WG_K_GATHER)
+        out(b, "@group(0) @binding(3) var<storage, read> x: array<u32>;\n");
+    else if (kind != WG_K_DEQUANT)
+        out(b, "@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;\n");
+    out(b, "@group(0) @binding(4) var<storage, read_write> y: array<f32>;\n");
+    out(b, "@group(0) @binding(5) var<uniform> p: Params;\n");
+    if (integer)
+        emit_scale_zero(b, f);
+}
+
+/* ---------------------------------------------------------------- dequantize / gather */
+
+/* fp weights, element e of the row-major [rows][K] plane held as u32 words */
+static void emit_elem_fn(sb *b, const wg_kformat *f)
+{
+    out(b, "fn elem(e: u32) -> f32 {\n");
+    if (f->kind == 0)
+        out(b, "  return bitcast<f32>(q[e]);\n");
+    else if (f->kind == 1)
+        out(b, "  return unpack2x16float(q[e >> 1u])[e & 1u];\n");
+    else
+        out(b, "  return bitcast<f32>(((q[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu) << 16u);\n");
+    out(b, "}\n");
+}
+
+/* codes of chunk c (32 elements) of row r as an array (dequantize/gather only: once per weight) */
+static void emit_chunk_fn(sb *b, const wg_kformat *f)
+{
+    int bits = f->bits;
+    out(b, "fn chunk(r: u32, c: u32) -> array<u32, 32> {\n");
+    out(b, "  let base = (r * (p.Kp / 32u) + c) * %du;\n", bits);
+    for (int w = 0; w < bits; w++)
+        out(b, "  let w%d = q[base + %du];\n", w, w);
+    out(b, "  return array<u32, 32>(\n");
+    for (int i = 0; i < 32; i++) {
+        char e[64];
+        code_expr(e, sizeof e, bits, i);
+        out(b, "    %s & %uu%s", e, (1u << bits) - 1, i < 31 ? ",\n" : ");\n}\n");
+    }
+}
+
+/* row `src` of the weight into y[dst * K ..]: exact scale * f32(code - zero) */
+static void emit_row_copy(sb *b, const wg_kformat *f, int TH)
 {
     if (f->kind == 3) {
-        int bits = f->bits;
-        unsigned mask = (1u << bits) - 1;
-        out(b, "// codes of chunk c (32 elements) of row r: %d consecutive words\n", bits);
-        out(b, "fn chunk(r: u32, c: u32) -> array<u32, 32> {\n");
-        out(b, "  let base = (r * (p.Kp / 32u) + c) * %du;\n", bits);
-        for (int w = 0; w < bits; w++)
-            out(b, "  let w%d = q[base + %du];\n", w, w);
-        out(b, "  return array<u32, 32>(\n");
-        for (int i = 0; i < 32; i++) {
-            int bit = i * bits, w = bit / 32, sh = bit % 32;
-            if (sh + bits <= 32)
-                out(b, "    (w%d >> %du) & %uu", w, sh, mask);
-            else
-                out(b, "    ((w%d >> %du) | (w%d << %du)) & %uu", w, sh, w + 1, 32 - sh, mask);
-            out(b, i < 31 ? ",\n" : ");\n}\n");
-        }
-        if (f->scale_f32)
-            out(b, "fn scale(i: u32) -> %s { return %s(bitcast<f32>(s[i])); }\n", T, T);
-        else
-            out(b, "fn scale(i: u32) -> %s { return %s(unpack2x16float(s[i >> 1u])[i & 1u]); }\n", T, T);
-        if (f->sym)
-            out(b, "fn zero(i: u32) -> i32 { return %d; }\n", 1 << (bits - 1));
-        else
-            out(b, "fn zero(i: u32) -> i32 { return i32((z[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu); }\n");
-        out(b, "fn group_index(r: u32, c: u32) -> u32 { return r * (p.Kp / p.G) + (c * 32u) / p.G; }\n");
+        emit_chunk_fn(b, f);
+        out(b, "fn copy_row(src: u32, dst: u32, lid: u32) {\n");
+        out(b, "  let gpr = p.Kp / p.G;\n");
+        out(b, "  for (var c = lid; c < p.Kp / 32u; c += %du) {\n", TH);
+        char gi[96];
+        group_expr(gi, sizeof gi, f, "src", "c");
+        out(b, "    let codes = chunk(src, c);\n    let gi = %s;\n", gi);
+        out(b, "    let d = scale(gi);\n    let zp = offset(gi) - 8388608.0;\n");
+        out(b, "    for (var i = 0u; i < 32u; i++) {\n      let k = c * 32u + i;\n");
+        out(b, "      if (k < p.K) { y[dst * p.K + k] = d * (f32(codes[i]) - zp); }\n");
+        out(b, "    }\n  }\n}\n");
     } else {
-        /* fp weights: element e = r*K + k of a row-major [rows][K] array */
-        out(b, "fn elem(e: u32) -> f32 {\n");
+        emit_elem_fn(b, f);
+        out(b, "fn copy_row(src: u32, dst: u32, lid: u32) {\n");
+        out(b, "  for (var k = lid; k < p.K; k += %du) { y[dst * p.K + k] = elem(src * p.K + k); }\n}\n", TH);
+    }
+}
+
+static void emit_dequant(sb *b, const wg_kformat *f, const wg_kshape *s, bool gather)
+{
+    int TH = s->gemv_threads;
+    emit_row_copy(b, f, TH);
+    out(b, "@compute @workgroup_size(%d)\n", TH);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+           "        @builtin(local_invocation_index) lid: u32) {\n");
+    out(b, "  let i = wid.y * nwg.x + wid.x;\n");
+    if (gather) {
+        /* an index outside the table gives a row of zeros, never a read out of the plane */
+        out(b, "  if (i >= p.n) { return; }\n  let r = x[i];\n");
+        out(b, "  if (r >= p.rows) {\n    for (var k = lid; k < p.K; k += %du) { y[i * p.K + k] = 0.0; }\n"
+               "    return;\n  }\n  copy_row(r, i, lid);\n}\n", TH);
+    } else
+        out(b, "  if (i >= p.rows) { return; }\n  copy_row(i, i, lid);\n}\n");
+}
+
+/* ---------------------------------------------------------------- GEMV */
+
+/* one row's contribution of chunk c: the dot of its 32 weights with x0..x7 */
+static void emit_gemv_row_int(sb *b, const wg_kformat *f, int rr, const char *T)
+{
+    int bits = f->bits, vw = data_vec(f);
+    char gi[96], rname[16], w[64], c4[256];
+    snprintf(rname, sizeof rname, "r%d", rr);
+    group_expr(gi, sizeof gi, f, rname, "c");
+    out(b, "    {\n      let base = (r%d * nch + c) * %du;\n", rr, bits / vw);
+    for (int j = 0; j < bits; j++) {
+        word_expr(w, sizeof w, f, "base", j);
+        out(b, "      let w%d = %s;\n", j, w);
+    }
+    out(b, "      let gi = %s;\n      let o = vec4<f32>(offset(gi));\n", gi);
+    for (int i = 0; i < 32; i += 4) {
+        code4_expr(c4, sizeof c4, bits, i);
+        const char *val = "bitcast<vec4<f32>>((%s & vec4<u32>(%uu)) | vec4<u32>(0x4b000000u)) - o";
+        char v[400];
+        snprintf(v, sizeof v, val, c4, (1u << bits) - 1);
+        if (T[1] == '1') /* f16: the exact small integers and x in half precision */
+            out(b, "      %s vec4<f16>(%s), vec4<f16>(x%d));\n", i ? "d += dot(" : "var d = dot(", v, i / 4);
+        else /* four independent accumulators: FMAs without a dependency chain per element */
+            out(b, "      %sfma(%s, x%d, %s);\n", i ? "d = " : "var d = ", v, i / 4, i ? "d" : "vec4<f32>(0.0)");
+    }
+    if (T[1] == '1')
+        out(b, "      a%d = fma(scale(gi), f32(d), a%d);\n    }\n", rr, rr);
+    else
+        out(b, "      a%d = fma(scale(gi), (d.x + d.y) + (d.z + d.w), a%d);\n    }\n", rr, rr);
+}
+
+/* fp weights: chunk c = 8 consecutive weights of the row, one vec4<u32> (fp16/bf16) or two (f32) */
+static void emit_gemv_row_fp(sb *b, const wg_kformat *f, int rr)
+{
+    if (f->kind == 0) {
+        out(b, "    a%d += dot(bitcast<vec4<f32>>(q[(r%d * p.K) / 4u + 2u * c]), x0)"
+               " + dot(bitcast<vec4<f32>>(q[(r%d * p.K) / 4u + 2u * c + 1u]), x1);\n", rr, rr, rr);
+        return;
+    }
+    out(b, "    {\n      let w = q[(r%d * p.K) / 8u + c];\n", rr);
+    if (f->kind == 1)
+        out(b, "      a%d += dot(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), x0)"
+               " + dot(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), x1);\n", rr);
+    else
+        out(b, "      let lo = bitcast<vec4<f32>>(w << vec4<u32>(16u));\n"
+               "      let hi = bitcast<vec4<f32>>(w & vec4<u32>(0xffff0000u));\n"
+               "      a%d += dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), x0) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), x1);\n", rr);
+    out(b, "    }\n");
+}
+
+/* scalar fallback for fp weights when K is not a multiple of 8 (vector loads would straddle rows) */
+static void emit_gemv_fp_scalar(sb *b, const wg_kformat *f, int R, int TH)
+{
+    out(b, "  } else {\n    for (var k = lid; k < p.K; k += %du) {\n      let xk = x[k >> 2u][k & 3u];\n", TH);
+    for (int rr = 0; rr < R; rr++) {
+        out(b, "      { let e = r%d * p.K + k; ", rr);
         if (f->kind == 0)
-            out(b, "  return bitcast<f32>(q[e]);\n");
+            out(b, "a%d += bitcast<f32>(q[e >> 2u][e & 3u]) * xk; }\n", rr);
         else if (f->kind == 1)
-            out(b, "  return unpack2x16float(q[e >> 1u])[e & 1u];\n");
+            out(b, "let u = q[e >> 3u][(e >> 1u) & 3u]; a%d += unpack2x16float(u)[e & 1u] * xk; }\n", rr);
         else
-            out(b, "  return bitcast<f32>(((q[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu) << 16u);\n");
-        out(b, "}\n");
+            out(b, "let u = q[e >> 3u][(e >> 1u) & 3u]; a%d += bitcast<f32>(((u >> ((e & 1u) * 16u)) & 0xffffu) << 16u) * xk; }\n", rr);
     }
+    out(b, "    }\n  }\n");
 }
 
-static const char *fmt_label(const wg_kformat *f, char *buf, size_t n)
+/* red(i): the reduction scratch; integer GEMV reuses its x tile (xs) for it */
+#define RED(b, xs, fmt, ...) out(b, xs ? "xs[(" fmt ") >> 2u][(" fmt ") & 3u]" : "red[" fmt "]", __VA_ARGS__)
+static void emit_gemv_reduce(sb *b, int R, int TH, bool subgroups, bool xs)
 {
-    static const char *fp[3] = {"f32", "fp16", "bf16"};
-    if (f->kind != 3)
-        snprintf(buf, n, "%s", fp[f->kind]);
-    else
-        snprintf(buf, n, "q%dg%d%c%s", f->bits, f->group, f->sym ? 's' : 'a', f->scale_f32 ? ".s32" : "");
-    return buf;
-}
-
-int wg_wgsl_emit(wg_kernel_kind kind, const wg_kformat *f, const wg_profile *pr, bool f16,
-                 char *buf, size_t n)
-{
-    sb b = {buf, n, 0, false};
-    char lab[32];
-    const char *T = f16 ? "f16" : "f32";
-    const bool integer = f->kind == 3;
-    /* no profile name in the text: profiles with the same shape share one content-hashed file */
-    out(&b, "// wgpack %s kernel: weights %s, %s arithmetic, workgroup %d/%d, unroll %d (generated)\n",
-        wg_kernel_kind_name(kind), fmt_label(f, lab, sizeof lab), T,
-        kind == WG_K_GEMM ? pr->tile_rows : pr->gemv_threads, kind == WG_K_GEMM ? pr->tile_n : 1,
-        pr->unroll);
-    if (f16)
-        out(&b, "enable f16;\n");
-    out(&b, "struct Params { rows: u32, K: u32, Kp: u32, n: u32, G: u32, pad0: u32, pad1: u32, pad2: u32 };\n");
-    out(&b, "@group(0) @binding(0) var<storage, read> q: array<u32>;\n");
-    if (integer)
-        out(&b, "@group(0) @binding(1) var<storage, read> s: array<u32>;\n");
-    if (integer && !f->sym)
-        out(&b, "@group(0) @binding(2) var<storage, read> z: array<u32>;\n");
-    if (kind != WG_K_DEQUANT)
-        out(&b, "@group(0) @binding(3) var<storage, read> x: array<f32>;\n");
-    if (kind == WG_K_DEQUANT && f16)
-        out(&b, "@group(0) @binding(4) var<storage, read_write> y: array<f16>;\n");
-    else
-        out(&b, "@group(0) @binding(4) var<storage, read_write> y: array<f32>;\n");
-    out(&b, "@group(0) @binding(5) var<uniform> p: Params;\n");
-    emit_chunk_fn(&b, f, T);
-    int TH = pr->gemv_threads, U = pr->unroll;
-    const char *row_of = "wid.y * nwg.x + wid.x";
-    switch (kind) {
-    case WG_K_DEQUANT:
-        out(&b, "@compute @workgroup_size(%d)\n", TH);
-        out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-                "        @builtin(local_invocation_index) lid: u32) {\n");
-        out(&b, "  let r = %s;\n  if (r >= p.rows) { return; }\n", row_of);
-        if (integer) {
-            out(&b, "  for (var c = lid; c < p.Kp / 32u; c += %du) {\n", TH);
-            out(&b, "    let codes = chunk(r, c);\n    let gi = group_index(r, c);\n");
-            out(&b, "    let d = scale(gi);\n    let zp = zero(gi);\n");
-            out(&b, "    for (var i = 0u; i < 32u; i++) {\n      let k = c * 32u + i;\n");
-            out(&b, "      if (k < p.K) { y[r * p.K + k] = d * %s(i32(codes[i]) - zp); }\n", T);
-            out(&b, "    }\n  }\n}\n");
-        } else {
-            out(&b, "  for (var k = lid; k < p.K; k += %du) {\n", TH);
-            out(&b, "    y[r * p.K + k] = %s(elem(r * p.K + k));\n  }\n}\n", T);
+    if (subgroups) {
+        /* subgroup sums, then one partial per subgroup in workgroup memory (subgroups of >= 4) */
+        out(b, "  let nsg = (%du + sgs - 1u) / sgs;\n  let sg = lid / sgs;\n", TH);
+        for (int rr = 0; rr < R; rr++)
+            out(b, "  let t%d = subgroupAdd(a%d);\n", rr, rr);
+        out(b, "  workgroupBarrier();\n  if (sgi == 0u) {\n");
+        for (int rr = 0; rr < R; rr++) {
+            out(b, "    ");
+            RED(b, xs, "%du + sg", rr * (TH / 4), rr * (TH / 4));
+            out(b, " = t%d;\n", rr);
         }
-        break;
-    case WG_K_GEMV:
-        out(&b, "var<workgroup> red: array<f32, %d>;\n", TH);
-        out(&b, "@compute @workgroup_size(%d)\n", TH);
-        out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-                "        @builtin(local_invocation_index) lid: u32) {\n");
-        out(&b, "  let r = %s;\n", row_of);
-        out(&b, "  var acc = 0.0;\n  let nch = (p.K + 31u) / 32u;\n");
-        out(&b, "  if (r < p.rows) {\n");
-        out(&b, "    for (var c0 = lid; c0 < nch; c0 += %du) {\n", TH * U);
-        for (int u = 0; u < U; u++) {
-            out(&b, "      {\n        let c = c0 + %du;\n        if (c < nch) {\n", u * TH);
-            if (integer) {
-                out(&b, "          let codes = chunk(r, c);\n          let gi = group_index(r, c);\n");
-                out(&b, "          let zp = zero(gi);\n          var part: %s = %s(0);\n", T, T);
-                out(&b, "          for (var i = 0u; i < 32u; i++) {\n            let k = c * 32u + i;\n");
-                out(&b, "            if (k < p.K) { part += %s(i32(codes[i]) - zp) * %s(x[k]); }\n", T, T);
-                out(&b, "          }\n          acc += f32(scale(gi) * part);\n");
-            } else {
-                out(&b, "          for (var i = 0u; i < 32u; i++) {\n            let k = c * 32u + i;\n");
-                out(&b, "            if (k < p.K) { acc += elem(r * p.K + k) * x[k]; }\n          }\n");
+        out(b, "  }\n  workgroupBarrier();\n");
+        out(b, "  if (lid < %du) {\n    var t = 0.0;\n", R);
+        out(b, "    for (var i = 0u; i < nsg; i++) { t += ");
+        RED(b, xs, "lid * %du + i", TH / 4, TH / 4);
+        out(b, "; }\n    if (row0 + lid < p.rows) { y[row0 + lid] = t; }\n  }\n}\n");
+        return;
+    }
+    out(b, "  workgroupBarrier();\n");
+    for (int rr = 0; rr < R; rr++) {
+        out(b, "  ");
+        RED(b, xs, "%du + lid", rr * TH, rr * TH);
+        out(b, " = a%d;\n", rr);
+    }
+    out(b, "  workgroupBarrier();\n");
+    out(b, "  for (var w = %du; w > 0u; w >>= 1u) {\n    if (lid < w) {\n", TH / 2);
+    for (int rr = 0; rr < R; rr++) {
+        out(b, "      ");
+        RED(b, xs, "%du + lid", rr * TH, rr * TH);
+        out(b, " += ");
+        RED(b, xs, "%du + lid + w", rr * TH, rr * TH);
+        out(b, ";\n");
+    }
+    out(b, "    }\n    workgroupBarrier();\n  }\n");
+    out(b, "  if (lid < %du && row0 + lid < p.rows) { y[row0 + lid] = ", R);
+    RED(b, xs, "lid * %du", TH, TH);
+    out(b, "; }\n}\n");
+}
+
+static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
+{
+    int TH = s->gemv_threads, R = s->gemv_rows;
+    const char *T = v->f16 ? "f16" : "f32";
+    bool integer = f->kind == 3;
+    if (integer) /* x tile, XOR-swizzled: coalesced stores, conflict-free vec4 reads; reused for the reduction */
+        out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * TH);
+    else
+        out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
+    out(b, "@compute @workgroup_size(%d)\n", TH);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+           "        @builtin(local_invocation_index) lid: u32%s) {\n",
+        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
+    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    /* rows past the end are computed on the last row (keeps control flow uniform), never written */
+    for (int rr = 0; rr < R; rr++)
+        out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
+    if (f->kind == 3) {
+        out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
+        /* per tile of TH chunks: the tile's x (TH x 32 values) staged once in workgroup memory,
+         * so a thread's 32 values cost 8 conflict-free reads instead of 8 scattered global loads */
+        out(b, "  for (var c0 = 0u; c0 < nch; c0 += %du) {\n    workgroupBarrier();\n", TH);
+        out(b, "    for (var e = lid; e < %du; e += %du) {\n", 8 * TH, TH);
+        out(b, "      let j = e & 7u;\n      let g = c0 * 8u + e;\n");
+        out(b, "      xs[j * %du + ((e >> 3u) ^ j)] = select(vec4<f32>(0.0), x[min(g, nch * 8u - 1u)], g < nch * 8u);\n    }\n", TH);
+        out(b, "    workgroupBarrier();\n    let c = c0 + lid;\n    if (c < nch) {\n");
+        for (int i = 0; i < 8; i++)
+            out(b, "    let x%d = xs[%du + (lid ^ %du)];\n", i, i * TH, i);
+        for (int rr = 0; rr < R; rr++)
+            emit_gemv_row_int(b, f, rr, T);
+        out(b, "    }\n  }\n");
+    } else {
+        out(b, "  if (p.K %% 8u == 0u) {\n    for (var c = lid; c < p.K / 8u; c += %du) {\n", TH);
+        out(b, "    let x0 = x[c * 2u];\n    let x1 = x[c * 2u + 1u];\n");
+        for (int rr = 0; rr < R; rr++)
+            emit_gemv_row_fp(b, f, rr);
+        out(b, "    }\n");
+        emit_gemv_fp_scalar(b, f, R, TH);
+    }
+    emit_gemv_reduce(b, R, TH, v->subgroups, integer);
+}
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* Dequantize chunk c of the tile's rows into ws[k][m] (k-major, m contiguous). Integer formats:
+ * NP = threads / BM threads share a row, each converting 32 / NP codes (straight-line code per
+ * part); a row index past the end gives zeros. */
+static void emit_gemm_wtile(sb *b, const wg_kformat *f, int BM, int NT)
+{
+    int NP = NT >= BM ? NT / BM : 1, E = 32 / (NP > 32 ? 32 : NP);
+    if (NP > 32)
+        NP = 32;
+    out(b, "    for (var t = lid; t < %du; t += %du) {\n", BM * NP, NT);
+    out(b, "      let m = t %% %du;\n      let part = t / %du;\n      let wr = row0 + m;\n", BM, BM);
+    out(b, "      let mv = m / 4u;\n      let mc = m %% 4u;\n");
+    if (f->kind == 3) {
+        char gi[96], w[64], ce[96];
+        group_expr(gi, sizeof gi, f, "rr", "c");
+        out(b, "      let rr = min(wr, p.rows - 1u);\n      let ok = wr < p.rows;\n");
+        out(b, "      let base = (rr * nch + c) * %du;\n", f->bits / data_vec(f));
+        for (int j = 0; j < f->bits; j++) {
+            word_expr(w, sizeof w, f, "base", j);
+            out(b, "      let w%d = %s;\n", j, w);
+        }
+        out(b, "      let gi = %s;\n      let d = select(0.0, scale(gi), ok);\n      let o = offset(gi);\n", gi);
+        for (int pi = 0; pi < NP; pi++) {
+            out(b, "      %sif (part == %du) {\n", pi ? "else " : "", pi);
+            for (int i = pi * E; i < pi * E + E; i++) {
+                code_expr(ce, sizeof ce, f->bits, i);
+                out(b, "        ws[%du + mv][mc] = d * (bitcast<f32>((%s & %uu) | 0x4b000000u) - o);\n",
+                    i * (BM / 4), ce, (1u << f->bits) - 1);
             }
-            out(&b, "        }\n      }\n");
+            out(b, "      }\n");
         }
-        out(&b, "    }\n  }\n  red[lid] = acc;\n  workgroupBarrier();\n");
-        out(&b, "  for (var w = %du; w > 0u; w >>= 1u) {\n", TH / 2);
-        out(&b, "    if (lid < w) { red[lid] += red[lid + w]; }\n    workgroupBarrier();\n  }\n");
-        out(&b, "  if (lid == 0u && r < p.rows) { y[r] = red[0]; }\n}\n");
-        break;
-    case WG_K_GEMM: {
-        int TN = pr->tile_n, TR = pr->tile_rows, TT = TN * TR;
-        out(&b, "var<workgroup> wt: array<f32, %d>;  // %d rows x 32 dequantized weights\n", TR * 32, TR);
-        out(&b, "var<workgroup> xt: array<f32, %d>;  // %d inputs x 32 values\n", TN * 32, TN);
-        out(&b, "@compute @workgroup_size(%d, %d)\n", TR, TN);
-        out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,\n"
-                "        @builtin(local_invocation_index) lid: u32) {\n");
-        out(&b, "  let r = wid.x * %du + lid3.x;\n  let m = wid.y * %du + lid3.y;\n", TR, TN);
-        out(&b, "  var acc = 0.0;\n  let nch = (p.K + 31u) / 32u;\n");
-        out(&b, "  for (var c = 0u; c < nch; c++) {\n");
-        /* weights: thread t < TR dequantizes chunk c of row wid.x*TR + t */
-        out(&b, "    if (lid < %du) {\n      let wr = wid.x * %du + lid;\n", TR, TR);
-        out(&b, "      if (wr < p.rows) {\n");
-        if (integer) {
-            out(&b, "        let codes = chunk(wr, c);\n        let gi = group_index(wr, c);\n");
-            out(&b, "        let d = f32(scale(gi));\n        let zp = zero(gi);\n");
-            out(&b, "        for (var i = 0u; i < 32u; i++) { wt[lid * 32u + i] = d * f32(i32(codes[i]) - zp); }\n");
-        } else {
-            out(&b, "        for (var i = 0u; i < 32u; i++) {\n          let k = c * 32u + i;\n");
-            out(&b, "          wt[lid * 32u + i] = select(0.0, elem(wr * p.K + min(k, p.K - 1u)), k < p.K);\n        }\n");
-        }
-        out(&b, "      } else {\n        for (var i = 0u; i < 32u; i++) { wt[lid * 32u + i] = 0.0; }\n      }\n    }\n");
-        /* inputs: all threads load the TN x 32 input tile */
-        out(&b, "    for (var e = lid; e < %du; e += %du) {\n", TN * 32, TT);
-        out(&b, "      let xm = wid.y * %du + e / 32u;\n      let k = c * 32u + e %% 32u;\n", TN);
-        out(&b, "      xt[e] = select(0.0, x[min(xm, p.n - 1u) * p.K + min(k, p.K - 1u)], xm < p.n && k < p.K);\n    }\n");
-        out(&b, "    workgroupBarrier();\n");
-        out(&b, "    for (var i = 0u; i < 32u; i += %du) {\n", U);
-        for (int u = 0; u < U; u++)
-            out(&b, "      acc += wt[lid3.x * 32u + i + %du] * xt[lid3.y * 32u + i + %du];\n", u, u);
-        out(&b, "    }\n    workgroupBarrier();\n  }\n");
-        out(&b, "  if (r < p.rows && m < p.n) { y[m * p.rows + r] = acc; }\n}\n");
-        break;
+    } else {
+        out(b, "      for (var i = part * %du; i < part * %du + %du; i++) {\n", E, E, E);
+        out(b, "        let k = c * 32u + i;\n        var wv = 0.0;\n");
+        out(b, "        if (wr < p.rows && k < p.K) {\n          let e = wr * p.K + k;\n");
+        if (f->kind == 0)
+            out(b, "          wv = bitcast<f32>(q[e >> 2u][e & 3u]);\n");
+        else if (f->kind == 1)
+            out(b, "          wv = unpack2x16float(q[e >> 3u][(e >> 1u) & 3u])[e & 1u];\n");
+        else
+            out(b, "          wv = bitcast<f32>(((q[e >> 3u][(e >> 1u) & 3u] >> ((e & 1u) * 16u)) & 0xffffu) << 16u);\n");
+        out(b, "        }\n        ws[i * %du + mv][mc] = wv;\n      }\n", BM / 4);
     }
-    default:
+    out(b, "    }\n");
+}
+
+/* The inputs' chunk c into xs[k][n]: vec4 loads along k when K % 4 == 0, scalar otherwise. */
+static void emit_gemm_xtile(sb *b, int BN, int NT)
+{
+    out(b, "    if (p.K %% 4u == 0u) {\n");
+    out(b, "      for (var t = lid; t < %du; t += %du) {\n", BN * 8, NT);
+    out(b, "        let nn = t %% %du;\n        let kq = t / %du;\n", BN, BN);
+    out(b, "        let gm = col0 + nn;\n        let k = c * 32u + kq * 4u;\n");
+    out(b, "        var v = vec4<f32>(0.0);\n");
+    out(b, "        if (gm < p.n && k < p.K) { v = x[(gm * p.K + k) / 4u]; }\n");
+    for (int j = 0; j < 4; j++)
+        out(b, "        xs[(kq * 4u + %du) * %du + nn / 4u][nn %% 4u] = v[%d];\n", j, BN / 4, j);
+    out(b, "      }\n    } else {\n");
+    out(b, "      for (var t = lid; t < %du; t += %du) {\n", BN * 32, NT);
+    out(b, "        let nn = t %% %du;\n        let kk = t / %du;\n", BN, BN);
+    out(b, "        let gm = col0 + nn;\n        let k = c * 32u + kk;\n        var v = 0.0;\n");
+    out(b, "        if (gm < p.n && k < p.K) { let e = gm * p.K + k; v = x[e >> 2u][e & 3u]; }\n");
+    out(b, "        xs[kk * %du + nn / 4u][nn %% 4u] = v;\n      }\n    }\n", BN / 4);
+}
+
+static void emit_gemm(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
+{
+    int BM = s->gemm_bm, BN = s->gemm_bn, TM = s->gemm_tm, TN = s->gemm_tn;
+    int MT = BM / TM, NTN = BN / TN, NT = MT * NTN;
+    const char *T = v->f16 ? "f16" : "f32";
+    out(b, "var<workgroup> ws: array<vec4<f32>, %d>;  // 32 k x %d rows, dequantized once per tile\n", 8 * BM, BM);
+    out(b, "var<workgroup> xs: array<vec4<f32>, %d>;  // 32 k x %d inputs\n", 8 * BN, BN);
+    out(b, "@compute @workgroup_size(%d)\n", NT);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {\n");
+    out(b, "  let tm = lid %% %du;\n  let tn = lid / %du;\n", MT, MT);
+    out(b, "  let row0 = wid.x * %du;\n  let col0 = wid.y * %du;\n", BM, BN);
+    if (f->kind == 3)
+        out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
+    else
+        out(b, "  let nch = (p.K + 31u) / 32u;\n");
+    /* accumulators: acc_j_i holds rows (tm + i*MT)*4 .. +3 of input column (tn + (j/4)*NTN)*4 + j%4 */
+    for (int j = 0; j < TN; j++)
+        for (int i = 0; i < TM / 4; i++)
+            out(b, "  var acc_%d_%d = vec4<%s>(0.0);\n", j, i, T);
+    out(b, "  for (var c = 0u; c < nch; c++) {\n");
+    emit_gemm_wtile(b, f, BM, NT);
+    emit_gemm_xtile(b, BN, NT);
+    out(b, "    workgroupBarrier();\n");
+    out(b, "    for (var k = 0u; k < 32u; k++) {\n");
+    for (int i = 0; i < TM / 4; i++)
+        out(b, "      let a%d = vec4<%s>(ws[k * %du + tm + %du]);\n", i, T, BM / 4, i * MT);
+    for (int j4 = 0; j4 < TN / 4; j4++)
+        out(b, "      let b%d = vec4<%s>(xs[k * %du + tn + %du]);\n", j4, T, BN / 4, j4 * NTN);
+    for (int j = 0; j < TN; j++)
+        for (int i = 0; i < TM / 4; i++)
+            out(b, "      acc_%d_%d = fma(a%d, vec4<%s>(b%d[%d]), acc_%d_%d);\n", j, i, i, T, j / 4, j % 4, j, i);
+    out(b, "    }\n    workgroupBarrier();\n  }\n");
+    for (int j = 0; j < TN; j++) {
+        out(b, "  {\n    let m = col0 + (tn + %du) * 4u + %du;\n", (j / 4) * NTN, j % 4);
+        out(b, "    if (m < p.n) {\n");
+        for (int i = 0; i < TM / 4; i++) {
+            out(b, "      { let r = row0 + (tm + %du) * 4u;\n", i * MT);
+            for (int e = 0; e < 4; e++)
+                out(b, "        if (r + %du < p.rows) { y[m * p.rows + r + %du] = f32(acc_%d_%d[%d]); }\n",
+                    e, e, j, i, e);
+            out(b, "      }\n");
+        }
+        out(b, "    }\n  }\n");
+    }
+    out(b, "}\n");
+}
+
+int wg_wgsl_emit(wg_kernel_kind kind, const wg_kformat *f, const wg_kshape *s,
+                 const wg_kvariant *v, char *buf, size_t n)
+{
+    if (!wg_kshape_valid(kind, s) || (v->subgroups && !wg_kernel_has_subgroups(kind)) ||
+        (f->kind == 3 && (f->bits < 2 || f->bits > 8 || f->bits == 7)))
         return -1;
+    sb b = {buf, n, 0, false};
+    /* dequantize and gather are exact conversions: f16 arithmetic has no meaning there */
+    wg_kvariant vv = *v;
+    if (kind == WG_K_DEQUANT || kind == WG_K_GATHER)
+        vv.f16 = false;
+    emit_header(&b, kind, f, s, &vv);
+    switch (kind) {
+    case WG_K_DEQUANT: emit_dequant(&b, f, s, false); break;
+    case WG_K_GATHER: emit_dequant(&b, f, s, true); break;
+    case WG_K_GEMV: emit_gemv(&b, f, s, &vv); break;
+    case WG_K_GEMM: emit_gemm(&b, f, s, &vv); break;
+    default: return -1;
     }
     return b.overflow ? -1 : (int)b.len;
 }

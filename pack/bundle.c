@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
         p += w;
         n -= (size_t)w;
     }
-    if (fsync(fd) || close(fd))
+    if (close(fd)) /* durability: one syncfs() over the whole staged bundle before the swap */
         return wg_fail(err, WG_EIO, path, "cannot finish: %s", strerror(errno));
     return 0;
 }
@@ -111,6 +112,8 @@ static uint64_t source_hash(const wg_source *src)
 static json_t *depends_on(const char *c, const wg_layout_t *L)
 {
     json_t *d = json_array();
+    if (strcmp(c, "decoder") && strcmp(c, "head"))
+        return d; /* only these depend on others: no quadratic walk over many components */
     for (size_t i = 0; i < L->ncomps; i++) {
         const char *o = L->comps[i];
         bool dep = false;
@@ -147,10 +150,8 @@ static json_t *progressive_plan(const wg_layout_t *L)
                 continue;
             json_t *g = NULL;
             int glayer = -3;
-            for (size_t s = 0; s < L->nshards; s++) {
+            for (size_t s = L->shard0[c]; s < L->shard0[c + 1]; s++) {
                 const wg_shard_t *sh = &L->shards[s];
-                if (strcmp(sh->component, L->comps[c]))
-                    continue;
                 if (!g || sh->layer != glayer) {
                     char name[96];
                     if (sh->layer < 0)
@@ -171,32 +172,118 @@ static json_t *progressive_plan(const wg_layout_t *L)
     return groups;
 }
 
+/* Tabs a greedy fill needs when no tab may exceed cap (pre on the first, post on the last):
+ * the fewest possible for contiguous ranges; INT_MAX if one layer alone exceeds cap. */
+static int tabs_needed(const uint64_t *lb, int nl, uint64_t pre, uint64_t post, uint64_t cap)
+{
+    uint64_t cur = pre;
+    int used = 1;
+    if (pre > cap || post > cap)
+        return INT_MAX;
+    for (int i = 0; i < nl; i++) {
+        if (lb[i] > cap)
+            return INT_MAX;
+        if (cur + lb[i] > cap) {
+            used++;
+            cur = lb[i];
+        } else
+            cur += lb[i];
+    }
+    return cur + post > cap ? used + 1 : used;
+}
+
+/* smallest cap that `want` contiguous tabs can keep (binary search on the cap) */
+static uint64_t min_cap(const uint64_t *lb, int nl, uint64_t pre, uint64_t post, int want)
+{
+    uint64_t lo = 0, hi = pre + post;
+    for (int i = 0; i < nl; i++)
+        hi += lb[i];
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (tabs_needed(lb, nl, pre, post, mid) <= want)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* the component with the most layers carries the pipeline (first such in component order) */
+static const char *main_component(const wg_layout_t *L, int *maxl)
+{
+    const char *main = NULL;
+    *maxl = -1;
+    for (size_t s = 0; s < L->nshards; s++) /* shards are grouped by component, in order */
+        if (L->shards[s].layer > *maxl) {
+            *maxl = L->shards[s].layer;
+            main = L->shards[s].component;
+        }
+    return main;
+}
+
+/* the tabs as JSON ranges [first, last] of layers whose bytes fit best_cap; tab_of[layer] */
+static json_t *tab_ranges(const uint64_t *lb, int nl, uint64_t pre, uint64_t post, int tabs,
+                          uint64_t best_cap, const char *main, int *tab_of)
+{
+    json_t *arr = json_array();
+    int first = 0, t = 0;
+    uint64_t cur = pre;
+    for (int i = 0; i <= nl; i++) {
+        bool last = i == nl;
+        if (!last && (cur + lb[i] <= best_cap || (i == first && t == tabs - 1))) {
+            cur += lb[i];
+            tab_of[i] = t;
+            continue;
+        }
+        json_array_append_new(arr, json_pack("{s:i, s:[i,i], s:s, s:[], s:I}", "tab", t,
+                                             "layers", first, i - 1, "component", main,
+                                             "shards", "bytes",
+                                             (json_int_t)(cur + (last ? post : 0))));
+        t++;
+        first = i;
+        cur = last ? 0 : lb[i];
+        if (!last)
+            tab_of[i] = t;
+    }
+    return arr;
+}
+
+/* each shard to its tab: the main component's layers by range, encoders/embeddings/globals
+ * to the first tab, the head and the rest to the last */
+static void tab_shards(const wg_layout_t *L, const char *main, const int *tab_of, json_t *arr)
+{
+    size_t nt = json_array_size(arr);
+    for (size_t s = 0; s < L->nshards; s++) {
+        const wg_shard_t *x = &L->shards[s];
+        bool is_main = !strcmp(x->component, main);
+        size_t k = is_main && x->layer >= 0 ? (size_t)tab_of[x->layer]
+                   : comp_priority(x->component) <= 1 || is_main ? 0 : nt - 1;
+        json_array_append_new(json_object_get(json_array_get(arr, k), "shards"),
+                              json_string(x->file));
+    }
+}
+
 /* Contiguous layer ranges of the main layered component over `tabs` tabs, minimising the
- * largest tab (binary search on the cap, greedy fill). */
+ * largest tab; with --tab-memory, the fewest tabs that keep each within it. O(layers x 64). */
 static int tab_plan(const wg_model *m, const wg_layout_t *L, const wg_pack_opts *o, json_t **out,
                     wg_error *err)
 {
     *out = json_null();
     if (!o->tabs && !o->tab_memory)
         return 0;
-    /* the component with the most layers carries the pipeline */
-    const char *main = NULL;
-    int maxl = -1;
-    for (size_t c = 0; c < L->ncomps; c++) {
-        int ml = -1;
-        for (size_t s = 0; s < L->nshards; s++)
-            if (!strcmp(L->shards[s].component, L->comps[c]) && L->shards[s].layer > ml)
-                ml = L->shards[s].layer;
-        if (ml > maxl) {
-            maxl = ml;
-            main = L->comps[c];
-        }
-    }
+    int maxl;
+    const char *main = main_component(L, &maxl);
     if (!main)
         return wg_fail(err, WG_EUSAGE, m->path, "a multi-tab plan needs a model with numbered "
                        "layers");
-    int nl = maxl + 1;
+    int nl = maxl + 1; /* layers are capped by the tensors present (formats/model.h) */
     uint64_t *lb = calloc((size_t)nl, sizeof *lb), pre = 0, post = 0;
+    int *tab_of = calloc((size_t)nl, sizeof *tab_of);
+    if (!lb || !tab_of) {
+        free(lb);
+        free(tab_of);
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    }
     for (size_t s = 0; s < L->nshards; s++) {
         const wg_shard_t *sh = &L->shards[s];
         if (!strcmp(sh->component, main) && sh->layer >= 0)
@@ -206,83 +293,24 @@ static int tab_plan(const wg_model *m, const wg_layout_t *L, const wg_pack_opts 
         else
             post += sh->size; /* head and the rest: last tab */
     }
-    int tabs = o->tabs;
-    uint64_t best_cap = 0;
-    for (int want = o->tabs ? o->tabs : 1; want <= nl; want++) {
-        /* smallest cap for `want` contiguous ranges, with pre on the first, post on the last */
-        uint64_t lo = 0, hi = pre + post;
-        for (int i = 0; i < nl; i++)
-            hi += lb[i];
-        while (lo < hi) {
-            uint64_t mid = lo + (hi - lo) / 2, cur = pre;
-            int used = 1;
-            bool ok = pre <= mid;
-            for (int i = 0; i < nl && ok; i++) {
-                if (lb[i] > mid)
-                    ok = false;
-                else if (cur + lb[i] > mid) {
-                    used++;
-                    cur = lb[i];
-                } else
-                    cur += lb[i];
-            }
-            if (ok && cur + post > mid)
-                used++, cur = post, ok = post <= mid;
-            if (ok && used <= want)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-        best_cap = lo;
-        tabs = want;
-        if (o->tabs || !o->tab_memory || best_cap <= o->tab_memory)
-            break;
-    }
-    if (o->tab_memory && best_cap > o->tab_memory) {
+    int tabs = o->tabs ? (o->tabs < nl ? o->tabs : nl)
+                       : tabs_needed(lb, nl, pre, post, o->tab_memory);
+    if (tabs > nl) {
         free(lb);
+        free(tab_of);
         return wg_fail(err, WG_EBUDGET, m->path, "no split into contiguous layer ranges keeps "
                        "every tab within %llu bytes (a single layer needs more)",
                        (unsigned long long)o->tab_memory);
     }
-    /* materialise the ranges with that cap */
-    json_t *arr = json_array();
-    int first = 0, t = 0;
-    uint64_t cur = pre;
-    for (int i = 0; i <= nl; i++) {
-        bool last = i == nl;
-        if (!last && (cur + lb[i] <= best_cap || (i == first && t == tabs - 1))) {
-            cur += lb[i];
-            continue;
-        }
-        bool final_tab = last;
-        if (final_tab && cur + post > best_cap && i > first) {
-            /* post does not fit with this range: it would need its own tab; keep it here if
-             * the count is fixed (the greedy cap was computed with it) */
-        }
-        json_t *tab = json_pack("{s:i, s:[i,i], s:s, s:[], s:I}", "tab", t, "layers", first, i - 1,
-                                "component", main, "shards", "bytes",
-                                (json_int_t)(cur + (final_tab ? post : 0)));
-        json_array_append_new(arr, tab);
-        t++;
-        first = i;
-        cur = last ? 0 : lb[i];
-    }
+    uint64_t best_cap = min_cap(lb, nl, pre, post, tabs);
+    json_t *arr = tab_ranges(lb, nl, pre, post, tabs, best_cap, main, tab_of);
     free(lb);
-    /* shards of each tab, and what crosses between tabs */
+    tab_shards(L, main, tab_of, arr);
+    free(tab_of);
     size_t nt = json_array_size(arr);
     for (size_t k = 0; k < nt; k++) {
-        json_t *tab = json_array_get(arr, k), *sh = json_object_get(tab, "shards");
-        int a = (int)json_integer_value(json_array_get(json_object_get(tab, "layers"), 0)),
-            b = (int)json_integer_value(json_array_get(json_object_get(tab, "layers"), 1));
-        for (size_t s = 0; s < L->nshards; s++) {
-            const wg_shard_t *x = &L->shards[s];
-            bool in = !strcmp(x->component, main) && x->layer >= a && x->layer <= b;
-            bool is_pre = !(!strcmp(x->component, main) && x->layer >= 0) &&
-                          (comp_priority(x->component) <= 1 || (x->layer < 0 && !strcmp(x->component, main)));
-            bool is_post = !(!strcmp(x->component, main) && x->layer >= 0) && !is_pre;
-            if (in || (is_pre && k == 0) || (is_post && k == nt - 1))
-                json_array_append_new(sh, json_string(x->file));
-        }
+        json_t *tab = json_array_get(arr, k);
+        int b = (int)json_integer_value(json_array_get(json_object_get(tab, "layers"), 1));
         json_object_set_new(tab, "budget_bytes", o->tab_memory ? json_integer((json_int_t)o->tab_memory) : json_null());
         json_object_set_new(tab, "within_budget", o->tab_memory ? json_boolean((uint64_t)json_integer_value(json_object_get(tab, "bytes")) <= o->tab_memory) : json_null());
         if (k + 1 < nt) {
@@ -298,6 +326,17 @@ static int tab_plan(const wg_model *m, const wg_layout_t *L, const wg_pack_opts 
     return 0;
 }
 
+/* KV-cache sizes from config.json facts (validated in formats/hfconfig.c); every product is
+ * checked, and one that overflows is recorded as null rather than wrapped */
+static json_t *checked_mul(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    int64_t x;
+    if (__builtin_mul_overflow(a, b, &x) || __builtin_mul_overflow(x, c, &x) ||
+        __builtin_mul_overflow(x, d, &x) || x > ((int64_t)1 << 53))
+        return json_null();
+    return json_integer(x);
+}
+
 static json_t *runtime_hints(const wg_model *m, uint64_t bundle_bytes)
 {
     const wg_hfconfig *c = &m->config;
@@ -305,25 +344,75 @@ static json_t *runtime_hints(const wg_model *m, uint64_t bundle_bytes)
         return json_null();
     int64_t kv = c->num_kv_heads ? c->num_kv_heads : c->num_heads;
     int64_t layers = c->decoder_layers ? c->decoder_layers : c->num_layers;
-    int64_t per_tok = 2 * layers * kv * c->head_dim * 2; /* K and V, fp16 */
     int64_t positions = c->max_positions;
     if (c->sliding_window && c->sliding_window < positions)
         positions = c->sliding_window;
-    int64_t at_max = per_tok * positions;
-    json_t *kvj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "layers", (json_int_t)layers,
+    json_t *per_tok = checked_mul(4, layers, kv, c->head_dim); /* K and V, fp16 */
+    json_t *at_max = json_is_integer(per_tok) ? checked_mul(json_integer_value(per_tok), positions, 1, 1)
+                                              : json_null();
+    json_t *kvj = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o}", "layers", (json_int_t)layers,
                             "kv_heads", (json_int_t)kv, "head_dim", (json_int_t)c->head_dim,
                             "max_positions", (json_int_t)c->max_positions,
-                            "bytes_per_token_f16", (json_int_t)per_tok,
-                            "bytes_at_max_positions_f16", (json_int_t)at_max);
+                            "bytes_per_token_f16", per_tok, "bytes_at_max_positions_f16", at_max);
     json_object_set_new(kvj, "sliding_window", c->sliding_window ? json_integer(c->sliding_window) : json_null());
     /* int8 KV halves the cache: recommended once the fp16 cache at full length rivals the
      * weights themselves */
-    json_object_set_new(kvj, "recommended_dtype",
-                        json_string((uint64_t)at_max * 2 > bundle_bytes ? "int8" : "f16"));
+    bool big = !json_is_integer(at_max) ||
+               (uint64_t)json_integer_value(at_max) > bundle_bytes / 2;
+    json_object_set_new(kvj, "recommended_dtype", json_string(big ? "int8" : "f16"));
     return json_pack("{s:o}", "kv_cache", kvj);
 }
 
 /* ------------------------------------------------------------------ build */
+
+/* Every entry of dir/sub is a name the manifest lists (top-level kernels/ and wasm/ real
+ * directories, everything else regular files): then the directory is a bundle and nothing
+ * else, and replacing it loses nothing. */
+static bool only_listed(const char *dir, const char *sub, const wg_name_index *names)
+{
+    char path[4200], rel[600];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    DIR *d = opendir(path);
+    if (!d)
+        return *sub && errno == ENOENT;
+    bool ok = true;
+    struct dirent *e;
+    while (ok && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(rel, sizeof rel, "%s%s", sub, e->d_name);
+        size_t v;
+        struct stat st;
+        ok = wg_name_index_get(names, rel, &v) && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+             (v ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+    }
+    closedir(d);
+    return ok;
+}
+
+static bool is_our_bundle(const char *dir)
+{
+    wg_manifest man;
+    wg_error e = {0};
+    if (wg_manifest_read(dir, &man, &e))
+        return false;
+    wg_name_index names = {0};
+    bool ok = wg_name_index_put(&names, "manifest.json", 0) >= 0 &&
+              wg_name_index_put(&names, "_headers", 0) >= 0 &&
+              wg_name_index_put(&names, "kernels", 1) >= 0 && wg_name_index_put(&names, "wasm", 1) >= 0;
+    for (size_t i = 0; ok && i < man.nshards; i++)
+        ok = wg_name_index_put(&names, man.shards[i].f.file, 0) >= 0 &&
+             (!man.shards[i].has_zst || wg_name_index_put(&names, man.shards[i].zst.file, 0) >= 0);
+    for (size_t i = 0; ok && i < man.nkernels; i++)
+        ok = wg_name_index_put(&names, man.kernels[i].file, 0) >= 0;
+    if (ok && man.has_wasm)
+        ok = wg_name_index_put(&names, man.wasm.file, 0) >= 0;
+    ok = ok && only_listed(dir, "", &names) && only_listed(dir, "kernels/", &names) &&
+         only_listed(dir, "wasm/", &names);
+    wg_name_index_free(&names);
+    wg_manifest_free(&man);
+    return ok;
+}
 
 static int check_target(const char *dir, bool force, bool *exists, wg_error *err)
 {
@@ -334,13 +423,7 @@ static int check_target(const char *dir, bool force, bool *exists, wg_error *err
     if (!S_ISDIR(st.st_mode))
         return wg_fail(err, WG_EUSAGE, dir, "output exists and is not a directory");
     *exists = true;
-    char mp[4096];
-    snprintf(mp, sizeof mp, "%s/manifest.json", dir);
-    json_t *j = json_load_file(mp, 0, NULL);
-    bool ours = j && json_is_integer(json_object_get(j, "format_version")) &&
-                json_object_get(json_object_get(j, "generator"), "name");
-    json_decref(j);
-    if (ours || force)
+    if (force || is_our_bundle(dir))
         return 0;
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -351,39 +434,128 @@ static int check_target(const char *dir, bool force, bool *exists, wg_error *err
     if (d)
         closedir(d);
     if (n)
-        return wg_fail(err, WG_EUSAGE, dir, "output directory is not empty and holds no wgpack "
-                       "bundle (use --force to replace it)");
+        return wg_fail(err, WG_EUSAGE, dir, "output directory is not empty and is not a wgpack "
+                       "bundle and nothing else (use --force to replace it)");
     return 0;
+}
+
+/* The swap replaces the target and everything in it: never when a file of the model lives
+ * there (`-o MODEL_DIR --force` would delete the input). */
+static int input_outside(const wg_model *m, const char *dir, wg_error *err)
+{
+    char rd[4096], rs[4096];
+    if (!realpath(dir, rd))
+        return 0; /* does not exist yet */
+    size_t dl = strlen(rd);
+    for (size_t i = 0; i < m->n_sources; i++)
+        if (realpath(m->sources[i].path, rs) && !strncmp(rs, rd, dl) &&
+            (rs[dl] == '/' || dl == 1))
+            return wg_fail(err, WG_EUSAGE, dir, "the output directory holds the input model "
+                           "(%s): choose another -o", m->sources[i].path);
+    return 0;
+}
+
+/* normalise the target, check it is ours to replace, make the temporary directory beside it */
+static int prepare_target(const wg_model *m, const wg_pack_opts *o, wg_bundle_stage *st,
+                          wg_error *err)
+{
+    memset(st, 0, sizeof *st);
+    size_t n = strlen(o->out_dir);
+    while (n > 1 && o->out_dir[n - 1] == '/') /* `-o out/` is `-o out` */
+        n--;
+    if (!n || n >= sizeof st->out_dir - 32)
+        return wg_fail(err, WG_EUSAGE, o->out_dir, "not a usable output directory name");
+    snprintf(st->out_dir, sizeof st->out_dir, "%.*s", (int)n, o->out_dir);
+    if (!strcmp(st->out_dir, "/") || !strcmp(basename_of(st->out_dir), ".") ||
+        !strcmp(basename_of(st->out_dir), ".."))
+        return wg_fail(err, WG_EUSAGE, o->out_dir, "not a usable output directory name");
+    int rc = check_target(st->out_dir, o->force, &st->exists, err);
+    if (rc || (rc = input_outside(m, st->out_dir, err)))
+        return rc;
+    const char *base = basename_of(st->out_dir);
+    int dl = (int)(base - st->out_dir);
+    /* like mkdir -p for the parent: `-o out/model` works on a fresh checkout */
+    snprintf(st->tmp, sizeof st->tmp, "%.*s", dl, st->out_dir);
+    wg_mkdir_p(st->tmp);
+    snprintf(st->tmp, sizeof st->tmp, "%.*s.%s.tmp.XXXXXX", dl, st->out_dir, base);
+    if (!mkdtemp(st->tmp)) {
+        st->tmp[0] = 0;
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot create a temporary directory beside "
+                       "it: %s", strerror(errno));
+    }
+    return 0;
+}
+
+int wg_bundle_flush(wg_bundle_stage *st, wg_error *err)
+{
+    /* durable before visible: everything staged reaches the disk before any rename */
+    int fd = open(st->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || syncfs(fd)) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot flush the new bundle: %s", strerror(e));
+    }
+    close(fd);
+    chmod(st->tmp, 0755); /* mkdtemp made it private */
+    return 0;
+}
+
+int wg_bundle_commit(wg_bundle_stage *st, wg_error *err)
+{
+    int rc = wg_bundle_flush(st, err);
+    if (rc)
+        return rc;
+    /* the target holds the old bundle or the new one, never a mix */
+    if (st->exists) {
+        if (renameat2(AT_FDCWD, st->tmp, AT_FDCWD, st->out_dir, RENAME_EXCHANGE))
+            return wg_fail(err, WG_EIO, st->out_dir, "cannot swap the new bundle into place: %s",
+                           strerror(errno));
+        wg_rm_rf(st->tmp); /* now the previous bundle */
+    } else if (rename(st->tmp, st->out_dir))
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot move the bundle into place: %s",
+                       strerror(errno));
+    st->tmp[0] = 0;
+    return 0;
+}
+
+void wg_bundle_discard(wg_bundle_stage *st)
+{
+    if (st->tmp[0])
+        wg_rm_rf(st->tmp);
+    st->tmp[0] = 0;
 }
 
 int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
                     wg_bundle_result *res, wg_error *err)
 {
+    wg_bundle_stage st;
+    int rc = wg_bundle_stage_build(m, plan, o, res, &st, err);
+    if (!rc && (rc = wg_bundle_commit(&st, err))) {
+        json_decref(res->manifest);
+        res->manifest = NULL;
+    }
+    wg_bundle_discard(&st);
+    return rc;
+}
+
+int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
+                          wg_bundle_result *res, wg_bundle_stage *st, wg_error *err)
+{
     memset(res, 0, sizeof *res);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    bool exists;
-    int rc = check_target(o->out_dir, o->force, &exists, err);
+    wg_layout_t L;
+    int rc = prepare_target(m, o, st, err);
     if (rc)
         return rc;
-    wg_layout_t L;
     if ((rc = wg_layout(m, plan, o->shard_size, &L, err))) {
         wg_layout_free(&L);
+        wg_bundle_discard(st);
         return rc;
     }
-    char tmp[4096];
-    const char *base = basename_of(o->out_dir);
-    int dl = (int)(base - o->out_dir);
-    /* like mkdir -p for the parent: `-o out/model` works on a fresh checkout */
-    snprintf(tmp, sizeof tmp, "%.*s", dl, o->out_dir);
-    wg_mkdir_p(tmp);
-    snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", dl, o->out_dir, base);
-    if (!mkdtemp(tmp)) {
-        wg_layout_free(&L);
-        return wg_fail(err, WG_EIO, o->out_dir, "cannot create a temporary directory beside "
-                       "it: %s", strerror(errno));
-    }
-    uint8_t *shard = malloc(o->shard_size ? o->shard_size : 1), *qbuf = NULL;
+    const char *tmp = st->tmp;
+    uint8_t *shard = malloc(L.largest ? L.largest : 1), *qbuf = NULL;
     wg_qmetrics *met = calloc(m->n_tensors + 1, sizeof *met);
     ZSTD_CCtx *zc = o->compress ? ZSTD_createCCtx() : NULL;
     void *zbuf = NULL;
@@ -397,7 +569,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1);
         /* any nbWorkers >= 1 gives the same bytes; 0 would differ, so never use 0 */
         ZSTD_CCtx_setParameter(zc, ZSTD_c_nbWorkers, o->threads > 1 ? o->threads : 1);
-        zbuf = malloc(ZSTD_compressBound(o->shard_size));
+        zbuf = malloc(ZSTD_compressBound(L.largest));
         if (!zbuf) {
             rc = wg_fail(err, WG_EIO, NULL, "out of memory");
             goto fail;
@@ -456,7 +628,9 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
             snprintf(idx, sizeof idx, "%03d", sh->layer);
         if (sh->unit_index)
             snprintf(idx + strlen(idx), sizeof idx - strlen(idx), ".%d", sh->unit_index);
-        snprintf(sh->file, sizeof sh->file, "%s-%s-%016llx.bin", sh->component, idx,
+        char comp[64]; /* file names are built from sanitised text only */
+        wg_safe_name(comp, sizeof comp, sh->component);
+        snprintf(sh->file, sizeof sh->file, "%s-%s-%016llx.bin", comp, idx,
                  (unsigned long long)sh->xxh3);
         wg_progress_stage("write");
         if ((rc = write_file(tmp, sh->file, shard, sh->size, err)))
@@ -464,7 +638,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         res->bundle_bytes += sh->size;
         if (zc) {
             wg_progress_stage("compress");
-            size_t z = ZSTD_compress2(zc, zbuf, ZSTD_compressBound(o->shard_size), shard, sh->size);
+            size_t z = ZSTD_compress2(zc, zbuf, ZSTD_compressBound(L.largest), shard, sh->size);
             if (ZSTD_isError(z)) {
                 rc = wg_fail(err, WG_EIO, NULL, "zstd: %s", ZSTD_getErrorName(z));
                 goto fail;
@@ -557,14 +731,12 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     for (size_t c = 0; c < L.ncomps; c++) {
         json_t *names = json_array(), *files = json_array();
         uint64_t bytes = 0;
-        for (size_t k = 0; k < m->n_tensors; k++)
-            if (!strcmp(m->tensors[L.order[k]].component, L.comps[c]))
-                json_array_append_new(names, json_string(m->tensors[L.order[k]].name));
-        for (size_t s = 0; s < L.nshards; s++)
-            if (!strcmp(L.shards[s].component, L.comps[c])) {
-                json_array_append_new(files, json_string(L.shards[s].file));
-                bytes += L.shards[s].size;
-            }
+        for (size_t k = L.tensor0[c]; k < L.tensor0[c + 1]; k++)
+            json_array_append_new(names, json_string(m->tensors[L.order[k]].name));
+        for (size_t s = L.shard0[c]; s < L.shard0[c + 1]; s++) {
+            json_array_append_new(files, json_string(L.shards[s].file));
+            bytes += L.shards[s].size;
+        }
         json_array_append_new(comps, json_pack("{s:s, s:I, s:o, s:o, s:o}", "name", L.comps[c],
                                                "bytes", (json_int_t)bytes, "depends_on",
                                                depends_on(L.comps[c], &L), "shards", files,
@@ -613,7 +785,9 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         json_array_append_new(srcs, json_pack("{s:s, s:I, s:s}", "file", basename_of(m->sources[i].path),
                                               "bytes", (json_int_t)m->sources[i].size, "xxh3", hx));
     }
-    json_t *model = json_pack("{s:s, s:s, s:s, s:I, s:o}", "name", basename_of(m->path), "family",
+    char mname[256];
+    wg_model_name(m, mname, sizeof mname);
+    json_t *model = json_pack("{s:s, s:s, s:s, s:I, s:o}", "name", mname, "family",
                               m->family, "input", m->kind == WG_IN_ONNX ? "onnx" : "safetensors",
                               "parameters", (json_int_t)params, "sources", srcs);
     if (m->config.present)
@@ -657,19 +831,6 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
         rc = write_file(tmp, "_headers", headers, sizeof headers - 1, err);
     if (rc)
         goto fail;
-    chmod(tmp, 0755); /* mkdtemp made it private */
-    /* ---- swap into place: the target holds the old bundle or the new one, never a mix ---- */
-    if (exists) {
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, o->out_dir, RENAME_EXCHANGE)) {
-            rc = wg_fail(err, WG_EIO, o->out_dir, "cannot swap the new bundle into place: %s",
-                         strerror(errno));
-            goto fail;
-        }
-        wg_rm_rf(tmp); /* now the previous bundle */
-    } else if (rename(tmp, o->out_dir)) {
-        rc = wg_fail(err, WG_EIO, o->out_dir, "cannot move the bundle into place: %s", strerror(errno));
-        goto fail;
-    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     res->shards = (int)L.nshards;
@@ -679,7 +840,7 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
     manifest = NULL;
     goto done;
 fail:
-    wg_rm_rf(tmp);
+    wg_bundle_discard(st);
 done:
     json_decref(manifest);
     free(shard);

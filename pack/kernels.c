@@ -67,10 +67,80 @@ static json_t *bindings(wg_kernel_kind kind, const wg_kformat *f)
     if (f->kind == 3 && !f->sym)
         json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 2, "resource", "zeros", "type", "read-only-storage"));
     if (kind != WG_K_DEQUANT)
-        json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 3, "resource", "input", "type", "read-only-storage"));
+        json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 3, "resource",
+                                           kind == WG_K_GATHER ? "indices" : "input", "type", "read-only-storage"));
     json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 4, "resource", "output", "type", "storage"));
     json_array_append_new(b, json_pack("{s:i, s:s, s:s}", "binding", 5, "resource", "params", "type", "uniform"));
     return b;
+}
+
+static bool variant_applies(wg_kernel_kind kind, const wg_profile *p, const wg_kvariant *v)
+{
+    /* f16 arithmetic only where it changes the kernel (GEMV's per-chunk dot products) */
+    if (v->f16 && (!p->shader_f16 || kind != WG_K_GEMV))
+        return false;
+    return !v->subgroups || (p->subgroups && wg_kernel_has_subgroups(kind));
+}
+
+static const char *variant_name(const wg_kvariant *v)
+{
+    static const char *n[4] = {"f32", "f16", "f32-sg", "f16-sg"};
+    return n[(v->f16 ? 1 : 0) | (v->subgroups ? 2 : 0)];
+}
+
+static json_t *dispatch_rule(wg_kernel_kind kind, const wg_kshape *s)
+{
+    switch (kind) {
+    case WG_K_GEMM:
+        return json_pack("{s:s, s:[i,i]}", "rule", "ceil(rows/tile[0]) x ceil(n/tile[1]) x 1", "tile",
+                         s->gemm_bm, s->gemm_bn);
+    case WG_K_GEMV:
+        return json_pack("{s:s, s:i}", "rule", "W = ceil(rows/rows_per_workgroup): min(W,65535) x "
+                         "ceil(W/65535) x 1", "rows_per_workgroup", s->gemv_rows);
+    case WG_K_GATHER:
+        return json_pack("{s:s}", "rule", "min(n,65535) x ceil(n/65535) x 1");
+    default:
+        return json_pack("{s:s}", "rule", "min(rows,65535) x ceil(rows/65535) x 1");
+    }
+}
+
+/* Emit one kernel, write it as kernels/<kind>-<format>-<variant>-<xxh3>.wgsl unless an identical
+ * file is already listed, and give its index in `files`. */
+static int kernel_file(const char *dir, wg_kernel_kind kind, const char *fname, const wg_kformat *kf,
+                       const wg_kshape *shape, const wg_kvariant *v, char *txt, size_t cap,
+                       json_t *files, json_int_t *id, wg_error *err)
+{
+    int len = wg_wgsl_emit(kind, kf, shape, v, txt, cap);
+    if (len < 0)
+        return wg_fail(err, WG_EIO, NULL, "internal: cannot generate the %s kernel for %s",
+                       wg_kernel_kind_name(kind), fname);
+    uint64_t hsh = XXH3_64bits(txt, (size_t)len);
+    char file[160];
+    snprintf(file, sizeof file, "kernels/%s-%s-%s-%016llx.wgsl", wg_kernel_kind_name(kind), fname,
+             variant_name(v), (unsigned long long)hsh);
+    size_t fi;
+    json_t *e;
+    json_array_foreach(files, fi, e) if (!strcmp(json_string_value(json_object_get(e, "file")), file)) {
+        *id = (json_int_t)fi;
+        return 0;
+    }
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *fp = fopen(path, "wx");
+    if (!fp || fwrite(txt, 1, (size_t)len, fp) != (size_t)len || fclose(fp))
+        return wg_fail(err, WG_EIO, path, "cannot write kernel");
+    char sri[64], hx[20];
+    wg_sri_sha256(txt, (size_t)len, sri);
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)hsh);
+    int threads = kind == WG_K_GEMM ? (shape->gemm_bm / shape->gemm_tm) * (shape->gemm_bn / shape->gemm_tn)
+                                    : shape->gemv_threads;
+    json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:[i,i,i], s:o, s:o, s:s, s:s, s:b, s:b}",
+        "file", file, "kind", wg_kernel_kind_name(kind), "format", fname, "arith", v->f16 ? "f16" : "f32",
+        "workgroup_size", threads, 1, 1, "dispatch", dispatch_rule(kind, shape),
+        "bindings", bindings(kind, kf), "xxh3", hx, "integrity", sri,
+        "requires_shader_f16", v->f16, "requires_subgroups", v->subgroups));
+    *id = (json_int_t)json_array_size(files) - 1;
+    return 0;
 }
 
 int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *dir,
@@ -102,7 +172,7 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
     json_t *files = json_array(), *byp = json_object();
     size_t cap = 1 << 20;
     char *txt = malloc(cap);
-    int np, rc = 0;
+    int np, rc = txt ? 0 : wg_fail(err, WG_EIO, NULL, "out of memory");
     const wg_profile *pf = wg_profiles(&np);
     for (int pi = 0; pi < np && !rc; pi++) {
         json_t *jp = json_object();
@@ -113,49 +183,15 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
             for (int kind = 0; kind < WG_K_COUNT && !rc; kind++) {
                 json_t *jk = json_object();
                 json_object_set_new(jf, wg_kernel_kind_name((wg_kernel_kind)kind), jk);
-                for (int h = 0; h < 2 && !rc; h++) {
-                    bool f16 = h == 1;
-                    if (f16 && !pf[pi].shader_f16)
+                for (int vi = 0; vi < 4 && !rc; vi++) {
+                    wg_kvariant v = {vi & 1, vi >> 1};
+                    if (!variant_applies((wg_kernel_kind)kind, &pf[pi], &v))
                         continue;
-                    int len = wg_wgsl_emit((wg_kernel_kind)kind, &kf[k], &pf[pi], f16, txt, cap);
-                    if (len < 0) {
-                        rc = wg_fail(err, WG_EIO, NULL, "internal: kernel text too long");
-                        break;
-                    }
-                    uint64_t hsh = XXH3_64bits(txt, (size_t)len);
-                    char file[160];
-                    snprintf(file, sizeof file, "kernels/%s-%s-%s-%016llx.wgsl",
-                             wg_kernel_kind_name((wg_kernel_kind)kind), names[k], f16 ? "f16" : "f32",
-                             (unsigned long long)hsh);
-                    size_t fi, seen = (size_t)-1;
-                    json_t *e;
-                    json_array_foreach(files, fi, e) if (!strcmp(json_string_value(json_object_get(e, "file")), file))
-                        seen = fi;
-                    if (seen == (size_t)-1) {
-                        char path[4300];
-                        snprintf(path, sizeof path, "%s/%s", dir, file);
-                        FILE *fp = fopen(path, "wx");
-                        if (!fp || fwrite(txt, 1, (size_t)len, fp) != (size_t)len || fclose(fp)) {
-                            rc = wg_fail(err, WG_EIO, path, "cannot write kernel");
-                            break;
-                        }
-                        char sri[64], hx[20];
-                        wg_sri_sha256(txt, (size_t)len, sri);
-                        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)hsh);
-                        json_t *wg = kind == WG_K_GEMM ? json_pack("[i,i,i]", pf[pi].tile_rows, pf[pi].tile_n, 1)
-                                                       : json_pack("[i,i,i]", pf[pi].gemv_threads, 1, 1);
-                        json_t *disp = kind == WG_K_GEMM
-                                           ? json_pack("{s:s, s:[i,i]}", "rule", "ceil(rows/tile[0]) x ceil(n/tile[1]) x 1",
-                                                       "tile", pf[pi].tile_rows, pf[pi].tile_n)
-                                           : json_pack("{s:s}", "rule", "min(rows,65535) x ceil(rows/65535) x 1");
-                        json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:b}",
-                            "file", file, "kind", wg_kernel_kind_name((wg_kernel_kind)kind), "format", names[k],
-                            "arith", f16 ? "f16" : "f32", "workgroup_size", wg, "dispatch", disp,
-                            "bindings", bindings((wg_kernel_kind)kind, &kf[k]), "xxh3", hx, "integrity", sri,
-                            "requires_shader_f16", f16));
-                        seen = json_array_size(files) - 1;
-                    }
-                    json_object_set_new(jk, f16 ? "f16" : "f32", json_integer((json_int_t)seen));
+                    json_int_t id = 0;
+                    rc = kernel_file(dir, (wg_kernel_kind)kind, names[k], &kf[k], &pf[pi].shape, &v,
+                                     txt, cap, files, &id, err);
+                    if (!rc)
+                        json_object_set_new(jk, variant_name(&v), json_integer(id));
                 }
             }
         }
@@ -168,9 +204,13 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
         json_decref(byp);
         return rc;
     }
-    *section = json_pack("{s:s, s:o, s:o}", "params",
+    *section = json_pack("{s:s, s:s, s:o, s:o}", "params",
                          "struct Params { rows, K, Kp, n, G, pad, pad, pad: u32 } (32 bytes, uniform): "
-                         "rows = part rows, K, Kp = padded_K, n = GEMM batch, G = group_size (padded_K if per-channel)",
+                         "rows = part rows, K, Kp = padded_K, n = GEMM batch or gather count, "
+                         "G = group_size (padded_K if per-channel)",
+                         "variants", "f32: f32 arithmetic; f16: needs shader-f16; -sg: subgroup "
+                         "reduction, needs the subgroups feature; pick the first the adapter has "
+                         "of f16-sg, f16, f32-sg, f32",
                          "files", files, "by_profile", byp);
     return 0;
 }

@@ -59,6 +59,21 @@ static int64_t rows_fitting(uint64_t start, const uint64_t rb[3], int64_t want, 
     return n;
 }
 
+static wg_part_t *new_part(wg_layout_t *L, size_t *cap)
+{
+    if (L->nparts == *cap) {
+        size_t nc = *cap * 2;
+        wg_part_t *np = realloc(L->parts, nc * sizeof *np);
+        if (!np)
+            return NULL;
+        L->parts = np;
+        *cap = nc;
+    }
+    wg_part_t *p = &L->parts[L->nparts++];
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
 static wg_shard_t *new_shard(wg_layout_t *L, size_t *cap, const char *comp, int layer, int idx)
 {
     if (L->nshards == *cap) {
@@ -77,29 +92,74 @@ static wg_shard_t *new_shard(wg_layout_t *L, size_t *cap, const char *comp, int 
     return s;
 }
 
-static int unit_cmp_key(const wg_model *m, size_t a, size_t b, const char **order, size_t norder)
+/* sort key of a tensor: (rank of its component in order of first appearance, layer, index) */
+typedef struct unit_key {
+    size_t comp;
+    int layer;
+    size_t tensor;
+} unit_key;
+
+static int cmp_unit_key(const void *a, const void *b)
 {
-    const wg_tensor *x = &m->tensors[a], *y = &m->tensors[b];
-    size_t cx = 0, cy = 0;
-    for (size_t i = 0; i < norder; i++) {
-        if (!strcmp(order[i], x->component))
-            cx = i;
-        if (!strcmp(order[i], y->component))
-            cy = i;
-    }
-    if (cx != cy)
-        return cx < cy ? -1 : 1;
+    const unit_key *x = a, *y = b;
+    if (x->comp != y->comp)
+        return x->comp < y->comp ? -1 : 1;
     if (x->layer != y->layer)
         return x->layer < y->layer ? -1 : 1;
-    return a < b ? -1 : a > b;
+    return x->tensor < y->tensor ? -1 : x->tensor > y->tensor;
 }
 
-static const wg_model *g_m;
-static const char **g_order;
-static size_t g_norder;
-static int cmp_tensor_idx(const void *a, const void *b)
+/* components in order of first appearance (through a name index: O(n) however many there
+ * are); tensors by (component, layer, table order) */
+static int unit_order(const wg_model *m, wg_layout_t *L, wg_error *err)
 {
-    return unit_cmp_key(g_m, *(const size_t *)a, *(const size_t *)b, g_order, g_norder);
+    size_t n = m->n_tensors;
+    unit_key *k = calloc(n + 1, sizeof *k);
+    wg_name_index ix = {0};
+    int rc = 0;
+    for (size_t i = 0; k && i < n && !rc; i++) {
+        size_t c = L->ncomps;
+        int put = wg_name_index_put(&ix, m->tensors[i].component, c);
+        if (put < 0)
+            rc = WG_EIO;
+        else if (put == 0)
+            wg_name_index_get(&ix, m->tensors[i].component, &c);
+        else
+            L->comps[L->ncomps++] = m->tensors[i].component;
+        k[i] = (unit_key){c, m->tensors[i].layer, i};
+    }
+    if (!k || rc) {
+        free(k);
+        wg_name_index_free(&ix);
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    }
+    qsort(k, n, sizeof *k, cmp_unit_key);
+    for (size_t i = 0; i < n; i++)
+        L->order[i] = k[i].tensor;
+    free(k);
+    wg_name_index_free(&ix);
+    return 0;
+}
+
+static int comp_ranges(const wg_model *m, wg_layout_t *L, wg_error *err)
+{
+    L->tensor0 = calloc(L->ncomps + 1, sizeof *L->tensor0);
+    L->shard0 = calloc(L->ncomps + 1, sizeof *L->shard0);
+    if (!L->tensor0 || !L->shard0)
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    size_t c = 0;
+    for (size_t k = 0; k < m->n_tensors; k++)
+        while (c < L->ncomps && strcmp(m->tensors[L->order[k]].component, L->comps[c]))
+            L->tensor0[++c] = k;
+    while (c < L->ncomps)
+        L->tensor0[++c] = m->n_tensors;
+    c = 0;
+    for (size_t s = 0; s < L->nshards; s++)
+        while (c < L->ncomps && strcmp(L->shards[s].component, L->comps[c]))
+            L->shard0[++c] = s;
+    while (c < L->ncomps)
+        L->shard0[++c] = L->nshards;
+    return 0;
 }
 
 int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_layout_t *L,
@@ -107,26 +167,17 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
 {
     memset(L, 0, sizeof *L);
     size_t n = m->n_tensors;
-    /* components in order of first appearance; tensors by (component, layer, table order) */
+    cap &= ~(uint64_t)3; /* shards end on whole u32 words (below) and must stay within the cap */
     L->comps = calloc(n + 1, sizeof *L->comps);
     L->order = calloc(n + 1, sizeof *L->order);
-    L->parts = calloc(4 * n + 16, sizeof *L->parts);
-    L->shards = calloc(4 * n + 16, sizeof *L->shards);
-    size_t part_cap = 4 * n + 16, shard_cap = 4 * n + 16;
+    size_t part_cap = n + 16, shard_cap = n / 4 + 16; /* both grow on demand */
+    L->parts = calloc(part_cap, sizeof *L->parts);
+    L->shards = calloc(shard_cap, sizeof *L->shards);
     if (!L->comps || !L->order || !L->parts || !L->shards)
         return wg_fail(err, WG_EIO, NULL, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (k < L->ncomps && strcmp(L->comps[k], m->tensors[i].component))
-            k++;
-        if (k == L->ncomps)
-            L->comps[L->ncomps++] = m->tensors[i].component;
-        L->order[i] = i;
-    }
-    g_m = m;
-    g_order = L->comps;
-    g_norder = L->ncomps;
-    qsort(L->order, n, sizeof *L->order, cmp_tensor_idx);
+    int rc = unit_order(m, L, err);
+    if (rc)
+        return rc;
     const char *ucomp = NULL;
     int ulayer = -2;
     for (size_t oi = 0; oi < n; oi++) {
@@ -145,8 +196,9 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
         int64_t r0 = 0;
         if (rows == 0) {
             /* empty tensor: one zero-length part, so the manifest still lists it */
-            wg_part_t *p = &L->parts[L->nparts++];
-            memset(p, 0, sizeof *p);
+            wg_part_t *p = new_part(L, &part_cap);
+            if (!p)
+                return wg_fail(err, WG_EIO, NULL, "out of memory");
             p->tensor = ti;
             p->shard = L->nshards - 1;
             continue;
@@ -167,15 +219,9 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
                 return wg_fail(err, WG_EUSAGE, NULL, "--shard-size %llu is smaller than one row "
                                "of tensor '%s' (%llu bytes)", (unsigned long long)cap, t->name,
                                (unsigned long long)(rb[0] + rb[1] + rb[2] + 3 * WG_ALIGN));
-            if (L->nparts == part_cap) {
-                part_cap *= 2;
-                wg_part_t *np = realloc(L->parts, part_cap * sizeof *np);
-                if (!np)
-                    return wg_fail(err, WG_EIO, NULL, "out of memory");
-                L->parts = np;
-            }
-            wg_part_t *p = &L->parts[L->nparts++];
-            memset(p, 0, sizeof *p);
+            wg_part_t *p = new_part(L, &part_cap);
+            if (!p)
+                return wg_fail(err, WG_EIO, NULL, "out of memory");
             p->tensor = ti;
             p->shard = L->nshards - 1;
             p->row0 = r0;
@@ -191,9 +237,11 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
             }
         }
     }
-    for (size_t i = 0; i < L->nshards; i++) /* whole u32 words: writeBuffer/mapping need it */
+    for (size_t i = 0; i < L->nshards; i++) { /* whole u32 words: writeBuffer/mapping need it */
         L->shards[i].size = (L->shards[i].size + 3) / 4 * 4;
-    return 0;
+        L->largest = L->shards[i].size > L->largest ? L->shards[i].size : L->largest;
+    }
+    return comp_ranges(m, L, err);
 }
 
 void wg_layout_free(wg_layout_t *L)
@@ -202,5 +250,7 @@ void wg_layout_free(wg_layout_t *L)
     free(L->order);
     free(L->parts);
     free(L->shards);
+    free(L->tensor0);
+    free(L->shard0);
     memset(L, 0, sizeof *L);
 }

@@ -51,22 +51,128 @@ typedef struct wg_bundle_result {
 int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
                     wg_bundle_result *res, wg_error *err);
 
+/* wg_bundle_build() in two steps, for a caller with more artefacts to write (archive, ONNX,
+ * a database row): wg_bundle_stage_build() writes the complete bundle into a temporary
+ * directory beside the target and touches nothing else; the caller writes the rest, then
+ * wg_bundle_commit() flushes the staged bundle and swaps it into place, or
+ * wg_bundle_discard() removes it — so a failure anywhere leaves the previous bundle as it was.
+ * The target: `-o out/` is `out`; it must not exist, be empty, or be a wgpack bundle and
+ * nothing else (manifest read by wg_manifest_read, every entry one it names) unless force;
+ * it must never hold a file of the input model. */
+typedef struct wg_bundle_stage {
+    char tmp[4096];          /* the staged bundle ("" once committed or discarded) */
+    char out_dir[4096];      /* the target, normalised */
+    bool exists;             /* the target exists: swapped by exchange */
+} wg_bundle_stage;
+int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
+                          wg_bundle_result *res, wg_bundle_stage *st, wg_error *err);
+int wg_bundle_commit(wg_bundle_stage *st, wg_error *err);
+/* The first half of wg_bundle_commit (everything staged on disk): a caller that renames other
+ * artefacts into place flushes, renames them, then commits, so that only the final
+ * renameat2() comes after its own renames. */
+int wg_bundle_flush(wg_bundle_stage *st, wg_error *err);
+void wg_bundle_discard(wg_bundle_stage *st);
+
 /* Re-read every shard of the bundle in dir: sizes, xxh3, SHA-256 against the manifest, every
  * tensor part inside its shard, transport copies decompress to the shard. Returns 0, or
  * WG_EVERIFY with the first problem in err (and the count of problems in *problems). */
 int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *err);
 
-/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. */
+/* ---- reading a bundle's manifest (pack/manifest_read.c) ----
+ * manifest.json is untrusted input: a bundle may come from anywhere and may have been edited.
+ * wg_manifest_read() loads DIR/manifest.json (a regular file, never through a symlink, at most
+ * 256 MiB) and returns it only if it is a consistent wgpack bundle description:
+ *  - generator.name is "wgpack" and format_version is WG_BUNDLE_FORMAT_VERSION (others refused);
+ *  - every file name is a plain name inside the bundle (wg_plain_name): shards at the top level
+ *    with their transport copy named exactly "<shard>.zst", kernels under kernels/, the wasm
+ *    module under wasm/ (no scheme, '%', '..' segment, backslash or absolute path);
+ *  - every number is an integer in range (sizes and offsets below 2^50), every format is one
+ *    of the format table's, xxh3/integrity strings are well formed;
+ *  - tensor names are unique; each tensor's shape product is rows x K (raw: its dtype's bytes),
+ *    format facts (bits, group_size, padded_K, symmetric, scale_dtype) agree with its format,
+ *    `bytes` is what the format gives, and its parts cover its rows exactly once in order,
+ *    each in a shard of the tensor's own component and layer, each plane exactly the bytes
+ *    its format needs for those rows, 256-byte aligned, inside the shard's declared bytes and
+ *    sharing no byte with any other plane;
+ *  - every kernels.by_profile index names a kernels.files entry of that format and kind;
+ *  - components and plans name only shards and tensors that exist, every tensor in exactly
+ *    one component.
+ * No shard is read: wg_bundle_verify() checks the files against what this returns.
+ * Returns 0; WG_EINPUT if manifest.json cannot be read or is not a JSON object; WG_EVERIFY if
+ * it is not a consistent wgpack manifest (err: "DIR/manifest.json: the first problem").
+ * Strings point into the JSON document and live until wg_manifest_free(). */
+typedef struct wg_man_file {
+    const char *file, *xxh3, *integrity;
+    uint64_t bytes;
+} wg_man_file;
+typedef struct wg_man_shard {
+    wg_man_file f;
+    const char *component;
+    int layer;
+    bool has_zst;
+    wg_man_file zst;          /* file and bytes only */
+} wg_man_shard;
+typedef struct wg_man_part {
+    size_t shard;
+    int64_t row0, rows;       /* raw tensors: bytes */
+    uint64_t off[3], bytes[3];
+} wg_man_part;
+typedef struct wg_man_tensor {
+    const char *name, *component;
+    int layer;
+    bool raw;                 /* kept bytes in `dtype`; else quantized or cast in `fmt` */
+    wg_qformat fmt;
+    wg_dtype dtype;
+    int ndim;
+    int64_t shape[WG_MAX_DIMS];
+    uint64_t numel;
+    int64_t rows, K;
+    size_t part0, nparts;     /* into wg_manifest.parts */
+} wg_man_tensor;
+typedef struct wg_manifest {
+    char path[4200];
+    json_t *root;
+    wg_man_shard *shards;
+    size_t nshards;
+    wg_man_tensor *tensors;
+    size_t ntensors;
+    wg_man_part *parts;
+    size_t nparts;
+    wg_man_file *kernels;
+    size_t nkernels;
+    bool has_wasm;
+    wg_man_file wasm;
+    wg_name_index by_name;
+} wg_manifest;
+int wg_manifest_read(const char *dir, wg_manifest *m, wg_error *err);
+const wg_man_tensor *wg_manifest_tensor(const wg_manifest *m, const char *name);
+void wg_manifest_free(wg_manifest *m);
+
+/* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. The tree is
+ * walked by descriptors, none followed through a symlink (a planted kernels/ link included). */
 int wg_bundle_archive(const char *dir, wg_archive_kind kind, char *out_path, size_t out_n,
                       wg_error *err);
+/* The archive of a staged bundle, named for its target (<out_dir>.zip holding out_dir/...),
+ * written and flushed into *af but not committed: wg_atomic_commit(af) after the bundle's
+ * commit, wg_atomic_abort(af) on failure. */
+int wg_bundle_archive_stage(const wg_bundle_stage *st, wg_archive_kind kind, wg_atomic_file *af,
+                            char *out_path, size_t out_n, wg_error *err);
 void wg_rm_rf(const char *dir);
+/* A directory built beside its target (".DIR.tmp.XXXXXX") and swapped in whole: an existing
+ * DIR is replaced when it holds must_have, is empty, or force; else WG_EUSAGE. */
+int wg_dir_stage(const char *dir, char *tmp, size_t n, wg_error *err);
+int wg_dir_commit(const char *tmp, const char *dir, bool force, const char *must_have,
+                  wg_error *err);
+/* A hard link, or a copy where links cannot be made. */
+int wg_link_or_copy(const char *from, const char *to, wg_error *err);
 
 /* ---- ONNX Runtime interop (pack/onnx_export.c) ----
- * Write the ONNX input model quantized by plan: 2/4/8-bit grouped MatMul weights as
- * com.microsoft::MatMulNBits (B = the bundle's packed data plane), other integer-planned float
- * initializers as DequantizeLinear chains that recreate the original tensor, everything else
- * unchanged. out_path (+ "<out_path>.data" when external) appear atomically. WG_EUSAGE when the
- * input is not ONNX. */
+ * Write the ONNX input model quantized by plan, each weight in the form wg_onnx_form_for gives
+ * (MatMulNBits with B = the bundle's packed data plane, GatherBlockQuantized, DequantizeLinear
+ * chains that recreate the original tensor, fp16 + Cast), everything else unchanged. With
+ * external data, out_path and "<out_path>_data" appear together: at every moment out_path is
+ * the previous model with its data or the new one with its data. WG_EUSAGE when the input is
+ * not ONNX. */
 typedef struct wg_onnx_export_opts {
     const char *out_path;
     bool external;           /* weights >= 1 kB in "<out_path>.data" (forced past 1.8 GB) */
@@ -76,17 +182,59 @@ typedef struct wg_onnx_export_opts {
     const float *const *importance; /* per tensor: column weights for the scale search, or NULL */
     const char *const *extra_outputs; /* main-graph values to add as graph outputs (calibration) */
     size_t n_extra_outputs;
+    bool strip_metadata;     /* drop exporter metadata: doc strings, node/value metadata_props */
+    bool dry_run;            /* sizes only: nothing is quantized or written */
+    const bool *as_inputs;   /* per tensor or NULL: main-graph weights that become graph inputs
+                                (no initializer), so that each run feeds them (measuring) */
 } wg_onnx_export_opts;
 typedef struct wg_onnx_export_result {
-    int matmulnbits, dequantize; /* tensors written each way */
+    int matmulnbits, dequantize, gather_quantized, cast_fp16; /* tensors written each way */
     int kept_int;                /* integer-planned tensors the graph could not express */
     double ssx, sse;             /* weight error over the quantized tensors */
     uint64_t onnx_bytes, data_bytes;
+    uint64_t metadata_bytes;     /* exporter metadata in the output (0 once stripped) */
+    uint64_t metadata_stripped;  /* bytes of it dropped by strip_metadata */
     bool external;
-    json_t *tensors;             /* name -> {"onnx": "MatMulNBits" | "DequantizeLinear" |
-                                    "kept: why", "sqnr_db", "rel_rmse" (quantized ones)} */
+    char data_file[1024];        /* the external data file's name, when external */
+    json_t *tensors;             /* name -> {"onnx": form or "kept: why", "sqnr_db", "rel_rmse"} */
 } wg_onnx_export_result;
 int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_export_opts *o,
                    wg_onnx_export_result *res, wg_error *err);
+
+/* The kernel-side description of a planned format (what wg_wgsl_emit() takes). */
+void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
+
+/* ---- what ONNX stores compactly (pack/onnx_store.c) ----
+ * A weight's use in its graph decides how a format is written:
+ *   MATMUL  only ever input B of MatMul (2-D): grouped 2/4/8-bit -> MatMulNBits
+ *   GATHER  only ever the table of Gather(axis 0) (2-D): symmetric grouped -> GatherBlockQuantized
+ *           (2-bit packed, 3/4-bit as 4-bit, 5..8-bit as 8-bit)
+ *   OTHER   anything else (Conv, Gemm, shared, subgraph uses): DequantizeLinear of 4-bit packed
+ *           (2..4-bit formats) or 8-bit codes (5..8-bit) then one scale per group
+ *   NONE    not a float weight the export can rewrite (kept as is)
+ * and a float weight planned fp16 is stored fp16 with a Cast back to f32. */
+typedef enum wg_onnx_use_kind { WG_ONNX_USE_NONE = 0, WG_ONNX_USE_MATMUL, WG_ONNX_USE_GATHER,
+                           WG_ONNX_USE_OTHER } wg_onnx_use;
+typedef enum wg_onnx_form { WG_ONNX_KEEP = 0, WG_ONNX_FP16, WG_ONNX_NBITS, WG_ONNX_GATHERQ,
+                            WG_ONNX_DQ } wg_onnx_form;
+/* use[i] for every tensor of m (an ONNX model). */
+int wg_onnx_classify(const wg_model *m, uint8_t *use, wg_error *err);
+wg_onnx_form wg_onnx_form_for(const wg_tensor *t, wg_onnx_use u, const wg_qformat *f);
+const char *wg_onnx_form_name(wg_onnx_form f);
+/* Bytes the export writes for t in e->fmt: its initializers, plus an estimate of the nodes. */
+uint64_t wg_onnx_stored_bytes(const wg_tensor *t, wg_onnx_use u, const wg_plan_entry *e);
+/* The `onnx` plan target: per tensor the formats above (MatMul: 2/4/8-bit at groups 32/64/128;
+ * Gather: 2/4/8-bit; other: 4/8-bit at groups 32/64/128 and per channel; all: fp16), sized by
+ * wg_onnx_stored_bytes. Free with wg_onnx_target_free. */
+int wg_onnx_target_new(const wg_model *m, wg_plan_target **out, wg_error *err);
+void wg_onnx_target_free(wg_plan_target *t);
+/* Presets under the onnx target: each unpinned integer format that ONNX would store wider than
+ * its bits (3 -> 4, 5/6 -> 8; 2 -> 4 where only DequantizeLinear applies) is raised to the
+ * width it is stored at. Returns how many were raised. */
+int wg_onnx_lift(const wg_plan_target *tg, const wg_model *m, wg_plan_entry *plan,
+                 const bool *pinned);
+/* main_graph[i]: tensor i is a weight of the main graph (not of an If/Loop body), so that
+ * as_inputs can make it overridable. */
+int wg_onnx_main_weights(const wg_model *m, bool *main_graph);
 
 #endif

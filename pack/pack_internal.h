@@ -29,6 +29,10 @@ typedef struct wg_layout_t {
     size_t nparts;
     wg_shard_t *shards;
     size_t nshards;
+    uint64_t largest;       /* the largest shard's size (<= the cap): sizes the write buffer */
+    /* component c's tensors are order[tensor0[c] .. tensor0[c+1]), its shards
+     * shards[shard0[c] .. shard0[c+1]): both are grouped by component */
+    size_t *tensor0, *shard0;
 } wg_layout_t;
 
 int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_layout_t *L,
@@ -39,5 +43,4 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
                       json_t **section, wg_error *err);
 int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err);
 void wg_sri_sha256(const void *data, size_t n, char out[64]);
-void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);
 #endif

@@ -132,12 +132,33 @@ typedef enum wg_preset { WG_PRESET_MIXED = 0, WG_PRESET_FP16, WG_PRESET_Q8, WG_P
 bool wg_preset_parse(const char *s, wg_preset *p);
 const char *wg_preset_name(wg_preset p);
 
+/* What the planner may choose for a tensor, and what each choice costs in bytes where the plan
+ * is going (sorted by the planner; at most WG_PLAN_MAX_CAND). */
+#define WG_PLAN_MAX_CAND 16
+typedef struct wg_plan_cands {
+    int n;
+    wg_qformat fmt[WG_PLAN_MAX_CAND];
+    uint64_t bytes[WG_PLAN_MAX_CAND];
+} wg_plan_cands;
+struct wg_plan_opts;
+/* A plan's target. NULL (or NULL functions) means the bundle: every integer width at the run's
+ * group and symmetry plus fp16, sized by wg_plan_entry_size. Other targets (pack/: ONNX) list
+ * only the formats they store compactly, with their stored sizes. */
+typedef struct wg_plan_target {
+    const char *name;
+    void (*cands)(void *ctx, const wg_model *m, size_t i, const struct wg_plan_entry *e,
+                  const struct wg_plan_opts *o, wg_plan_cands *out);
+    uint64_t (*bytes)(void *ctx, const wg_model *m, size_t i, const struct wg_plan_entry *e);
+    void *ctx;
+} wg_plan_target;
+
 typedef struct wg_plan_opts {
     wg_preset preset;
     int group;            /* 32/64/128/256 or 0 per-channel; default 32 */
     int sym;              /* 1 symmetric (default), 0 asymmetric */
     bool scale_f32;
     uint64_t small_numel; /* tensors with fewer elements stay fp16 (default 4096) */
+    const wg_plan_target *target; /* NULL: the bundle */
 } wg_plan_opts;
 void wg_plan_opts_default(wg_plan_opts *o);
 
@@ -176,6 +197,29 @@ int wg_plan_score(const wg_model *m, const wg_plan_opts *o, const wg_plan_entry 
 int wg_plan_allocate(const wg_plan_scores *s, const wg_model *m, const wg_plan_opts *o,
                      wg_plan_entry *plan, uint64_t budget, wg_plan_stats *st, wg_error *err);
 void wg_plan_scores_free(wg_plan_scores *s);
+/* The candidates of live tensor i (NULL if it is not the planner's) and their proxy costs. */
+const wg_plan_cands *wg_plan_candidates(const wg_plan_scores *s, size_t i, const double **proxy);
+
+/* End-to-end costs measured with only tensor `tensor` in format `fmt` (verify --measure). They
+ * replace the proxy; a tensor's unmeasured candidates get its proxy scaled by its own mean
+ * measured/proxy ratio (geometric), or by the median ratio over measured tensors when it has
+ * none. A candidate whose cost exceeds max_damage (> 0) is never chosen, except the widest.
+ * Returns -1 on allocation failure. */
+typedef struct wg_plan_measure {
+    size_t tensor;
+    wg_qformat fmt;
+    double cost;
+} wg_plan_measure;
+typedef struct wg_plan_measured_stats {
+    int measured, interpolated, excluded;
+    double spearman;      /* rank agreement of proxy and measured costs (NaN below 2 pairs) */
+} wg_plan_measured_stats;
+int wg_plan_use_measured(wg_plan_scores *s, const wg_plan_measure *mv, size_t n,
+                         double max_damage, wg_plan_measured_stats *st);
+/* 0 proxy, 1 measured, 2 interpolated, 3 excluded; -1: not a candidate of tensor i. */
+int wg_plan_cost_source(const wg_plan_scores *s, size_t i, const wg_qformat *f);
+double wg_spearman(const double *a, const double *b, size_t n);
+bool wg_qformat_eq(const wg_qformat *a, const wg_qformat *b);
 
 /* Rows [r0, r0+n) of a float tensor's matrix view as f32 (false: not a float tensor). */
 bool wg_read_rows(const wg_tensor *t, int64_t r0, int64_t n, float *out);

@@ -68,7 +68,8 @@ typedef struct qjob {
     wg_qmetrics *bm;   /* per block */
     float **scratch;   /* per thread: BLOCK_ROWS * K floats */
     int64_t b0;        /* first block of the current wave */
-    atomic_int bad;    /* 1 non-finite, 2 other failure */
+    atomic_int bad;    /* bit 1: non-finite values, bit 2: other failure; blocks after the
+                          first failure are skipped without touching it */
 } qjob;
 
 static void qblock(void *ctx, int64_t wb, int tid)
@@ -79,19 +80,19 @@ static void qblock(void *ctx, int64_t wb, int tid)
     if (atomic_load(&j->bad))
         return;
     if (!wg_read_rows(j->t, r0, n, x)) {
-        atomic_store(&j->bad, 2);
+        atomic_fetch_or(&j->bad, 2);
         return;
     }
     wg_qmetrics *m = j->bm ? &j->bm[b] : NULL;
     if (j->e->fmt.kind == WG_Q_INT) {
         int rc = wg_quantize_rows(&j->e->fmt, &j->l, x, r0, n, j->o, j->out, m);
         if (rc)
-            atomic_store(&j->bad, rc > 0 ? 1 : 2);
+            atomic_fetch_or(&j->bad, rc > 0 ? 1 : 2);
     } else {
         size_t esz = j->e->fmt.kind == WG_Q_F32 ? 4 : 2;
         uint64_t off = (uint64_t)r0 * (uint64_t)j->e->K;
         if (wg_cast_rows(&j->e->fmt, x, (uint64_t)n * (uint64_t)j->e->K, j->out + off * esz, m))
-            atomic_store(&j->bad, 2);
+            atomic_fetch_or(&j->bad, 2);
     }
 }
 
@@ -144,7 +145,7 @@ int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopt
         wg_progress_done(j.b0 + nb == nblocks, upto - reported);
         reported = upto;
     }
-    if (atomic_load(&j.bad) == 1)
+    if (atomic_load(&j.bad) & 1) /* the input's fault wins over ours: same answer any thread count */
         rc = wg_fail(err, WG_EINPUT, NULL, "tensor '%s' holds NaN or Inf values: integer "
                      "formats cannot represent them (keep it with --set '%s=fp16')", t->name,
                      t->name);

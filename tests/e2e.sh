@@ -50,7 +50,7 @@ t_inspect_gpt2_conv1d_layout() {
 
 t_inspect_ocr_onnx_generic() {
   wg inspect --json $OCR/ch_PP-OCRv4_rec_infer.onnx > "$TMPDIR/o.json"
-  assert_json "$TMPDIR/o.json" 'j.family==="generic" && j.totals.parameters===2690296 && j.roles.find(r=>r.role==="conv").tensors>=30 && j.roles.find(r=>r.role==="norm")'
+  assert_json "$TMPDIR/o.json" 'j.family==="generic" && j.totals.parameters===2690221 && j.constants.tensors===75 && j.roles.find(r=>r.role==="conv").tensors>=30 && j.roles.find(r=>r.role==="norm")'
   wg inspect $OCR/ch_PP-OCRv4_det_infer.onnx | grep -q "^family:   generic"
 }
 
@@ -78,7 +78,7 @@ t_fixtures_bf16_and_sharded_with_config() {
   wg inspect --json "$FIX/st-bf16" > "$TMPDIR/o.json"
   assert_json "$TMPDIR/o.json" 'j.tensors.every(t=>t.dtype==="bf16") && j.family==="llama"'
   wg inspect --json "$FIX/st-sharded/model.safetensors.index.json" > "$TMPDIR/o.json"
-  assert_json "$TMPDIR/o.json" 'j.config.model_type==="qwen2" && j.config.sliding_window===4096 && j.family==="llama" && j.totals.tensors===3'
+  assert_json "$TMPDIR/o.json" 'j.config.model_type==="qwen2" && j.config.sliding_window===4096 && j.family==="qwen2" && j.rules==="llama" && j.totals.tensors===3'
 }
 
 t_user_rules_file() {
@@ -208,7 +208,10 @@ R
   # critical layers: first and last layer one step up (q4 -> q5), pinned overrides untouched
   assert_json "$TMPDIR/r.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q5g64s" && j.tensors["model.layers.3.self_attn.q_proj.weight"].format==="q5g64s" && j.tensors["model.layers.1.self_attn.q_proj.weight"].format==="q4g64s"'
   wg quantize models/tinyllama --preset q4 --target webnn --dry-run --json > "$TMPDIR/w.json"
-  assert_json "$TMPDIR/w.json" 'j.summary.webnn_raised_to_8bit===29 && Object.values(j.tensors).every(t=>!/^q[2-6]/.test(t.format))'
+  # every tensor the q4 plan puts below 8 bits is raised to 8, and only those
+  wg quantize models/tinyllama --preset q4 --dry-run --json > "$TMPDIR/q.json"
+  n=$(node -e 'const j=require(process.argv[1]); console.log(Object.values(j.tensors).filter(t=>/^q[2-6]/.test(t.format)).length)' "$TMPDIR/q.json")
+  assert_json "$TMPDIR/w.json" "j.summary.webnn_raised_to_8bit===$n && $n>=28 && Object.values(j.tensors).every(t=>!/^q[2-6]/.test(t.format))"
   wg quantize models/tinyllama --preset q4 --target webnn --experimental-precision --dry-run --json > "$TMPDIR/x.json"
   assert_json "$TMPDIR/x.json" 'j.tensors["model.layers.0.mlp.up_proj.weight"].format==="q4g32s"'
   wg quantize models/tinyllama --preset q2 --asym --group-size 128 --scale-f32 --dry-run --json > "$TMPDIR/a.json"
@@ -287,7 +290,8 @@ t_build_llama_manifest_plans_and_hints() {
   assert_json "$m" 'j.profiles.length===5 && j.profiles.every(p=>p.fits_limits && p.fits_memory) && j.model.sources.length===3'
   grep -q "immutable" "$TMPDIR/b/_headers"
   wg build models/tinyllama -o "$TMPDIR/c" --tab-memory 700kB > /dev/null
-  assert_json "$TMPDIR/c/manifest.json" 'j.plans.tabs.tabs===3 && j.plans.tabs.partition.every(t=>t.within_budget)'
+  # a decoder layer's shard is 398 kB: two never share a 700 kB tab, so 4 tabs, each within budget
+  assert_json "$TMPDIR/c/manifest.json" 'j.plans.tabs.tabs===4 && j.plans.tabs.partition.every(t=>t.within_budget && t.bytes<=700000)'
   set +e; wg build models/tinyllama -o "$TMPDIR/d" --tab-memory 100kB 2>/dev/null; rc=$?; set -e
   [ $rc -eq 3 ] && [ ! -e "$TMPDIR/d" ]
 }
@@ -396,9 +400,11 @@ t_wgsl_kernels_default_bundle_compile_and_match() {
   export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
   wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
   WGPACK="$WGPACK" timeout 600 node tools/webgpu/check_kernels.mjs "$TMPDIR/b" --json "$TMPDIR/k.json"
-  assert_json "$TMPDIR/k.json" 'j.compile.filter(c=>c.status==="compiled").length===27 && j.compile.every(c=>c.status!=="error")'
+  # every kernel file the adapter can compile is compiled (f16 ones need shader-f16, absent here)
+  assert_json "$TMPDIR/k.json" 'const m=require("'"$TMPDIR"'/b/manifest.json"); const ok=j.compile.filter(c=>c.status==="compiled").length; ok>0 && ok===m.kernels.files.filter(f=>!f.requires_shader_f16).length && j.compile.every(c=>c.status!=="error")'
   assert_json "$TMPDIR/k.json" 'j.compile.filter(c=>c.status==="not compiled here").every(c=>c.reason==="adapter lacks shader-f16")'
-  assert_json "$TMPDIR/k.json" 'j.exec.filter(e=>e.kind==="dequantize"&&!e.shared).every(e=>e.status==="bit-exact") && j.exec.filter(e=>!e.shared).length===27'
+  # each compiled file is executed once against the C reference: dequantize and gather bit-exact
+  assert_json "$TMPDIR/k.json" 'const run=j.exec.filter(e=>!e.shared); run.length===j.compile.filter(c=>c.status==="compiled").length && run.filter(e=>e.kind==="dequantize"||e.kind==="gather").every(e=>e.status==="bit-exact") && run.some(e=>e.variant==="f32-sg") && run.every(e=>["ok","bit-exact"].includes(e.status))'
 }
 
 t_wgsl_kernels_every_format_on_real_weights() {
@@ -437,7 +443,7 @@ t_export_onnx_matches_c_reference_bit_for_bit() {
   # DequantizeLinear graph (4-bit sym, 4-bit asym, 3-bit, 8-bit, per-channel 5-bit)
   for p in "q4" "q4 --asym" "q3" "q8" "q5 --group-size 0"; do
     wg verify models/tinyllama --tokens models/tinyllama-onnx/ref_tokens.i64 --preset $p --json > "$TMPDIR/c.json"
-    ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --preset $p --json > "$TMPDIR/o.json"
+    ortv models/tinyllama-onnx/model.onnx --tokens models/tinyllama-onnx/ref_tokens.i64 --preset $p --target bundle --json > "$TMPDIR/o.json"
     node -e 'const c=require(process.argv[1]).metrics, o=require(process.argv[2]), lm=o.comparison.lm;
       const close=(a,b,t)=>Math.abs(a-b)<=t*Math.max(1,Math.abs(a));
       console.log(process.argv[3], "KL C", c.kl, "ORT", lm.kl, "NLL", c.nll_quantized, lm.nll_quantized);
@@ -465,7 +471,7 @@ t_export_onnx_three_real_models_run_in_onnxruntime() {
   done
   # and the exported file itself, given as QUANTIZED
   wg export-onnx $VAD/silero_vad_v5.onnx -o "$TMPDIR/vad.onnx" --preset q8 --external-data > /dev/null
-  test -s "$TMPDIR/vad.onnx.data"
+  test -s "$TMPDIR/vad.onnx_data"
   ortv $VAD/silero_vad_v5.onnx "$TMPDIR/vad.onnx" --dim input.1=512 --json > "$TMPDIR/v2.json"
   assert_json "$TMPDIR/v2.json" 'j.comparison.outputs[0].rel_rmse < 0.5 && !j.export'
 }

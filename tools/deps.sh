@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
             libzstd-dev libarchive-dev libxxhash-dev libjansson-dev libssl-dev libsqlite3-dev
             clang lld"
-TEST_PKGS="libcriterion-dev nodejs npm time chromium libvulkan1 libclang-rt-14-dev"
+TEST_PKGS="libcriterion-dev nodejs npm time chromium libvulkan1 libclang-rt-14-dev strace"
 case "${1:-all}" in
   build) PKGS=$BUILD_PKGS ;;
   all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;

@@ -32,7 +32,7 @@ int wg_llama_load(wg_llama *lm, const wg_model *m, wg_weight_fn get, void *ctx, 
 {
     memset(lm, 0, sizeof *lm);
     const wg_hfconfig *c = &m->config;
-    if (!c->present || strcmp(m->family, "llama"))
+    if (!c->present || strcmp(m->rule_set, "llama")) /* Llama naming: mistral, qwen2, ... too */
         return wg_fail(err, WG_EINPUT, m->path, "the reference forward pass needs a Llama-family "
                        "model with config.json (found family '%s')", m->family);
     lm->layers = (int)c->num_layers;

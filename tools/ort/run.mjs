@@ -1,27 +1,59 @@
 // tools/ort/run.mjs — run an ONNX model with onnxruntime-node (CPU) on input sets written by
 // `wgpack verify`, and write every output back, for wgpack to compare in C.
 //   node run.mjs MODEL.onnx OUTDIR INDIR...
+//   node run.mjs --variants LIST.json MODEL.onnx OUTDIR INDIR...
+// With --variants, LIST is {"base": [{"name", "npy"}], "variants": [{"name", "npy"}]}: the
+// model takes weights as graph inputs; every run feeds the base ones, variant j with `name`
+// replaced by its own npy, and writes OUTDIR/v<j>/ as a plain run writes OUTDIR/ (one session
+// for all variants).
 // Each INDIR holds NAME.npy per model input; OUTDIR/<k>/<i>.npy receives output i of the
 // k-th INDIR (float types as <f4, integers as <f8, bool as |u1) and OUTDIR/outputs.json
 // {"outputs": [{"name", "type", "dims"}], "runtime": "onnxruntime-node x.y.z", "seconds": [...]}.
-// Exit 3: onnxruntime-node cannot be loaded; 4: the model fails to load or run (message on stderr).
+// WGPACK_ORT_BACKEND=web runs ONNX Runtime Web (onnxruntime-web, WebAssembly, one thread) in
+// Node instead: the model's bytes and any external data file it names are handed over as
+// buffers, as a page would.
+// Exit 3: the runtime cannot be loaded; 4: the model fails to load or run (message on stderr).
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-const [model, outDir, ...inDirs] = process.argv.slice(2);
+let args = process.argv.slice(2), variants = null, base = {};
+if (args[0] === '--variants') {
+  const doc = JSON.parse(fs.readFileSync(args[1], 'utf8'));
+  variants = doc.variants;
+  args = args.slice(2);
+  var baseList = doc.base;
+}
+const [model, outDir, ...inDirs] = args;
 if (!model || !outDir || !inDirs.length) {
   console.error('wgpack-runner: usage: node run.mjs MODEL.onnx OUTDIR INDIR...');
   process.exit(1);
 }
+const web = process.env.WGPACK_ORT_BACKEND === 'web';
+const pkg = web ? 'onnxruntime-web' : 'onnxruntime-node';
 let ort;
 try {
   const require = createRequire(import.meta.url);
-  ort = require('onnxruntime-node');
+  ort = require(pkg);
 } catch (e) {
-  console.error(`wgpack-runner: onnxruntime-node cannot be loaded (npm install onnxruntime-node ` +
-                `--onnxruntime-node-install=skip): ${String(e.message).split('\n')[0]}`);
+  console.error(`wgpack-runner: ${pkg} cannot be loaded (npm ci): ${String(e.message).split('\n')[0]}`);
   process.exit(3);
+}
+if (web) {
+  ort.env.wasm.numThreads = 1;
+  ort.env.logLevel = 'fatal';
+}
+
+// onnxruntime-web takes bytes: the model, and every file beside it whose name the model holds
+// (its external data).
+function webSource(file) {
+  const bytes = fs.readFileSync(file), dir = path.dirname(file), externalData = [];
+  for (const f of fs.readdirSync(dir)) {
+    const full = path.join(dir, f);
+    if (full !== path.resolve(file) && fs.statSync(full).isFile() && bytes.includes(Buffer.from(f)))
+      externalData.push({ path: f, data: fs.readFileSync(full) });
+  }
+  return { bytes, externalData };
 }
 
 function readNpy(file) {
@@ -83,33 +115,53 @@ function writeNpy(file, tensor) {
 
 let session;
 try {
-  session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 };
+  if (web) {
+    const src = webSource(model);
+    session = await ort.InferenceSession.create(src.bytes, { ...opts, externalData: src.externalData });
+  } else
+    session = await ort.InferenceSession.create(model, opts);
 } catch (e) {
-  console.error(`wgpack-runner: onnxruntime-node cannot load the model: ${String(e.message).split('\n')[0]}`);
+  console.error(`wgpack-runner: ${pkg} cannot load the model: ${String(e.message).split('\n')[0]}`);
   process.exit(4);
 }
-const info = { runtime: `onnxruntime-node ${ort.env.versions?.node ?? ''}`.trim(), outputs: [], seconds: [] };
-for (let k = 0; k < inDirs.length; k++) {
-  const feeds = {};
-  for (const name of session.inputNames) {
-    const f = path.join(inDirs[k], `${name}.npy`);
-    if (!fs.existsSync(f)) { console.error(`wgpack-runner: ${inDirs[k]}: no input ${name}.npy`); process.exit(4); }
-    feeds[name] = readNpy(f);
+const version = web ? ort.env.versions?.web : ort.env.versions?.node;
+
+// One pass over the input sets with `extra` feeds on top; outputs under dir.
+async function runAll(dir, extra) {
+  const info = { runtime: `${pkg} ${version ?? ''}`.trim(), outputs: [], seconds: [] };
+  for (let k = 0; k < inDirs.length; k++) {
+    const feeds = { ...extra };
+    for (const name of session.inputNames) {
+      if (feeds[name]) continue;
+      const f = path.join(inDirs[k], `${name}.npy`);
+      if (!fs.existsSync(f)) { console.error(`wgpack-runner: ${inDirs[k]}: no input ${name}.npy`); process.exit(4); }
+      feeds[name] = readNpy(f);
+    }
+    let res;
+    const t0 = process.hrtime.bigint();
+    try {
+      res = await session.run(feeds);
+    } catch (e) {
+      console.error(`wgpack-runner: ${pkg} failed to run: ${String(e.message).split('\n')[0]}`);
+      process.exit(4);
+    }
+    info.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const d = path.join(dir, String(k));
+    fs.mkdirSync(d, { recursive: true });
+    for (const [i, name] of session.outputNames.entries()) {
+      writeNpy(path.join(d, `${i}.npy`), res[name]);
+      if (k === 0) info.outputs.push({ name, type: res[name].type, dims: res[name].dims });
+    }
   }
-  let res;
-  const t0 = process.hrtime.bigint();
-  try {
-    res = await session.run(feeds);
-  } catch (e) {
-    console.error(`wgpack-runner: onnxruntime-node failed to run: ${String(e.message).split('\n')[0]}`);
-    process.exit(4);
-  }
-  info.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  const dir = path.join(outDir, String(k));
   fs.mkdirSync(dir, { recursive: true });
-  for (const [i, name] of session.outputNames.entries()) {
-    writeNpy(path.join(dir, `${i}.npy`), res[name]);
-    if (k === 0) info.outputs.push({ name, type: res[name].type, dims: res[name].dims });
-  }
+  fs.writeFileSync(path.join(dir, 'outputs.json'), JSON.stringify(info));
 }
-fs.writeFileSync(path.join(outDir, 'outputs.json'), JSON.stringify(info));
+
+if (!variants)
+  await runAll(outDir, {});
+else {
+  for (const b of baseList) base[b.name] = readNpy(b.npy);
+  for (const [j, v] of variants.entries())
+    await runAll(path.join(outDir, `v${j}`), { ...base, [v.name]: readNpy(v.npy) });
+}

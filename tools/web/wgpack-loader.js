@@ -16,6 +16,21 @@
 
 const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
 
+// The one way the loader turns a name from the manifest into a URL. The manifest is untrusted
+// (and its SRI hashes come from the same file), so a name must be a plain relative path inside
+// the bundle's directory: [A-Za-z0-9._-] segments not starting with '.', at most one directory
+// level (kernels/x.wgsl, wasm/x.wasm); no scheme, no leading '/', no '.'/'..' segment, no
+// backslash, no '%' (so no %2e tricks). Anything else is refused, naming the file.
+export function bundleFile(name, base) {
+  const seg = '[A-Za-z0-9_-][A-Za-z0-9._-]*';
+  if (typeof name === 'string' && new RegExp(`^(?:${seg}/)?${seg}$`).test(name)) {
+    const dir = new URL('./', base);
+    const url = new URL(name, dir);
+    if (url.origin === dir.origin && url.href.startsWith(dir.href)) return url.href;
+  }
+  throw new Error(`wgpack: the manifest names ${JSON.stringify(name)}, which is not a plain file inside the bundle's directory`);
+}
+
 export function detectProfile(adapter, userAgent = globalThis.navigator?.userAgent || '') {
   if (/Mobi|Android|iPhone|iPad/.test(userAgent)) return 'mobile';
   if (/Firefox\//.test(userAgent)) return 'firefox';
@@ -25,7 +40,7 @@ export function detectProfile(adapter, userAgent = globalThis.navigator?.userAge
 }
 
 async function verifiedFetch(base, shard, cache) {
-  const url = new URL(shard.file, base).href;
+  const url = bundleFile(shard.file, base);
   let resp = cache ? await cache.match(url) : undefined;
   const fromCache = !!resp;
   if (!resp) {
@@ -52,7 +67,9 @@ export async function loadBundle(manifestUrl, opts = {}) {
   if (!adapter && !opts.device) return loadWasm(manifest, base, opts, progress);
   const profile = opts.profile || detectProfile(adapter);
   const f16 = !!adapter?.features.has('shader-f16') && !opts.f32;
-  const device = opts.device || await adapter.requestDevice({ requiredFeatures: f16 ? ['shader-f16'] : [] });
+  const subgroups = !!adapter?.features.has('subgroups') && !opts.noSubgroups;
+  const device = opts.device || await adapter.requestDevice({ requiredFeatures: [f16 && 'shader-f16', subgroups && 'subgroups'].filter(Boolean) });
+  const hasFeature = f => (opts.device ? opts.device.features.has(f) : f === 'shader-f16' ? f16 : subgroups);
 
   // which shards, in which order: the progressive plan, restricted to one tab if asked
   let wanted = manifest.plans.progressive.flatMap(g => g.shards);
@@ -75,7 +92,7 @@ export async function loadBundle(manifestUrl, opts = {}) {
       const shard = manifest.shards[idx];
       const { bytes: data, fromCache } = await verifiedFetch(base, shard, cache);
       cached += fromCache ? 1 : 0;
-      const buf = device.createBuffer({ size: Math.max(4, Math.ceil(data.byteLength / 4) * 4),
+      const buf = device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
                                         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(buf, 0, data, 0, data.byteLength & ~3);
       buffers.set(idx, buf);
@@ -90,10 +107,12 @@ export async function loadBundle(manifestUrl, opts = {}) {
   async function pipeline(format, kind) {
     const ids = manifest.kernels.by_profile[profile]?.[format]?.[kind];
     if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
-    const id = f16 && ids.f16 !== undefined && kind !== 'dequantize' ? ids.f16 : ids.f32;
+    // the manifest's preference order, limited to what this device has
+    const usable = v => ids[v] !== undefined && (!v.startsWith('f16') || hasFeature('shader-f16')) && (!v.endsWith('-sg') || hasFeature('subgroups'));
+    const id = ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)];
     if (pipelines.has(id)) return pipelines.get(id);
     const kf = manifest.kernels.files[id];
-    const resp = await fetch(new URL(kf.file, base));
+    const resp = await fetch(bundleFile(kf.file, base));
     const text = await resp.text();
     const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
     if (digest !== kf.integrity) throw new Error(`wgpack: ${kf.file}: integrity check failed`);
@@ -120,10 +139,13 @@ export async function loadBundle(manifestUrl, opts = {}) {
     device.queue.writeBuffer(params, 0, new Uint32Array([rows, K, Kp, n, G, 0, 0, 0]));
     let inBuf = null;
     if (input) {
-      inBuf = device.createBuffer({ size: input.byteLength, usage: S | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(inBuf, 0, input);
+      // GEMV reads Kp values (zero beyond K); kernels read inputs as vec4: sizes in 16-byte units
+      const padded = new Float32Array(Math.ceil(Math.max(input.length, kind === 'gemv' ? Kp : 0) / 4) * 4);
+      padded.set(input);
+      inBuf = device.createBuffer({ size: padded.byteLength, usage: S | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(inBuf, 0, padded);
     }
-    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.ceil(part[name].bytes / 4) * 4 });
+    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.min(Math.ceil(part[name].bytes / 16) * 16, shardBuf.size - part[name].offset) });
     const res = { 0: plane('data'), 1: part.scales && plane('scales'), 2: part.zeros && plane('zeros'),
                   3: inBuf && { buffer: inBuf }, 4: { buffer: out }, 5: { buffer: params } };
     const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0),
@@ -132,7 +154,10 @@ export async function loadBundle(manifestUrl, opts = {}) {
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe); pass.setBindGroup(0, bg);
     if (kind === 'gemm') pass.dispatchWorkgroups(Math.ceil(rows / kf.dispatch.tile[0]), Math.ceil(n / kf.dispatch.tile[1]));
-    else pass.dispatchWorkgroups(Math.min(rows, 65535), Math.ceil(rows / 65535));
+    else {
+      const W = kind === 'gemv' ? Math.ceil(rows / kf.dispatch.rows_per_workgroup) : rows;
+      pass.dispatchWorkgroups(Math.min(W, 65535), Math.ceil(W / 65535));
+    }
     pass.end();
     enc.copyBufferToBuffer(out, 0, read, 0, outLen * 4);
     device.queue.submit([enc.finish()]);
@@ -179,7 +204,7 @@ function formatArgs(t) {
 
 async function loadWasm(manifest, base, opts, progress) {
   if (!manifest.wasm) throw new Error('wgpack: no WebGPU and the bundle has no WebAssembly fallback');
-  const wresp = await fetch(new URL(manifest.wasm.file, base));
+  const wresp = await fetch(bundleFile(manifest.wasm.file, base));
   const wbytes = await wresp.arrayBuffer();
   const wdig = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', wbytes));
   if (wdig !== manifest.wasm.integrity) throw new Error(`wgpack: ${manifest.wasm.file}: integrity check failed`);

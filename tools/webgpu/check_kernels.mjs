@@ -17,8 +17,8 @@ const WGPACK = process.env.WGPACK || './wgpack';
 const TOL = 1e-5;
 const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 
-let adapter, device, hasF16;
-try { ({ adapter, device, hasF16 } = await openDevice()); } catch (e) { console.error(e.message); process.exit(2); }
+let adapter, device, hasF16, hasSubgroups;
+try { ({ adapter, device, hasF16, hasSubgroups } = await openDevice()); } catch (e) { console.error(e.message); process.exit(2); }
 const info = adapter.info || {};
 const report = { adapter: `${info.vendor || ''} ${info.architecture || ''} ${info.description || ''}`.trim(),
                  features: [...adapter.features].sort(), compile: [], exec: [] };
@@ -32,8 +32,8 @@ let failures = 0;
 const pipelines = new Map();
 for (const [i, k] of man.kernels.files.entries()) {
   const entry = { file: k.file, kind: k.kind, format: k.format, arith: k.arith };
-  if (k.requires_shader_f16 && !hasF16) {
-    entry.status = 'not compiled here'; entry.reason = 'adapter lacks shader-f16';
+  if ((k.requires_shader_f16 && !hasF16) || (k.requires_subgroups && !hasSubgroups)) {
+    entry.status = 'not compiled here'; entry.reason = `adapter lacks ${k.requires_shader_f16 && !hasF16 ? 'shader-f16' : 'subgroups'}`;
     report.compile.push(entry); continue;
   }
   const code = fs.readFileSync(path.join(dir, k.file), 'utf8');
@@ -98,17 +98,24 @@ if (exec) {
     const ref = n => { const b = fs.readFileSync(path.join(tmp, n));
                        return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
     const rdq = ref('dequant.f32'), rgv = ref('gemv.f32'), rgm = ref('gemm.f32');
-    const xbuf = buf(xs, GPUBufferUsage.STORAGE);
     const Kp = t.padded_K || K, G = t.group_size || Kp;
+    const xbuf = buf(xs, GPUBufferUsage.STORAGE);
+    // GEMV reads x as Kp values, zero beyond K
+    const xv = new Float32Array(Math.ceil(Kp / 32) * 32); xv.set(xs.subarray(0, K));
+    const xvbuf = buf(xv, GPUBufferUsage.STORAGE);
+    // gather: a few rows (first, last, middle, repeated) and one index past the table (zeros)
+    const idx = new Uint32Array([rows - 1, 0, rows >> 1, rows - 1, rows]);
+    const ibuf = buf(idx, GPUBufferUsage.STORAGE);
     const params = n => [rows, K, Kp, n, G, 0, 0, 0];
     const rowGroups = [Math.min(rows, 65535), Math.ceil(rows / 65535), 1];
     const done = new Set();
     for (const [prof, byFmt] of Object.entries(man.kernels.by_profile)) {
       const ids = byFmt[fmt];
-      for (const kind of ['dequantize', 'gemv', 'gemm']) {
-        const id = ids[kind].f32, kf = man.kernels.files[id];
+      for (const [kind, variant] of ['dequantize', 'gather', 'gemv', 'gemm'].flatMap(k => Object.keys(ids[k]).map(v => [k, v]))) {
+        const id = ids[kind][variant], kf = man.kernels.files[id];
         const key = `${id}`;
-        const e = { format: fmt, profile: prof, kind, tensor: t.name, rows, K, file: kf.file };
+        const e = { format: fmt, profile: prof, kind, variant, tensor: t.name, rows, K, file: kf.file };
+        if ((kf.requires_shader_f16 && !hasF16) || (kf.requires_subgroups && !hasSubgroups)) { e.status = 'not run here'; e.shared = true; report.exec.push(e); continue; }
         if (done.has(key)) { e.status = 'same file as above'; e.shared = true; report.exec.push(e); continue; }
         done.add(key);
         const pipe = pipelines.get(id);
@@ -118,8 +125,15 @@ if (exec) {
           const a = new Uint32Array(y.buffer), b = new Uint32Array(rdq.buffer);
           let bad = 0; for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) bad++;
           e.mismatches = bad; e.status = bad ? 'MISMATCH' : 'bit-exact';
+        } else if (kind === 'gather') {
+          const y = await run(pipe, kf, { ...planes }, ibuf, idx.length * K * 4, params(idx.length), [idx.length, 1, 1]);
+          const a = new Uint32Array(y.buffer), b = new Uint32Array(rdq.buffer);
+          let bad = 0;
+          idx.forEach((r, i) => { for (let k = 0; k < K; k++) if (a[i * K + k] !== (r < rows ? b[r * K + k] : 0)) bad++; });
+          e.mismatches = bad; e.status = bad ? 'MISMATCH' : 'bit-exact';
         } else if (kind === 'gemv') {
-          const y = await run(pipe, kf, planes, xbuf, rows * 4, params(1), rowGroups);
+          const W = Math.ceil(rows / kf.dispatch.rows_per_workgroup);
+          const y = await run(pipe, kf, planes, xvbuf, rows * 4, params(1), [Math.min(W, 65535), Math.ceil(W / 65535), 1]);
           e.rel_err = relerr(y, rgv); e.status = e.rel_err <= TOL ? 'ok' : 'MISMATCH';
         } else {
           const tile = kf.dispatch.tile;
@@ -139,7 +153,7 @@ console.log(`adapter: ${report.adapter}; shader-f16: ${hasF16 ? 'yes' : 'no'}`);
 console.log(`compiled ${c.filter(e => e.status === 'compiled').length}, not compiled here ${c.filter(e => e.status === 'not compiled here').length} (no shader-f16), errors ${c.filter(e => e.status === 'error').length}`);
 for (const e of c.filter(e => e.status === 'error')) console.log('ERROR', e.file, e.errors.join(' | '));
 for (const e of report.exec.filter(e => !e.shared))
-  console.log(`${e.status.padEnd(10)} ${e.kind.padEnd(10)} ${e.format.padEnd(10)} ${e.profile.padEnd(8)} ${e.rows}x${e.K}` +
+  console.log(`${e.status.padEnd(10)} ${e.kind.padEnd(10)} ${e.variant.padEnd(6)} ${e.format.padEnd(10)} ${e.profile.padEnd(8)} ${e.rows}x${e.K}` +
               (e.rel_err !== undefined ? ` rel err ${e.rel_err.toExponential(2)}` : '') + (e.mismatches ? ` ${e.mismatches} mismatches` : ''));
 if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify(report, null, 1));
 console.log(`${failures ? 'FAILED' : 'OK'}: ${failures} failure(s)`);

@@ -10,13 +10,16 @@ export async function openDevice() {
   const adapter = await globalThis.wgpuInstance.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)');
   const hasF16 = adapter.features.has('shader-f16');
+  const hasSubgroups = adapter.features.has('subgroups');
   // default limits: what a page gets without asking (the bundle's planes fit them)
-  const device = await adapter.requestDevice({ requiredFeatures: hasF16 ? ['shader-f16'] : [] });
-  return { adapter, device, hasF16 };
+  const requiredFeatures = [hasF16 && 'shader-f16', hasSubgroups && 'subgroups'].filter(Boolean);
+  const device = await adapter.requestDevice({ requiredFeatures });
+  return { adapter, device, hasF16, hasSubgroups };
 }
 
+// sizes rounded up to 16 bytes: kernels read planes and inputs as vec4<u32> / vec4<f32>
 export function upload(device, bytes, usage) {
-  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
+  const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
   const b = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST });
   const padded = new Uint8Array(size);
   padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));

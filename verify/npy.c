@@ -1,4 +1,4 @@
-/* convert/npy.c — NumPy .npy files (format version 1.0/2.0, C order): the interchange format
+/* verify/npy.c — NumPy .npy files (format version 1.0/2.0, C order): the interchange format
  * of `wgpack verify` with ONNX Runtime and with user-given inputs. */
 #include "npy.h"
 #include "../quant/quant.h"

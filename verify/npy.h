@@ -1,4 +1,4 @@
-/* convert/npy.h — NumPy .npy read/write (C order; f32 f16 f64 i64 i32 u8 i8 bool). */
+/* verify/npy.h — NumPy .npy read/write (C order; f32 f16 f64 i64 i32 u8 i8 bool). */
 #ifndef WG_NPY_H
 #define WG_NPY_H
 #include "../formats/model.h"

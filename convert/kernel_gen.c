@@ -1,0 +1,79 @@
+/* convert/kernel_gen.c — `wgpack kernel-gen --kind KIND --format FMT [shape] [--f16] [--subgroups]`:
+ * prints one generated WGSL kernel. The tuner (tools/webgpu/tune.mjs) and the GPU benchmark
+ * call it to try kernel shapes that no profile has yet. Shape: --profile NAME, or any of
+ * --threads T --rows R (GEMV) and --bm --bn --tm --tn (GEMM) over the chrome profile's shape. */
+#include "cli.h"
+#include "../formats/wgsl.h"
+#include "../quant/quant.h"
+#include "../pack/pack.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool shape_of(const char *name, wg_kshape *s)
+{
+    int np;
+    const wg_profile *pf = wg_profiles(&np);
+    for (int i = 0; i < np; i++)
+        if (!strcmp(pf[i].name, name)) {
+            *s = pf[i].shape;
+            return true;
+        }
+    return false;
+}
+
+int cmd_kernel_gen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kind", required_argument, 0, 'k'}, {"format", required_argument, 0, 'f'},
+        {"profile", required_argument, 0, 'p'}, {"threads", required_argument, 0, 't'},
+        {"rows", required_argument, 0, 'r'}, {"bm", required_argument, 0, 'M'},
+        {"bn", required_argument, 0, 'N'}, {"tm", required_argument, 0, 'm'},
+        {"tn", required_argument, 0, 'n'}, {"f16", no_argument, 0, 'h'},
+        {"subgroups", no_argument, 0, 's'}, {0, 0, 0, 0}};
+    wg_kshape s;
+    shape_of("chrome", &s);
+    wg_kvariant v = {false, false};
+    const char *kind = NULL, *fmt = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': kind = optarg; break;
+        case 'f': fmt = optarg; break;
+        case 'p':
+            if (!shape_of(optarg, &s))
+                return cli_usage("kernel-gen", "unknown profile '%s'", optarg);
+            break;
+        case 't': s.gemv_threads = atoi(optarg); break;
+        case 'r': s.gemv_rows = atoi(optarg); break;
+        case 'M': s.gemm_bm = atoi(optarg); break;
+        case 'N': s.gemm_bn = atoi(optarg); break;
+        case 'm': s.gemm_tm = atoi(optarg); break;
+        case 'n': s.gemm_tn = atoi(optarg); break;
+        case 'h': v.f16 = true; break;
+        case 's': v.subgroups = true; break;
+        default: return cli_usage("kernel-gen", "bad option");
+        }
+    }
+    wg_kernel_kind k;
+    wg_qformat qf;
+    if (!kind || !wg_kernel_kind_parse(kind, &k))
+        return cli_usage("kernel-gen", "--kind dequantize|gather|gemv|gemm is required");
+    if (!fmt || !wg_qformat_parse(fmt, &qf))
+        return cli_usage("kernel-gen", "--format FORMAT (e.g. q4g32s, fp16) is required");
+    wg_plan_entry e = {.fmt = qf, .rows = 1, .K = 4096};
+    wg_kformat kf;
+    wg_kformat_of(&e, &kf);
+    size_t cap = 1 << 20;
+    char *txt = malloc(cap);
+    int len = txt ? wg_wgsl_emit(k, &kf, &s, &v, txt, cap) : -1;
+    if (len < 0) {
+        free(txt);
+        return cli_usage("kernel-gen", "no such kernel: invalid shape or variant for %s %s", kind, fmt);
+    }
+    fwrite(txt, 1, (size_t)len, stdout);
+    free(txt);
+    return 0;
+}
