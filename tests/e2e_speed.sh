@@ -106,7 +106,7 @@ _t_bootstrap_missing_debs_as_root_runs_apt() {
   chmod +x "$TMPDIR/s/"*
   PATH="$TMPDIR/s:$PATH" bash tools/deps.sh all 2> /dev/null
   grep -q '^apt-get update -qq$' "$TMPDIR/s/calls"
-  grep -q '^apt-get install -y -qq --no-install-recommends build-essential pkg-config .* lld .*libclang-rt-14-dev$' "$TMPDIR/s/calls"
+  grep -q '^apt-get install -y -qq --no-install-recommends build-essential pkg-config .* lld .*libclang-rt-14-dev strace$' "$TMPDIR/s/calls"
   not grep -q 'libcriterion-dev' "$TMPDIR/s/calls" # installed already: not asked for
   not grep -q '^sudo' "$TMPDIR/s/calls"
 }
