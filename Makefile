@@ -1,10 +1,11 @@
 # wgpack — top-level Makefile (the only build system).
 #   make            build ./wgpack
-#   make check      run every test (units + end-to-end); ends with "N passed, N failed"
+#   make demo       the main job on the bundled default model  } on a bare machine these two first
+#   make check      every test; ends with "N passed, N failed" } install what is missing (bootstrap)
 #   make asan       build with AddressSanitizer + UBSan and run the whole suite
 #   make bench      benchmarks (ratios against cp in the same run, peak RSS)
-#   make demo       the main job on the bundled default model
-#   make deps       install the Debian packages the build needs
+#   make bench-large  build on a generated 7B-class checkpoint (13.5 GB; LAYERS=N smaller)
+#   make deps       install the Debian packages the build and the tests need
 #   make install PREFIX=/usr/local
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -13,8 +14,10 @@ PKGS    := libprotobuf-c libzstd libarchive libxxhash jansson libcrypto sqlite3
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 WARN    := -Wall -Wextra -Werror -Wno-format-truncation -Wno-unknown-warning-option
 OPT     ?= -O2 -g
-CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
+# evaluated when the Makefile is read: on a bare machine (no pkg-config yet) these come out empty,
+# which is why demo and check bootstrap first and then build in a second make that reads them anew
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -pthread -I$(BUILD)/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 # every .c of a module folder is part of it (a new file needs no Makefile edit)
@@ -27,7 +30,7 @@ UNIT := $(wildcard tests/unit/test_*.c)
 
 BIN     ?= wgpack
 FUZZ_TARGETS := safetensors onnx json dequant
-FUZZ_EXTRA := convert/plan_cli.c convert/cli.c convert/db.c  # the recipe reader (fuzz_json); db: --costs
+FUZZ_EXTRA := convert/plan_cli.c convert/cli.c convert/db.c convert/progress.c  # the recipe reader (fuzz_json); db: --costs; progress: cli_report ends the bar
 
 all: $(BIN)
 
@@ -38,9 +41,10 @@ $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
 # The WebAssembly fallback: the C reference dequantizer built for wasm32 (Debian's clang + lld,
 # freestanding) and embedded in wgpack, which writes it into every bundle.
 WASM_SRC := wasm/wasm_api.c quant/quant.c quant/half.c quant/formats.c
-$(BUILD)/wgpack.wasm: $(WASM_SRC) $(wildcard wasm/include/*.h) quant/quant.h formats/model.h
+$(BUILD)/wgpack.wasm: $(WASM_SRC) $(wildcard wasm/include/*.h) quant/quant.h quant/quant_internal.h formats/model.h
 	@mkdir -p $(BUILD)
 	clang --target=wasm32 -O2 -std=c11 -nostdlib -ffreestanding -Iwasm/include -Wall -Werror \
+	    -DWG_QUANT_REFERENCE_ONLY \
 	    -Wno-unused-function -Wl,--no-entry -Wl,--allow-undefined -Wl,--export-dynamic -o $@ $(WASM_SRC)
 
 $(BUILD)/bin2c: tools/bin2c.c
@@ -62,7 +66,7 @@ $(BUILD)/gen/wasm_blob.o: $(BUILD)/gen/wasm_blob.c
 	$(CC) $(CSTD) $(OPT) -c $< -o $@
 
 $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
-	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c $< -o $@
+	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) -c $< -o $@
 
 $(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h)
 	@mkdir -p $(dir $@)
@@ -81,12 +85,22 @@ $(BUILD)/tests/unit: $(UNIT) $(BUILD)/libwgpack.a
 $(BUILD)/mkfixtures: tools/mkfixtures.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
 
+# ---- bootstrap: what `make demo` and `make check` need on a bare machine, installed only when
+# missing (tools/deps.sh: Debian packages; tools/npm-deps.sh: node_modules against
+# package-lock.json, by a stamp), then the build in a second make, which reads pkg-config anew.
+bootstrap-build:
+	@bash tools/deps.sh build
+bootstrap:
+	@bash tools/deps.sh all
+	@bash tools/npm-deps.sh
+
 REPLAY = $(FUZZ_TARGETS:%=$(BUILD)/replay_%)
-check: $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures $(REPLAY)
+check: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/unit $(BUILD)/mkfixtures $(REPLAY)
 	@WGPACK=$(CURDIR)/wgpack BUILD=$(CURDIR)/$(BUILD) bash tests/run
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-asan:
+asan: bootstrap
 	$(MAKE) BUILD=build-asan BIN=build-asan/wgpack OPT="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures \
 	    $(FUZZ_TARGETS:%=build-asan/replay_%)
@@ -113,19 +127,28 @@ mutate:
 $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_EXTRA) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: wgpack $(BUILD)/mkbench
-	bash tools/bench.sh
+bench: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/mkbench
+	ROUNDS=$(ROUNDS) bash tools/bench.sh
+
+# build on a 7B-class checkpoint (13.5 GB, generated once); LAYERS=N for a smaller one
+LAYERS ?= 32
+ROUNDS ?= 3
+bench-large: bootstrap
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/mkbench
+	LAYERS=$(LAYERS) bash tools/bench_large.sh
 
 # GEMV/GEMM speed on the WebGPU adapter at hand (a real GPU: see tools/webgpu/h100.sh)
 bench-gpu: wgpack
 	WGPACK=$(CURDIR)/wgpack node tools/webgpu/bench_gpu.mjs
 
-demo: wgpack
+demo: bootstrap-build
+	@$(MAKE) --no-print-directory $(BIN)
 	./wgpack build models/tinyllama -o out/tinyllama --preset mixed --compress zstd --force
 	./wgpack verify-bundle out/tinyllama
 
 deps:
-	bash tools/deps.sh
+	bash tools/deps.sh all
 
 install: wgpack
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -137,7 +160,7 @@ install: wgpack
 clean:
 	rm -rf build build-asan build-fuzz build-mutate wgpack
 
-.PHONY: all check asan bench demo deps install clean fuzz mutate
+.PHONY: all check asan bench bench-large bench-gpu demo deps bootstrap bootstrap-build install clean fuzz mutate
 
 $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libwgpack.a $(LDLIBS)
@@ -145,4 +168,7 @@ $(BUILD)/mkbench: tools/mkbench.c $(BUILD)/libwgpack.a
 # the quantizer's inner loops are worth full vectorisation
 # -fno-trapping-math only gives up FP exception flags (results are unchanged); it lets the
 # compiler turn the clamps into vector blends
-$(BUILD)/quant/quant.o $(BUILD)/quant/fp.o: OPT += -O3 -fno-trapping-math -fno-math-errno
+$(BUILD)/quant/quant.o $(BUILD)/quant/fp.o $(BUILD)/quant/simd.o: OPT += -O3 -fno-trapping-math -fno-math-errno
+# simd.c must repeat the reference's float operations exactly: never fuse a*b+c into an FMA
+# (the AVX2 variant could); its 8-lane vector types change no ABI (all of them stay inside)
+$(BUILD)/quant/simd.o: OPT += -ffp-contract=off -Wno-psabi

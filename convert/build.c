@@ -3,13 +3,13 @@
 #include "cli.h"
 #include "db.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "report.h"
 #include "../pack/pack.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char *build_help =
     "usage: wgpack build MODEL -o DIR [options]\n"
@@ -133,7 +133,6 @@ int cmd_build(int argc, char **argv)
     if (optind != argc - 1 || !po.out_dir)
         return cli_usage("build", "expected MODEL and -o DIR");
     po.search = pc.search;
-    po.progress = isatty(2);
     if (pc.target == WG_TARGET_ONNX && !emit)
         return cli_usage("build", "--target onnx plans for the ONNX file: give --emit-onnx OUT.onnx");
     pc.onnx_eo = (wg_onnx_export_opts){.out_path = emit, .external = external, .search = pc.search,
@@ -150,6 +149,8 @@ int cmd_build(int argc, char **argv)
         rc = cli_usage("build", "--emit-onnx needs an ONNX input (%s is safetensors)", m->path);
         goto done;
     }
+    wg_bar_begin(m);
+    wg_progress_stage("plan");
     if (!(plan = calloc(m->n_tensors + 1, sizeof *plan))) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
@@ -176,6 +177,7 @@ int cmd_build(int argc, char **argv)
     wg_bundle_stage st;
     wg_atomic_file af = {.fd = -1};
     char apath[4200] = "";
+    wg_progress_stage("quantize");
     rc = wg_bundle_stage_build(m, plan, &po, &br, &st, &err);
     json_decref(opt);
     if (!rc && po.archive)
@@ -221,6 +223,7 @@ int cmd_build(int argc, char **argv)
             pc.target == WG_TARGET_ONNX ? "onnx" : "bundle", "bundle_bytes",
             (json_int_t)br.bundle_bytes, "onnx_bytes",
             onnx ? json_object_get(onnx, "total_bytes") : json_null()));
+    wg_bar_end();
     if (json) {
         json_dumpf(summary, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

@@ -1,11 +1,13 @@
 /* convert/cli.c — helpers every subcommand shares: error and usage lines, sizes and counts. */
 #include "cli.h"
+#include "progress.h"
 
 #include <stdarg.h>
 #include <string.h>
 
 int cli_report(const wg_error *err)
 {
+    wg_bar_end(); /* the error on a line of its own */
     fprintf(stderr, "wgpack: %s\n", err->msg[0] ? err->msg : "unknown error");
     return err->code ? err->code : WG_EIO;
 }

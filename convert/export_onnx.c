@@ -3,6 +3,7 @@
  * quantized model (pack/onnx_export.c) from the same plan and quantizer as a bundle. */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../pack/pack.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@ int cli_emit_onnx(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_ex
     o.version = WGPACK_VERSION;
     const char *out = o.out_path;
     wg_onnx_export_result r;
+    wg_progress_stage("export");
     int rc = wg_onnx_export(m, plan, &o, &r, err);
     if (rc) {
         json_decref(r.tensors);
@@ -316,6 +318,7 @@ int cmd_export_onnx(int argc, char **argv)
     wg_open_opts oo = {.rules_path = a.pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
     if (m->kind != WG_IN_ONNX) {
         rc = wg_fail(&err, WG_EUSAGE, m->path, "export-onnx needs an ONNX model (this is "
                      "safetensors: use build or quantize)");
@@ -328,6 +331,7 @@ int cmd_export_onnx(int argc, char **argv)
         rc = export_one(m, &a.pc, &a.eo, a.threads, &s, &rep, &err);
     if (rc)
         goto fail;
+    wg_bar_end();
     if (a.json) {
         json_dumpf(s, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

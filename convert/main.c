@@ -1,6 +1,7 @@
 /* convert/main.c — wgpack entry point: dispatch to one subcommand. */
 #include "cli.h"
 #include "db.h"
+#include "progress.h"
 
 #include <string.h>
 
@@ -45,9 +46,21 @@ int main(int argc, char **argv)
         printf("wgpack %s\n", WGPACK_VERSION);
         return 0;
     }
+    /* --quiet (or -q) anywhere after the command silences the progress bar */
+    int n = 1;
+    for (int i = 1; i < argc; i++)
+        if (i >= 2 && (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")))
+            wg_bar_quiet(true);
+        else
+            argv[n++] = argv[i];
+    argc = n;
+    argv[argc] = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            wg_bar_end();
+            return rc;
+        }
     fprintf(stderr, "wgpack: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return WG_EUSAGE;

@@ -4,6 +4,7 @@
  * (README "Quantized tensor container"), and reports sizes and per-tensor error metrics. */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../quant/quant.h"
 
 #include <getopt.h>
@@ -57,6 +58,30 @@ static json_t *metrics_json(const wg_qmetrics *m)
                      "err_hist", h);
 }
 
+/* The writer side of the stream: one tensor's bytes into the container, its metrics into the
+ * report (runs on the stream's sink thread, the only one touching either meanwhile). */
+typedef struct qsink_ctx {
+    const wg_model *m;
+    const wg_plan_entry *plan;
+    wg_st_writer *w;
+    json_t *tensors;
+    double ssx, sse;
+} qsink_ctx;
+
+static int write_tensor(void *ctx, size_t i, const uint8_t *data, uint64_t bytes,
+                        const wg_qmetrics *qm, wg_error *err)
+{
+    qsink_ctx *c = ctx;
+    int rc = wg_st_writer_data(c->w, data, bytes, err);
+    if (rc || c->plan[i].fmt.kind == WG_Q_RAW)
+        return rc;
+    json_object_set_new(json_object_get(c->tensors, c->m->tensors[i].name), "metrics",
+                        metrics_json(qm));
+    c->ssx += qm->ssx;
+    c->sse += qm->sse;
+    return 0;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -96,7 +121,6 @@ int cmd_quantize(int argc, char **argv)
     wg_model *m = NULL;
     wg_plan_entry *plan = NULL;
     json_t *report = NULL;
-    uint8_t *buf = NULL;
     wg_st_entry *es = NULL;
     wg_st_writer w;
     bool writing = false;
@@ -105,6 +129,8 @@ int cmd_quantize(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
+    wg_progress_stage("plan");
     plan = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *plan);
     if (!plan) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
@@ -127,7 +153,6 @@ int cmd_quantize(int argc, char **argv)
         if (rc)
             goto fail;
     }
-    uint64_t maxb = 0;
     if (!dry) {
         /* container entries: fp tensors as themselves, integer ones as three planes */
         es = calloc(3 * m->n_tensors + 1, sizeof *es);
@@ -140,7 +165,6 @@ int cmd_quantize(int argc, char **argv)
         for (size_t i = 0; i < m->n_tensors; i++) {
             const wg_tensor *t = &m->tensors[i];
             const wg_plan_entry *e = &plan[i];
-            maxb = e->bytes > maxb ? e->bytes : maxb;
             if (e->fmt.kind != WG_Q_INT) {
                 es[ne] = (wg_st_entry){t->name, fmt_dtype(e, t), t->ndim, {0}, e->bytes};
                 memcpy(es[ne].shape, t->shape, sizeof t->shape);
@@ -177,29 +201,12 @@ int cmd_quantize(int argc, char **argv)
         if (rc)
             goto fail;
         writing = true;
-        buf = malloc(maxb ? maxb : 1);
-        if (!buf) {
-            rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
-            goto fail;
-        }
     }
     wg_qopts qo = {.search = pc.search, .threads = threads};
-    json_t *jt = json_object_get(report, "tensors");
-    double ssx = 0, sse = 0;
-    for (size_t i = 0; !dry && i < m->n_tensors; i++) {
-        wg_qmetrics qm;
-        if ((rc = wg_quantize_tensor(&m->tensors[i], &plan[i], &qo, buf, &qm, &err)))
-            goto fail;
-        if ((rc = wg_st_writer_data(&w, buf, plan[i].bytes, &err)))
-            goto fail;
-        wg_tensor_release(m, &m->tensors[i]);
-        if (plan[i].fmt.kind != WG_Q_RAW) {
-            json_object_set_new(json_object_get(jt, m->tensors[i].name), "metrics",
-                                metrics_json(&qm));
-            ssx += qm.ssx;
-            sse += qm.sse;
-        }
-    }
+    qsink_ctx sc = {.m = m, .plan = plan, .w = &w, .tensors = json_object_get(report, "tensors")};
+    wg_progress_stage("quantize");
+    if (!dry && (rc = wg_quantize_stream(m, plan, &qo, write_tensor, &sc, &err)))
+        goto fail;
     if (writing) {
         writing = false;
         if ((rc = wg_st_writer_close(&w, true, &err)))
@@ -211,7 +218,9 @@ int cmd_quantize(int argc, char **argv)
     json_object_set_new(sum, "seconds", json_real(secs));
     json_object_set_new(sum, "output", outp && !dry ? json_string(outp) : json_null());
     if (!dry)
-        json_object_set_new(sum, "model_sqnr_db", sse > 0 ? json_real(10 * log10(ssx / sse)) : json_null());
+        json_object_set_new(sum, "model_sqnr_db",
+                            sc.sse > 0 ? json_real(10 * log10(sc.ssx / sc.sse)) : json_null());
+    wg_bar_end();
     if (json) {
         json_dumpf(report, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');
@@ -226,7 +235,6 @@ fail:
         wg_st_writer_close(&w, false, NULL);
     rc = cli_report(&err);
 done:
-    free(buf);
     free(es);
     json_decref(report);
     free(plan);

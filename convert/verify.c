@@ -6,6 +6,7 @@
  * original forward pass against logits from another runtime (ONNX Runtime in the tests). */
 #include "cli.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "../verify/verify.h"
 #include "../verify/measure.h"
 
@@ -326,12 +327,19 @@ static int eval_plan(wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int
     float *lb = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
     wg_plan_result pr;
     wg_llama b = {0};
+    wg_progress_stage("plan");
     int rc = !plan || !lb ? wg_fail(err, WG_EIO, NULL, "out of memory")
                           : wg_plan_cli_run(pc, m, threads, plan, &pr, err);
     getter g1 = {m, plan, pc->search, threads};
-    if (!rc && !(rc = wg_llama_load(&b, m, get_weight, &g1, err)) &&
-        wg_llama_forward(&b, tok, n, lb, threads))
-        rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+    if (!rc) {
+        wg_progress_stage("quantize");
+        rc = wg_llama_load(&b, m, get_weight, &g1, err);
+    }
+    if (!rc) {
+        wg_progress_stage("forward");
+        if (wg_llama_forward(&b, tok, n, lb, threads))
+            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+    }
     if (!rc) {
         wg_lm_compare cmp;
         wg_lm_compare_logits(la, lb, tok, n, vocab, &cmp);
@@ -412,6 +420,8 @@ int cmd_verify(int argc, char **argv)
             goto fail;
         goto done;
     }
+    wg_bar_begin(m);
+    wg_progress_stage("forward");
     getter g0 = {m, NULL, pc.search, threads};
     if ((rc = wg_llama_load(&a, m, get_weight, &g0, &err)))
         goto fail;
@@ -479,6 +489,7 @@ int cmd_verify(int argc, char **argv)
         }
         plan = NULL;
     }
+    wg_bar_end();
     if (json) {
         json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

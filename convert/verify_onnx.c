@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "../verify/npy.h"
 #include "plan_cli.h"
+#include "progress.h"
 #include "db.h"
 #include "report.h"
 #include "../verify/ort.h"
@@ -602,6 +603,7 @@ int cmd_verify_onnx(int argc, char **argv)
     wg_open_opts mo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(orig, &mo, &m, &err)))
         goto fail;
+    wg_bar_begin(m);
     if (m->kind != WG_IN_ONNX) {
         rc = wg_fail(&err, WG_EUSAGE, orig, "not an ONNX model");
         goto fail;
@@ -747,6 +749,7 @@ int cmd_verify_onnx(int argc, char **argv)
     }
     if (exs)
         json_object_set(report, "export", exs);
+    wg_bar_end();
     if (json) {
         json_dumpf(report, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');

@@ -13,6 +13,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const wg_progress_sink *_Atomic progress_sink;
+
+void wg_progress_install(const wg_progress_sink *s) { progress_sink = s; }
+
+void wg_progress_stage(const char *stage)
+{
+    const wg_progress_sink *s = progress_sink;
+    if (s)
+        s->stage(stage);
+}
+
+void wg_progress_done(size_t tensors, uint64_t bytes)
+{
+    const wg_progress_sink *s = progress_sink;
+    if (s)
+        s->done(tensors, bytes);
+}
+
 int wg_fail(wg_error *e, int code, const char *file, const char *fmt, ...)
 {
     if (!e || e->code)
@@ -404,15 +422,20 @@ void wg_atomic_abort(wg_atomic_file *f)
     f->tmp[0] = 0;
 }
 
-void wg_tensor_release(const wg_model *m, const wg_tensor *t)
+void wg_tensor_release_bytes(const wg_model *m, const wg_tensor *t, uint64_t off, uint64_t len)
 {
-    if (t->source < 0 || !m->sources[t->source].map || !t->nbytes)
+    if (t->source < 0 || !m->sources[t->source].map || off >= t->nbytes)
         return;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)t->data + page - 1) / page * page,
-              e = ((uintptr_t)t->data + t->nbytes) / page * page;
+    len = len < t->nbytes - off ? len : t->nbytes - off;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), p = (uintptr_t)t->data + off;
+    uintptr_t a = (p + page - 1) / page * page, e = (p + len) / page * page;
     if (e > a)
         madvise((void *)a, e - a, MADV_DONTNEED); /* clean file pages: re-read if touched */
+}
+
+void wg_tensor_release(const wg_model *m, const wg_tensor *t)
+{
+    wg_tensor_release_bytes(m, t, 0, t->nbytes);
 }
 
 bool wg_mkdir_p(const char *path)

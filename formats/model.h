@@ -40,6 +40,18 @@ typedef struct wg_error {
 int wg_fail(wg_error *e, int code, const char *file, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Progress of long work, reported where the work happens and shown by whoever installed a sink
+ * (the command line's bar, convert/progress.c); without a sink the calls do nothing. Any thread
+ * may report. stage: what is being done now ("quantize", "write", "hash", ...); done: tensors
+ * and input bytes finished since the last report. */
+typedef struct wg_progress_sink {
+    void (*stage)(const char *stage);
+    void (*done)(size_t tensors, uint64_t bytes);
+} wg_progress_sink;
+void wg_progress_install(const wg_progress_sink *s); /* NULL: none */
+void wg_progress_stage(const char *stage);
+void wg_progress_done(size_t tensors, uint64_t bytes);
+
 /* Element types. Values are the ONNX TensorProto.DataType numbers, so ONNX types newer than the
  * schema we compile against (UINT4=21, INT4=22, FLOAT4E2M1=23) are carried by number. */
 typedef enum wg_dtype {
@@ -166,6 +178,8 @@ void wg_model_name(const wg_model *m, char *out, size_t n);
 /* Drop a processed tensor's mmapped pages from this process (they stay in the page cache), so
  * that streaming through a model keeps resident memory near one tensor, not the whole file. */
 void wg_tensor_release(const wg_model *m, const wg_tensor *t);
+/* The same for the whole pages inside bytes [off, off+len) of the tensor's data. */
+void wg_tensor_release_bytes(const wg_model *m, const wg_tensor *t, uint64_t off, uint64_t len);
 
 /* Glob over names: `*` any run, `?` one char, `#` a run of digits (first `#` -> *layer,
  * -1 if none). Names longer than 4096 bytes never match. */

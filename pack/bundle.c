@@ -575,11 +575,12 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
             goto fail;
         }
     }
-    wg_qopts qo = {.search = o->search, .threads = o->threads};
+    wg_qopts qo = {.search = o->search, .threads = o->threads, .model = m};
     size_t cur_t = (size_t)-1, pi = 0, done_t = 0;
     uint64_t qcap = 0;
     for (size_t s = 0; s < L.nshards; s++) {
         wg_shard_t *sh = &L.shards[s];
+        wg_progress_stage("quantize");
         memset(shard, 0, sh->size);
         for (; pi < L.nparts && L.parts[pi].shard == s; pi++) {
             const wg_part_t *p = &L.parts[pi];
@@ -617,6 +618,7 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
                     memcpy(shard + p->off[q], qbuf + plane_base[q] + rb[q] * (uint64_t)p->row0,
                            p->bytes[q]);
         }
+        wg_progress_stage("hash");
         sh->xxh3 = XXH3_64bits(shard, sh->size);
         wg_sri_sha256(shard, sh->size, sh->sri);
         char idx[32];
@@ -630,10 +632,12 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
         wg_safe_name(comp, sizeof comp, sh->component);
         snprintf(sh->file, sizeof sh->file, "%s-%s-%016llx.bin", comp, idx,
                  (unsigned long long)sh->xxh3);
+        wg_progress_stage("write");
         if ((rc = write_file(tmp, sh->file, shard, sh->size, err)))
             goto fail;
         res->bundle_bytes += sh->size;
         if (zc) {
+            wg_progress_stage("compress");
             size_t z = ZSTD_compress2(zc, zbuf, ZSTD_compressBound(L.largest), shard, sh->size);
             if (ZSTD_isError(z)) {
                 rc = wg_fail(err, WG_EIO, NULL, "zstd: %s", ZSTD_getErrorName(z));

@@ -1,6 +1,6 @@
 /* quant/fp.c — reading a tensor's matrix view as float32 rows (any float dtype, either layout).
  * Pure memory, no I/O. */
-#include "quant.h"
+#include "quant_internal.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -53,8 +53,10 @@ bool wg_read_rows(const wg_tensor *t, int64_t r0, int64_t n, float *out)
         memcpy(out, p + 4 * base, 4 * cnt);
         break;
     case WG_DT_F16: {
-        pthread_once(&f16_once, f16_init);
         const uint8_t *q = p + 2 * base;
+        if (wg_qk_f16_to_f32(q, out, cnt))
+            break;
+        pthread_once(&f16_once, f16_init);
         for (uint64_t i = 0; i < cnt; i++) {
             uint16_t h;
             memcpy(&h, q + 2 * i, 2);

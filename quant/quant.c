@@ -7,13 +7,17 @@
  *      codes are the best ones for the scale the GPU will actually read;
  *   3. codes u = clamp(floor(x / d + 0.5) + z, 0, qmax), with z = 2^(b-1) when symmetric;
  *   4. pack u into the group's bit stream, accumulate metrics from x and d * (u - z).
- * The *_ref functions are the specification (one element at a time, generic bit stream);
- * the fast functions below must produce identical bytes (tests check it). */
-#include "quant.h"
+ * The functions here are the specification (one element at a time, generic bit stream), the
+ * row "reference" of the kernel table (quant_internal.h); the vectorised rows in simd.c and the
+ * fast packers below must produce identical bytes and metrics (tests check it). */
+#include "quant_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ------------------------------------------------------------------ metrics */
 
@@ -76,7 +80,7 @@ static inline void metric_elem(wg_qmetrics *m, float x, float y, float d, float 
  * compiler vectorises that without reassociating anything, so the result is the same in every
  * build. Histogram bins are counted into hist4 (four interleaved tables, no store-to-load chain
  * on one counter); the caller folds them into m->hist. */
-#define METRIC_CHUNK 2048 /* n <= METRIC_CHUNK */
+#define METRIC_CHUNK WG_METRIC_CHUNK /* n <= METRIC_CHUNK */
 static void metric_group(wg_qmetrics *m, const float *x, const uint8_t *codes, int n, float d,
                          int z, const float *w, int qmax, uint32_t (*hist4)[WG_QHIST_BINS])
 {
@@ -269,6 +273,28 @@ static void search_params(const float *x, const float *w, int G, const wg_qforma
     *z_out = bz;
 }
 
+/* One group, step by step (quant_internal.h states the contract) */
+static void ref_group(const float *x, const float *w, int G, int valid, const wg_qformat *f,
+                      bool search, float *d, int *z, uint8_t *codes, wg_qmetrics *m,
+                      uint32_t (*hist4)[WG_QHIST_BINS])
+{
+    const int qmax = (1 << f->bits) - 1;
+    if (search)
+        search_params(x, w, G, f, d, z);
+    else
+        rtn_params(x, G, f, 1.0f, d, z);
+    float id = inv_scale(*d);
+    for (int i = 0; i < G; i++) {
+        int c;
+        codes[i] = (uint8_t)code_of(x[i], id, *z, qmax, &c);
+    }
+    for (int c = 0; m && c < valid; c += METRIC_CHUNK) /* per-channel: long */
+        metric_group(m, x + c, codes + c, valid - c < METRIC_CHUNK ? valid - c : METRIC_CHUNK, *d,
+                     *z, w ? w + c : NULL, qmax, hist4);
+}
+
+const wg_qkernels wg_qk_reference = {"reference", ref_group};
+
 /* ------------------------------------------------------------------ packing */
 
 /* Reference: element i -> bits [i*b, i*b+b) of the little-endian bit stream. Any n; writes
@@ -300,15 +326,24 @@ static int unpack_ref(const uint8_t *in, int i, int bits)
 }
 
 /* Fast: 32 codes at a time through a 64-bit accumulator (any width), byte stores for 4/8. */
-static void pack_fast(const uint8_t *u, int G, int bits, uint8_t *out)
+static void pack_fast(const uint8_t *restrict u, int G, int bits, uint8_t *restrict out)
 {
     if (bits == 8) {
         memcpy(out, u, (size_t)G);
         return;
     }
-    if (bits == 4) {
+    if (bits == 4) { /* codes < 16: the low byte of w | w >> 4 packs a little-endian pair w */
+#ifdef __SSE2__
+        const __m128i lo = _mm_set1_epi16(0xff);
+        for (int i = 0; i < G; i += 16) {
+            __m128i w = _mm_loadu_si128((const __m128i *)(u + i));
+            w = _mm_and_si128(_mm_or_si128(w, _mm_srli_epi16(w, 4)), lo);
+            _mm_storel_epi64((__m128i *)(out + i / 2), _mm_packus_epi16(w, w));
+        }
+#else
         for (int i = 0; i < G; i += 2)
             out[i / 2] = (uint8_t)(u[i] | u[i + 1] << 4);
+#endif
         return;
     }
     if (bits == 2) {
@@ -386,13 +421,13 @@ static inline float get_scale(const uint8_t *scales, int64_t idx, bool f32)
 }
 
 /* Quantize rows [r0, r0+n) given as float rows x[n][K]. `planes` = data|scales|zeros of the
- * whole tensor (layout l). ref selects the reference packer. */
+ * whole tensor (layout l). k: the per-group kernels; ref also selects the reference packer. */
 static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, int64_t r0,
-                       int64_t n, const float *importance, bool search, bool ref,
-                       uint8_t *planes, float *xg, float *wbuf, uint8_t *codes,
+                       int64_t n, const float *importance, bool search, const wg_qkernels *k,
+                       bool ref, uint8_t *planes, float *xg, float *wbuf, uint8_t *codes,
                        wg_qmetrics *m)
 {
-    const int G = (int)l->group, bits = f->bits, qmax = (1 << bits) - 1;
+    const int G = (int)l->group, bits = f->bits;
     const size_t gbytes = (size_t)G * bits / 8;
     uint8_t *data = planes, *scales = planes + l->data_bytes,
             *zeros = planes + l->data_bytes + l->scale_bytes;
@@ -401,30 +436,19 @@ static void quant_rows(const wg_qformat *f, const wg_qlayout *l, const float *x,
         const float *row = x + r * l->K;
         for (int64_t g = 0; g < l->ngroups; g++) {
             int64_t k0 = g * G, valid = l->K - k0 < G ? l->K - k0 : G;
-            memcpy(xg, row + k0, (size_t)valid * sizeof(float));
-            for (int64_t i = valid; i < G; i++)
-                xg[i] = 0.0f; /* padding columns are zeros, dequantize to exactly 0 */
-            const float *w = NULL;
-            if (importance) {
-                for (int64_t i = 0; i < G; i++)
+            const float *xs = row + k0, *w = importance ? importance + k0 : NULL;
+            if (valid < G) { /* padding columns are zeros, dequantize to exactly 0 */
+                memcpy(xg, row + k0, (size_t)valid * sizeof(float));
+                for (int64_t i = valid; i < G; i++)
+                    xg[i] = 0.0f;
+                xs = xg;
+                for (int64_t i = 0; importance && i < G; i++)
                     wbuf[i] = i < valid ? importance[k0 + i] : 0.0f;
-                w = wbuf;
+                w = importance ? wbuf : NULL;
             }
             float d;
             int z;
-            if (search)
-                search_params(xg, w, G, f, &d, &z);
-            else
-                rtn_params(xg, G, f, 1.0f, &d, &z);
-            float id = inv_scale(d);
-            for (int i = 0; i < G; i++) {
-                int c;
-                codes[i] = (uint8_t)code_of(xg[i], id, z, qmax, &c);
-            }
-            for (int64_t c = 0; m && c < valid; c += METRIC_CHUNK) /* per-channel: long */
-                metric_group(m, xg + c, codes + c,
-                             (int)(valid - c < METRIC_CHUNK ? valid - c : METRIC_CHUNK), d, z,
-                             w ? w + c : NULL, qmax, hist4);
+            k->group(xs, w, G, (int)valid, f, search, &d, &z, codes, m, hist4);
             int64_t gi = (r0 + r) * l->ngroups + g;
             (ref ? pack_ref : pack_fast)(codes, G, bits, data + (size_t)gi * gbytes);
             put_scale(scales, gi, d, f->scale_f32);
@@ -443,13 +467,10 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
 {
     if (f->kind != WG_Q_INT || !wg_qbits_row(f->bits) || l->group <= 0 || l->group % 32)
         return -1;
-    uint32_t special = 0; /* OR of "exponent all ones" flags: branch-free, vectorises */
-    for (int64_t i = 0; i < n * l->K; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        special |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    if (special)
+    int finite = 1; /* a branch-free AND over the block: vectorises */
+    for (int64_t i = 0; i < n * l->K; i++)
+        finite &= fabsf(x[i]) <= 3.4028235e38f;
+    if (!finite)
         return 1;
     float *xg = malloc(2 * sizeof(float) * (size_t)l->group); /* group values | weights */
     uint8_t *codes = malloc((size_t)l->group);
@@ -458,8 +479,17 @@ int wg_quantize_rows(const wg_qformat *f, const wg_qlayout *l, const float *x, i
         free(codes);
         return -1;
     }
-    quant_rows(f, l, x, r0, n, o ? o->importance : NULL, o && o->search, o && o->reference,
-               planes, xg, xg + l->group, codes, m);
+    bool ref = o && o->reference;
+    const wg_qkernels *k = &wg_qk_reference;
+#ifndef WG_QUANT_REFERENCE_ONLY /* the wasm build has the reference only */
+    if (!ref && !(k = wg_qk_fast(o ? o->kernels : NULL))) {
+        free(xg);
+        free(codes);
+        return -1;
+    }
+#endif
+    quant_rows(f, l, x, r0, n, o ? o->importance : NULL, o && o->search, k, ref, planes, xg,
+               xg + l->group, codes, m);
     free(xg);
     free(codes);
     return 0;

@@ -87,9 +87,13 @@ double wg_qm_clipped_frac(const wg_qmetrics *m);
 
 typedef struct wg_qopts {
     bool search;              /* error-minimising scale search instead of plain RTN */
-    bool reference;           /* use the scalar reference packer (tests) */
+    bool reference;           /* use the scalar reference kernels and packer (tests) */
+    const char *kernels;      /* fast kernels: NULL = the best this CPU runs, or "generic",
+                                 "avx2" (tests; -1 if this CPU cannot run them) */
     const float *importance;  /* per-column weights (length K) for the search, or NULL */
     int threads;              /* 0 or 1: single-threaded */
+    const struct wg_model *model; /* when set, wg_quantize_tensor drops the input pages of a mapped
+                                 tensor as it consumes them (resident memory near one wave) */
 } wg_qopts;
 
 /* Quantize float rows x[n][K] (rows r0..r0+n of the matrix) into `planes`, the tensor's
@@ -225,6 +229,14 @@ bool wg_read_rows(const wg_tensor *t, int64_t r0, int64_t n, float *out);
  * NaN/Inf and the format is an integer one, WG_EIO on allocation failure. */
 int wg_quantize_tensor(const wg_tensor *t, const wg_plan_entry *e, const wg_qopts *o,
                        uint8_t *out, wg_qmetrics *m, wg_error *err);
+/* Every tensor of m in index order, quantized in its planned format as wg_quantize_tensor does,
+ * handed to sink(ctx, i, data, bytes, metrics, err) on a second thread: writing tensor i
+ * overlaps quantizing tensor i+1. Each tensor's input pages are dropped once consumed. data is
+ * valid until sink returns. Returns 0 or the first error (of the quantizer or of the sink). */
+typedef int (*wg_qsink)(void *ctx, size_t i, const uint8_t *data, uint64_t bytes,
+                        const wg_qmetrics *qm, wg_error *err);
+int wg_quantize_stream(const wg_model *m, const wg_plan_entry *plan, const wg_qopts *o,
+                       wg_qsink sink, void *ctx, wg_error *err);
 /* Dequantize a tensor stored in format e->fmt back to f32 rows (rows x K). */
 int wg_dequantize_tensor(const wg_plan_entry *e, const uint8_t *in, float *out);
 

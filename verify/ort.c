@@ -389,6 +389,7 @@ static int spawn_runner(const char *variants, const char *model, const char *out
 int wg_ort_run(const char *model, const char *outdir, char **indirs, int ndirs, const char *work,
                wg_error *err)
 {
+    wg_progress_stage("ORT");
     return spawn_runner(NULL, model, outdir, indirs, ndirs, work, err);
 }
 
