@@ -103,34 +103,8 @@ void wg_llama_free(wg_llama *lm)
     memset(lm, 0, sizeof *lm);
 }
 
-/* y[n][rows] = x[n][K] . W[rows][K]^T (+ b) */
-typedef struct mm_job {
-    const float *x, *W, *b;
-    float *y;
-    int n, rows, K;
-} mm_job;
-
-static void mm_rows(void *ctx, int64_t blk, int tid)
-{
-    (void)tid;
-    mm_job *j = ctx;
-    int r0 = (int)blk * 16, r1 = r0 + 16 < j->rows ? r0 + 16 : j->rows;
-    for (int t = 0; t < j->n; t++)
-        for (int r = r0; r < r1; r++) {
-            const float *a = j->x + (size_t)t * j->K, *w = j->W + (size_t)r * j->K;
-            double s = 0;
-            for (int k = 0; k < j->K; k++)
-                s += (double)a[k] * w[k];
-            j->y[(size_t)t * j->rows + r] = (float)s + (j->b ? j->b[r] : 0.0f);
-        }
-}
-
-static void matmul(const float *x, const float *W, const float *b, float *y, int n, int rows,
-                   int K, int threads)
-{
-    mm_job j = {x, W, b, y, n, rows, K};
-    wg_parallel_for(threads, (rows + 15) / 16, mm_rows, &j);
-}
+/* y[n][rows] = x[n][K] . W[rows][K]^T (+ b): the shared reference matmul (verify/ops.c) */
+#define matmul wg_ref_matmul
 
 static void rmsnorm(const float *x, const float *w, float *y, int n, int H, double eps)
 {
