@@ -5,7 +5,7 @@
 # tests/run calls each t_* inside an `if`, where bash ignores `set -e` for the whole function
 # body; so every test here runs its body in a child bash with -e, where a failing command does
 # end the test
-strict() { bash -ec "$(declare -f); $1"; }
+strict_fns() { bash -ec "$(declare -f); $1"; }
 not() { ! "$@"; } # `! cmd` would never stop a -e shell; a function returning that status does
 
 # SHA-256 prefixes of `quantize models/tinyllama OPTS` written by the scalar code before the
@@ -147,12 +147,12 @@ _t_bootstrap_make_parses_without_pkg_config() {
   not grep -qi 'pkg-config' "$TMPDIR/n.err"
 }
 
-t_quantize_bytes_unchanged_by_the_fast_kernels() { strict _t_quantize_bytes_unchanged_by_the_fast_kernels; }
-t_progress_bar_on_a_terminal_build_quantize_verify() { strict _t_progress_bar_on_a_terminal_build_quantize_verify; }
-t_progress_bar_export_onnx_and_ort() { strict _t_progress_bar_export_onnx_and_ort; }
-t_progress_silent_when_quiet_or_not_a_terminal() { strict _t_progress_silent_when_quiet_or_not_a_terminal; }
-t_bootstrap_installs_nothing_when_everything_is_present() { strict _t_bootstrap_installs_nothing_when_everything_is_present; }
-t_bootstrap_missing_debs_without_root_or_sudo_one_line() { strict _t_bootstrap_missing_debs_without_root_or_sudo_one_line; }
-t_bootstrap_missing_debs_as_root_runs_apt() { strict _t_bootstrap_missing_debs_as_root_runs_apt; }
-t_bootstrap_npm_ci_only_when_the_lock_changes() { strict _t_bootstrap_npm_ci_only_when_the_lock_changes; }
-t_bootstrap_make_parses_without_pkg_config() { strict _t_bootstrap_make_parses_without_pkg_config; }
+t_quantize_bytes_unchanged_by_the_fast_kernels() { strict_fns _t_quantize_bytes_unchanged_by_the_fast_kernels; }
+t_progress_bar_on_a_terminal_build_quantize_verify() { strict_fns _t_progress_bar_on_a_terminal_build_quantize_verify; }
+t_progress_bar_export_onnx_and_ort() { strict_fns _t_progress_bar_export_onnx_and_ort; }
+t_progress_silent_when_quiet_or_not_a_terminal() { strict_fns _t_progress_silent_when_quiet_or_not_a_terminal; }
+t_bootstrap_installs_nothing_when_everything_is_present() { strict_fns _t_bootstrap_installs_nothing_when_everything_is_present; }
+t_bootstrap_missing_debs_without_root_or_sudo_one_line() { strict_fns _t_bootstrap_missing_debs_without_root_or_sudo_one_line; }
+t_bootstrap_missing_debs_as_root_runs_apt() { strict_fns _t_bootstrap_missing_debs_as_root_runs_apt; }
+t_bootstrap_npm_ci_only_when_the_lock_changes() { strict_fns _t_bootstrap_npm_ci_only_when_the_lock_changes; }
+t_bootstrap_make_parses_without_pkg_config() { strict_fns _t_bootstrap_make_parses_without_pkg_config; }
