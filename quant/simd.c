@@ -120,10 +120,20 @@ __attribute__((target("avx2,f16c"))) static void f16_f16c(const uint8_t *in, flo
 }
 #endif
 
+#ifdef WG_HAVE_AVX2
+#include <cpuid.h>
+/* F16C from CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports has no "f16c") */
+static bool has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 bool wg_qk_f16_to_f32(const uint8_t *in, float *out, uint64_t n)
 {
 #ifdef WG_HAVE_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
+    if (__builtin_cpu_supports("avx2") && has_f16c()) {
         f16_f16c(in, out, n);
         return true;
     }
