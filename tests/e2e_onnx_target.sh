@@ -54,15 +54,20 @@ t_onnx_target_size_budget_counts_the_file() {
 t_onnx_fp16_preset_and_strip_metadata() {
   m=models/tinybert-onnx/model.onnx
   wg export-onnx $m -o "$TMPDIR/h.onnx" --preset fp16 --json > "$TMPDIR/h.json"
-  wg export-onnx $m -o "$TMPDIR/hs.onnx" --preset fp16 --strip-metadata --json > "$TMPDIR/hs.json"
-  orig=$(size_of $m); h=$(size_of "$TMPDIR/h.onnx"); hs=$(size_of "$TMPDIR/hs.onnx")
-  echo "original $orig, fp16 $h, fp16 stripped $hs"
-  assert_json "$TMPDIR/h.json" 'j.cast_fp16>=20 && j.metadata_bytes>100000 && !j.metadata_stripped'
-  assert_json "$TMPDIR/hs.json" 'j.metadata_bytes===0 && j.metadata_stripped'
-  [ $((h - hs)) -eq $(node -e 'console.log(require(process.argv[1]).metadata_bytes)' "$TMPDIR/h.json") ]
-  [ $hs -lt $((orig / 2)) ]                 # fp16 weights, not the f32 ones
-  ortv $m "$TMPDIR/hs.onnx" --samples 2 --json > "$TMPDIR/v.json"
+  orig=$(size_of $m); h=$(size_of "$TMPDIR/h.onnx")
+  echo "original $orig, fp16 $h"
+  assert_json "$TMPDIR/h.json" 'j.cast_fp16>=20 && !j.metadata_stripped'
+  [ $h -lt $((orig * 3 / 5)) ]              # fp16 weights, not the f32 ones (graph and Casts add a little)
+  ortv $m "$TMPDIR/h.onnx" --samples 2 --json > "$TMPDIR/v.json"
   assert_json "$TMPDIR/v.json" 'j.comparison.outputs[0].rel_rmse < 1e-3 && j.comparison.outputs[0].rel_rmse > 0'
+  # exporter metadata: the torch dynamo export of the default LM carries it (the TorchScript
+  # export above has none); stripping removes exactly what --json says it measured
+  l=models/tinyllama-onnx/model.onnx
+  wg export-onnx $l -o "$TMPDIR/l.onnx" --preset q8 --json > "$TMPDIR/l.json"
+  wg export-onnx $l -o "$TMPDIR/ls.onnx" --preset q8 --strip-metadata --json > "$TMPDIR/ls.json"
+  assert_json "$TMPDIR/l.json" 'j.metadata_bytes>100000 && !j.metadata_stripped'
+  assert_json "$TMPDIR/ls.json" 'j.metadata_bytes===0 && j.metadata_stripped'
+  [ $(( $(size_of "$TMPDIR/l.onnx") - $(size_of "$TMPDIR/ls.onnx") )) -eq $(node -e 'console.log(require(process.argv[1]).metadata_bytes)' "$TMPDIR/l.json") ]
 }
 
 t_build_emit_onnx_says_which_budget_binds() {
