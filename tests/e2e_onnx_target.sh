@@ -59,7 +59,8 @@ t_onnx_fp16_preset_and_strip_metadata() {
   assert_json "$TMPDIR/h.json" 'j.cast_fp16>=20 && !j.metadata_stripped'
   [ $h -lt $((orig * 3 / 5)) ]              # fp16 weights, not the f32 ones (graph and Casts add a little)
   ortv $m "$TMPDIR/h.onnx" --samples 2 --json > "$TMPDIR/v.json"
-  assert_json "$TMPDIR/v.json" 'j.comparison.outputs[0].rel_rmse < 1e-3 && j.comparison.outputs[0].rel_rmse > 0'
+  # tinybert was trained and saved in fp16: its f32 export holds fp16 values, so fp16 is exact here
+  assert_json "$TMPDIR/v.json" 'j.comparison.outputs[0].rel_rmse < 1e-3'
   # exporter metadata: the torch dynamo export of the default LM carries it (the TorchScript
   # export above has none); stripping removes exactly what --json says it measured
   l=models/tinyllama-onnx/model.onnx
