@@ -88,9 +88,9 @@ t_build_emit_onnx_says_which_budget_binds() {
 tjs() { timeout 600 node tools/tjs/check.mjs "$@"; }
 
 t_transformers_js_loads_q4_q8_bert_and_llama() {
-  wg export-onnx models/tinybert-onnx/model.onnx --transformers-js "$TMPDIR/bert" --json > "$TMPDIR/b.json"
+  wg export-onnx models/tinybert-mlm/model.onnx --transformers-js "$TMPDIR/bert" --json > "$TMPDIR/b.json"
   assert_json "$TMPDIR/b.json" 'j.files.map(f=>f.onnx).join()==="onnx/model_q4.onnx,onnx/model_quantized.onnx"'
-  test -f "$TMPDIR/bert/config.json" && cmp models/tinybert-onnx/model.onnx "$TMPDIR/bert/onnx/model.onnx"
+  test -f "$TMPDIR/bert/config.json" && cmp models/tinybert-mlm/model.onnx "$TMPDIR/bert/onnx/model.onnx"
   tjs "$TMPDIR/bert" masked-lm README.md q4 q8 > "$TMPDIR/bert.json"
   cat "$TMPDIR/bert.json"
   assert_json "$TMPDIR/bert.json" 'const [q4,q8]=j.results; q8.kl<q4.kl && q4.kl<0.1 && q8.kl<0.001 && q4.top1_agreement>=0.85 && q8.top1_agreement>=0.97 && j.tokens===98'
