@@ -202,16 +202,28 @@ class Run:
             self.wg(['build', d, '-o', self.fresh('out'), '--tabs', '2'], [d])
 
     def onnx(self):
-        src = self.rng.choice([os.path.join(VAD, f) for f in ('silero_vad_v5.onnx', 'silero_vad_legacy.onnx')
-                               if os.path.exists(os.path.join(VAD, f))])
+        seeds = [os.path.join(VAD, f) for f in ('silero_vad_v5.onnx', 'silero_vad_legacy.onnx')
+                 if os.path.exists(os.path.join(VAD, f))]
+        seeds.append(os.path.join(ROOT, 'models/tinyllama-onnx/model.onnx'))  # external data
+        src = self.rng.choice(seeds)
         data = open(src, 'rb').read()
         lo = self.rng.choice([0, 0, self.rng.randrange(len(data))])
         data = mutate_bytes(self.rng, data, lo, lo + 4096)
-        p = self.fresh('m.onnx')
+        d = self.fresh('onnx')
+        os.makedirs(d)
+        if os.path.exists(src + '.data'):
+            os.symlink(src + '.data', os.path.join(d, 'model.onnx.data'))  # outside: refused
+            if self.rng.random() < 0.7:
+                os.unlink(os.path.join(d, 'model.onnx.data'))
+                try:
+                    os.link(src + '.data', os.path.join(d, 'model.onnx.data'))
+                except OSError:
+                    shutil.copy(src + '.data', d + '/model.onnx.data')
+        p = os.path.join(d, 'model.onnx')
         open(p, 'wb').write(data)
-        self.wg(['inspect', '--json', p], [p])
+        self.wg(['inspect', '--json', p], [d])
         if self.rng.random() < 0.2:
-            self.wg(['build', p, '-o', self.fresh('out')], [p])
+            self.wg(['build', p, '-o', self.fresh('out')], [d])
 
     def manifest(self):
         d = self.fresh('bundle')
