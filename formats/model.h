@@ -271,7 +271,7 @@ int wg_safetensors_read_index(wg_model *m, const char *path, wg_error *err);
 int wg_onnx_read(wg_model *m, const char *path, wg_error *err);
 int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err);
 /* config.json facts against the tensors read (formats/hfconfig.c: the validation layer) */
-int wg_hfconfig_check(const wg_hfconfig *c, const wg_model *m, const char *path, wg_error *err);
+int wg_hfconfig_check(wg_hfconfig *c, const wg_model *m, const char *path, wg_error *err);
 int wg_classify(wg_model *m, const char *rules_path, wg_error *err);
 /* ONNX structure hints for classification (implemented in onnx.c; no-op for other inputs):
  * fills role/in_dim_first from the op that consumes each initializer. */
