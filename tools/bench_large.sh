@@ -35,11 +35,11 @@ SIZE=$(cat "$M"/*.safetensors | wc -c)
 echo "measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GB RAM, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input: $M, $(ls "$M"/*.safetensors | wc -l) shards, $SIZE bytes"
 
-run() { # run NAME CMD... -> "NAME seconds peak_rss_kb"
+run() { # run NAME CMD... -> "NAME seconds peak_rss_kb cpu_seconds"
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$O.time" "$@" > /dev/null 2> "$O.err" || { cat "$O.err"; exit 1; }
-  read -r secs rss < "$O.time"
-  echo "$name $secs $rss"
+  /usr/bin/time -f "%e %M %U %S" -o "$O.time" "$@" > /dev/null 2> "$O.err" || { cat "$O.err"; exit 1; }
+  read -r secs rss user sys < "$O.time"
+  echo "$name $secs $rss $(awk -v u="$user" -v s="$sys" 'BEGIN{print u + s}')"
 }
 bundle_facts() { # shards and largest shard of a bundle
   node -e 'const m = require(process.argv[1]); const s = m.shards.map(x => x.bytes);
@@ -59,9 +59,9 @@ rm -rf "$O" "$O.cp"
   rm -rf "$O"
 } > "$O.results"
 awk -v size="$SIZE" '
-  $1 == "cp" { cp = $2 }
+  $1 == "cp" { cp = $2; cpcpu = $4 }
   $1 == "facts" { printf " %d | %.1f MB | %.2f GB |\n", $2, $3 / 1e6, $4 / 1e9; next }
-  $1 != "cp" && $1 != "facts" { printf "| %s | %.1f | %.2f | %.0f | %.0f (%.1f%% of input) |", $1, $2, $2 / cp, size / 1e6 / $2, $3 / 1024, 100 * $3 * 1024 / size }
-  BEGIN { printf "| run | seconds | x cp | MB/s | peak RSS (MB) | shards | largest shard | bundle |\n|---|---|---|---|---|---|---|---|\n" }
-  END { printf "cp of the same %.0f bytes: %.1f s\n", size, cp }' "$O.results"
+  $1 != "cp" && $1 != "facts" { printf "| %s | %.1f | %.2f | %.1f | %.0f | %.0f (%.1f%% of input) |", $1, $2, $2 / cp, $4, size / 1e6 / $2, $3 / 1024, 100 * $3 * 1024 / size }
+  BEGIN { printf "| run | seconds | x cp | CPU s | MB/s | peak RSS (MB) | shards | largest shard | bundle |\n|---|---|---|---|---|---|---|---|---|\n" }
+  END { printf "cp -r of the same %.0f bytes: %.1f s (%.1f CPU s)\n", size, cp, cpcpu }' "$O.results"
 rm -f "$O.results" "$O.time" "$O.err"
