@@ -147,18 +147,24 @@ static json_t *hidden_json(const wg_hidden_compare *c)
                      c->rel_rmse);
 }
 
-static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
+/* the "plan:" line of a quantized comparison, or the "reference:" line of a --ref-logits one */
+static void print_plan_or_reference(json_t *out, const char *ref)
 {
     json_t *s = json_object_get(out, "plan");
-    printf("model:     %s, %d tokens (encoder: last hidden state [%d][%d])\n",
-           json_string_value(json_object_get(out, "model")), c->positions, c->positions, hidden);
     if (s)
         printf("plan:      %s, %.3f bits/weight, %lld bytes\n",
                json_string_value(json_object_get(s, "preset")),
                json_real_value(json_object_get(s, "bits_per_weight")),
                (long long)json_integer_value(json_object_get(s, "output_bytes")));
     else
-        printf("reference: %s\n", json_string_value(json_object_get(out, "compared_with")));
+        printf("reference: %s\n", ref);
+}
+
+static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
+{
+    printf("model:     %s, %d tokens (encoder: last hidden state [%d][%d])\n",
+           json_string_value(json_object_get(out, "model")), c->positions, c->positions, hidden);
+    print_plan_or_reference(out, json_string_value(json_object_get(out, "compared_with")));
     printf("hidden:    cosine %.6f (worst token %.6f), max relative error %.4g (per-token L2)\n",
            c->cosine, c->min_cosine, c->max_rel_err);
     printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
@@ -494,15 +500,8 @@ int cmd_verify(int argc, char **argv)
         json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');
     } else {
-        json_t *s = json_object_get(out, "plan");
         printf("model:     %s, %d tokens\n", m->path, n);
-        if (s)
-            printf("plan:      %s, %.3f bits/weight, %lld bytes\n",
-                   json_string_value(json_object_get(s, "preset")),
-                   json_real_value(json_object_get(s, "bits_per_weight")),
-                   (long long)json_integer_value(json_object_get(s, "output_bytes")));
-        else
-            printf("reference: %s\n", ref);
+        print_plan_or_reference(out, ref);
         json_t *mt = json_object_get(out, "metrics");
         printf("NLL:       %.5f -> %.5f nats/token (perplexity %.4f -> %.4f)\n",
                json_real_value(json_object_get(mt, "nll_original")),

@@ -395,7 +395,7 @@ int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err
     return 0;
 }
 
-int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
+int wg_atomic_finish(wg_atomic_file *f, wg_error *err)
 {
     if (fchmod(f->fd, 0644) || fsync(f->fd) || close(f->fd)) {
         int e = errno;
@@ -404,6 +404,14 @@ int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
         return wg_fail(err, WG_EIO, f->final, "cannot finish output: %s", strerror(e));
     }
     f->fd = -1;
+    return 0;
+}
+
+int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
+{
+    int rc = wg_atomic_finish(f, err);
+    if (rc)
+        return rc;
     if (rename(f->tmp, f->final)) {
         int e = errno;
         wg_atomic_abort(f);

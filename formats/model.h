@@ -210,6 +210,9 @@ typedef struct wg_atomic_file {
  * removed. commit = fsync + rename over the target. */
 int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err);
 int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err);
+/* fsync and close the temporary file without renaming it (the caller renames later, e.g.
+ * several files in a chosen order); on failure the file is removed. */
+int wg_atomic_finish(wg_atomic_file *f, wg_error *err);
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err);
 void wg_atomic_abort(wg_atomic_file *f);
 

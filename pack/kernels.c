@@ -47,8 +47,6 @@ void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k)
     case WG_Q_F16: k->kind = 1; break;
     case WG_Q_BF16: k->kind = 2; break;
     default: {
-        wg_qlayout l;
-        wg_qformat_layout(&e->fmt, 1, e->K, &l);
         k->kind = 3;
         k->bits = e->fmt.bits;
         k->group = e->fmt.group; /* 0: per-channel (the kernel reads G from its parameters) */

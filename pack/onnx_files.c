@@ -49,19 +49,6 @@ void wg_onnx_pair_abort(wg_onnx_pair *p)
     p->open = false;
 }
 
-/* fsync and close an atomic file without renaming it. */
-static int finish(wg_atomic_file *f, wg_error *err)
-{
-    if (fchmod(f->fd, 0644) || fsync(f->fd) || close(f->fd)) {
-        int e = errno;
-        f->fd = -1;
-        wg_atomic_abort(f);
-        return wg_fail(err, WG_EIO, f->final, "cannot finish output: %s", strerror(e));
-    }
-    f->fd = -1;
-    return 0;
-}
-
 /* A new hard link to `path` under a fresh hidden name beside it (empty if path is absent). */
 static int backup(const char *path, char *out, size_t n, wg_error *err)
 {
@@ -99,7 +86,7 @@ static int write_model(const wg_onnx_pair *p, int (*pack)(void *, wg_atomic_file
         wg_atomic_abort(f);
         return rc;
     }
-    return finish(f, err);
+    return wg_atomic_finish(f, err);
 }
 
 static int fail_rename(const char *what, const char *to, wg_error *err)
@@ -112,7 +99,7 @@ int wg_onnx_pair_commit(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *
 {
     char bak_onnx[4200] = "", bak_data[4200] = "", link_tmp[4200] = "";
     wg_atomic_file first = {.fd = -1}, second = {.fd = -1};
-    int rc = finish(&p->data, err);
+    int rc = wg_atomic_finish(&p->data, err);
     p->open = rc == 0;
     if (rc || (rc = write_model(p, pack, ctx, &first, err)) ||
         (rc = backup(p->onnx_path, bak_onnx, sizeof bak_onnx, err)) ||

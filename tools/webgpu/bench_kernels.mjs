@@ -18,7 +18,7 @@ for (const dir of process.argv.slice(2)) {
   const sl = pl => part[pl] ? shard.subarray(part[pl].offset, part[pl].offset + part[pl].bytes) : new Uint8Array(4);
   const S = GPUBufferUsage.STORAGE;
   const res = { 0: buf(sl('data'), S), 1: buf(sl('scales'), S), 2: buf(sl('zeros'), S),
-                3: buf(new Float32Array(4096).fill(0.5), S),
+                3: buf(new Float32Array(Math.ceil((t.padded_K || 4096) / 4) * 4).fill(0.5), S),
                 4: device.createBuffer({ size: 4096 * 4, usage: S | GPUBufferUsage.COPY_SRC }),
                 5: buf(new Uint32Array([4096, 4096, t.padded_K || 4096, 1, t.group_size || 4096, 0, 0, 0]), GPUBufferUsage.UNIFORM) };
   const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -32,7 +32,7 @@ for (const dir of process.argv.slice(2)) {
       entries: kf.bindings.map(b => ({ binding: b.binding, resource: { buffer: res[b.binding] } })) });
     const go = async n => {
       const enc = device.createCommandEncoder();
-      for (let i = 0; i < n; i++) { const p = enc.beginComputePass(); p.setPipeline(pipe); p.setBindGroup(0, bg); p.dispatchWorkgroups(4096); p.end(); }
+      for (let i = 0; i < n; i++) { const p = enc.beginComputePass(); p.setPipeline(pipe); p.setBindGroup(0, bg); p.dispatchWorkgroups(Math.ceil(4096 / (kf.dispatch.rows_per_workgroup || 1))); p.end(); }
       enc.copyBufferToBuffer(res[4], 0, read, 0, 16);
       device.queue.submit([enc.finish()]);
       await read.mapAsync(GPUMapMode.READ); read.unmap();
