@@ -75,7 +75,7 @@ _t_bootstrap_installs_nothing_when_everything_is_present() {
   PATH="$TMPDIR/s:$PATH" bash tools/deps.sh all
   PATH="$TMPDIR/s:$PATH" bash tools/npm-deps.sh
   PATH="$TMPDIR/s:$PATH" bash tools/npm-deps.sh # the stamp path: no node either
-  PATH="$TMPDIR/s:$PATH" timeout 600 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory demo > "$TMPDIR/demo.txt" 2>&1 || { cat "$TMPDIR/demo.txt"; exit 1; }
+  PATH="$TMPDIR/s:$PATH" timeout 600 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u BIN make --no-print-directory demo > "$TMPDIR/demo.txt" 2>&1 || { cat "$TMPDIR/demo.txt"; exit 1; }
   grep -q ': 6 shards, 39 tensors, .* bytes: ok' "$TMPDIR/demo.txt"
   [ ! -s "$TMPDIR/s/calls" ] || { echo "bootstrap ran:"; cat "$TMPDIR/s/calls"; exit 1; }
 }
@@ -142,7 +142,7 @@ _t_bootstrap_make_parses_without_pkg_config() {
     case "$b" in pkg-config|*-pkg-config*|pkgconf) continue ;; esac
     [ -e "$TMPDIR/p/$b" ] || ln -s "$f" "$TMPDIR/p/$b"
   done
-  PATH="$TMPDIR/p" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -n --no-print-directory demo > "$TMPDIR/n.txt" 2> "$TMPDIR/n.err" || true
+  PATH="$TMPDIR/p" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u BIN make -n --no-print-directory demo > "$TMPDIR/n.txt" 2> "$TMPDIR/n.err" || true
   [ "$(head -1 "$TMPDIR/n.txt")" = "bash tools/deps.sh build" ]
   not grep -qi 'pkg-config' "$TMPDIR/n.err"
 }
