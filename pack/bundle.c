@@ -807,6 +807,12 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
     if (manifest) {
         json_object_set_new(manifest, "kernels", kernels);
         json_object_set_new(manifest, "wasm", wasm);
+        char why[WG_ERRLEN] = "";
+        json_t *fwd = wg_forward_describe(m, why, sizeof why);
+        if (fwd)
+            json_object_set_new(manifest, "forward", fwd);
+        else
+            json_object_set_new(manifest, "forward_missing", json_string(why));
     } else {
         json_decref(kernels);
         json_decref(wasm);

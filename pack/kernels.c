@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "../formats/wgsl_ops.h"
+
 extern const unsigned char wg_wasm_blob[];
 extern const size_t wg_wasm_blob_len;
 
@@ -141,6 +143,52 @@ static int kernel_file(const char *dir, wg_kernel_kind kind, const char *fname, 
     return 0;
 }
 
+/* The model's other ops (formats/wgsl_ops.h): one f32 file each, the same for every profile (the
+ * ops use no profile-specific shape and stay within the spec's default limits); listed in `files`
+ * with kind "op" and indexed by kernels.ops_by_profile[profile][op].f32. */
+static int op_files(const char *dir, char *txt, size_t cap, json_t *files, json_t **byp,
+                    wg_error *err)
+{
+    int nops, np;
+    const wg_op *ops = wg_ops(&nops);
+    const wg_profile *pf = wg_profiles(&np);
+    json_t *ids = json_object();
+    for (int i = 0; i < nops; i++) {
+        int len = wg_wgsl_op_emit(i, txt, cap);
+        if (len < 0) {
+            json_decref(ids);
+            return wg_fail(err, WG_EIO, NULL, "internal: cannot generate the %s kernel", ops[i].name);
+        }
+        uint64_t hsh = XXH3_64bits(txt, (size_t)len);
+        char file[160], path[4300], sri[64], hx[20];
+        snprintf(file, sizeof file, "kernels/op-%s-f32-%016llx.wgsl", ops[i].name, (unsigned long long)hsh);
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        FILE *fp = fopen(path, "wx");
+        if (!fp || fwrite(txt, 1, (size_t)len, fp) != (size_t)len || fclose(fp)) {
+            json_decref(ids);
+            return wg_fail(err, WG_EIO, path, "cannot write kernel");
+        }
+        wg_sri_sha256(txt, (size_t)len, sri);
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)hsh);
+        json_t *bl = json_array();
+        for (int b = 0; b < ops[i].nbindings; b++)
+            json_array_append_new(bl, json_pack("{s:i, s:s, s:s}", "binding", ops[i].bindings[b].binding,
+                                                "resource", ops[i].bindings[b].resource, "type",
+                                                ops[i].bindings[b].type));
+        json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:[i,i,i], s:{s:s}, s:o, s:s, s:s, s:s, s:b, s:b}",
+            "file", file, "kind", "op", "op", ops[i].name, "arith", "f32", "workgroup_size",
+            ops[i].workgroup_size, 1, 1, "dispatch", "rule", ops[i].dispatch, "bindings", bl,
+            "params", ops[i].params, "xxh3", hx, "integrity", sri, "requires_shader_f16", 0,
+            "requires_subgroups", 0));
+        json_object_set_new(ids, ops[i].name, json_pack("{s:I}", "f32", (json_int_t)json_array_size(files) - 1));
+    }
+    *byp = json_object();
+    for (int pi = 0; pi < np; pi++)
+        json_object_set(*byp, pf[pi].name, ids);
+    json_decref(ids);
+    return 0;
+}
+
 int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *dir,
                       json_t **section, wg_error *err)
 {
@@ -194,6 +242,9 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
             }
         }
     }
+    json_t *opsp = NULL;
+    if (!rc)
+        rc = op_files(dir, txt, cap, files, &opsp, err);
     free(txt);
     free(names);
     free(kf);
@@ -202,13 +253,13 @@ int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *
         json_decref(byp);
         return rc;
     }
-    *section = json_pack("{s:s, s:s, s:o, s:o}", "params",
+    *section = json_pack("{s:s, s:s, s:o, s:o, s:o}", "params",
                          "struct Params { rows, K, Kp, n, G, pad, pad, pad: u32 } (32 bytes, uniform): "
                          "rows = part rows, K, Kp = padded_K, n = GEMM batch or gather count, "
                          "G = group_size (padded_K if per-channel)",
                          "variants", "f32: f32 arithmetic; f16: needs shader-f16; -sg: subgroup "
                          "reduction, needs the subgroups feature; pick the first the adapter has "
                          "of f16-sg, f16, f32-sg, f32",
-                         "files", files, "by_profile", byp);
+                         "files", files, "by_profile", byp, "ops_by_profile", opsp);
     return 0;
 }

@@ -170,7 +170,7 @@ int wg_bert_load(wg_bert *b, const wg_model *m, wg_weight_fn get, void *ctx, wg_
 {
     memset(b, 0, sizeof *b);
     const wg_hfconfig *c = &m->config;
-    if (strcmp(m->family, "bert"))
+    if (strcmp(m->rule_set, "bert") && strcmp(m->family, "distilbert"))
         return wg_fail(err, WG_EINPUT, m->path, "the encoder reference needs a BERT-family model "
                        "(found family '%s')", m->family);
     loader L = {get, ctx, m->path, "", err};

@@ -1,0 +1,251 @@
+/* formats/wgsl_ops.c — the model's non-matrix operations as WGSL (see wgsl_ops.h). One table
+ * row per op; the text of each is a constant, so bundles are deterministic by construction. */
+#include "wgsl_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PARAMS "struct P { a: array<vec4<u32>, 4> }\n"
+/* the i-th u32 of the parameter block */
+#define PF "fn pu(i: u32) -> u32 { return p.a[i / 4u][i % 4u]; }\n" \
+           "fn pf(i: u32) -> f32 { return bitcast<f32>(pu(i)); }\n"
+/* flat index of an elementwise invocation (256 per workgroup, 2-D grid past 65535) */
+#define FLAT "fn flat(wg: vec3<u32>, li: u32) -> u32 { return (wg.y * 65535u + wg.x) * 256u + li; }\n"
+/* a 256-wide tree reduction over workgroup memory (sum or max), same order on every run */
+#define RED256(NAME, OP)                                                                   \
+    "fn " NAME "(li: u32, v: f32) -> f32 {\n"                                              \
+    "  workgroupBarrier();\n"                                                             \
+    "  red[li] = v;\n"                                                                    \
+    "  workgroupBarrier();\n"                                                             \
+    "  for (var o = 128u; o > 0u; o = o >> 1u) {\n"                                        \
+    "    if (li < o) { red[li] = " OP "; }\n"                                              \
+    "    workgroupBarrier();\n"                                                           \
+    "  }\n"                                                                               \
+    "  return red[0];\n"                                                                  \
+    "}\n"
+
+static const char rmsnorm_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(3) var<uniform> p: P;\n"
+    "var<workgroup> red: array<f32, 256>;\n"
+    PF RED256("rsum", "red[li] + red[li + o]")
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let H = pu(1u);\n"
+    "  let base = wg.x * H;\n"
+    "  var s = 0.0;\n"
+    "  for (var k = li; k < H; k = k + 256u) { let v = x[base + k]; s = s + v * v; }\n"
+    "  let inv = 1.0 / sqrt(rsum(li, s) / f32(H) + pf(2u));\n"
+    "  for (var k = li; k < H; k = k + 256u) { y[base + k] = w[k] * (x[base + k] * inv); }\n"
+    "}\n";
+
+static const char layernorm_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read> b: array<f32>;\n"
+    "@group(0) @binding(3) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(4) var<uniform> p: P;\n"
+    "var<workgroup> red: array<f32, 256>;\n"
+    PF RED256("rsum", "red[li] + red[li + o]")
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let H = pu(1u);\n"
+    "  let base = wg.x * H;\n"
+    "  var s = 0.0;\n"
+    "  for (var k = li; k < H; k = k + 256u) { s = s + x[base + k]; }\n"
+    "  let mean = rsum(li, s) / f32(H);\n"
+    "  var q = 0.0;\n"
+    "  for (var k = li; k < H; k = k + 256u) { let d = x[base + k] - mean; q = q + d * d; }\n"
+    "  let inv = 1.0 / sqrt(rsum(li, q) / f32(H) + pf(2u));\n"
+    "  for (var k = li; k < H; k = k + 256u) { y[base + k] = ((x[base + k] - mean) * inv) * w[k] + b[k]; }\n"
+    "}\n";
+
+/* erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); tanh's argument clamped so that no
+ * implementation's exp() overflows */
+static const char bias_act_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> b: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    "fn erf_(x: f32) -> f32 {\n"
+    "  let a = abs(x);\n"
+    "  let t = 1.0 / (1.0 + 0.3275911 * a);\n"
+    "  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));\n"
+    "  return sign(x) * (1.0 - poly * exp(-a * a));\n"
+    "}\n"
+    "fn act(v: f32, k: u32) -> f32 {\n"
+    "  switch k {\n"
+    "    case 1u: { return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752)); }\n"
+    "    case 2u: { return 0.5 * v * (1.0 + tanh(clamp(0.79788456080286536 * (v + 0.044715 * v * v * v), -15.0, 15.0))); }\n"
+    "    case 3u: { return max(v, 0.0); }\n"
+    "    case 4u: { return v / (1.0 + exp(-v)); }\n"
+    "    default: { return v; }\n"
+    "  }\n"
+    "}\n"
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let i = flat(wg, li);\n"
+    "  if (i >= pu(0u)) { return; }\n"
+    "  var v = y[i];\n"
+    "  if (pu(3u) != 0u) { v = v + b[i % pu(1u)]; }\n"
+    "  y[i] = act(v, pu(2u));\n"
+    "}\n";
+
+static const char silu_mul_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> g: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> u: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let i = flat(wg, li);\n"
+    "  if (i >= pu(0u)) { return; }\n"
+    "  let v = g[i];\n"
+    "  g[i] = v / (1.0 + exp(-v)) * u[i];\n"
+    "}\n";
+
+static const char add_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> b: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let i = flat(wg, li);\n"
+    "  if (i >= pu(0u)) { return; }\n"
+    "  a[i] = a[i] + b[i];\n"
+    "}\n";
+
+/* one invocation per (token, head, i < hd/2): the pair (i, i + hd/2) */
+static const char rope_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> tab: array<vec2<f32>>;\n"
+    "@group(0) @binding(2) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(3) var<uniform> p: P;\n"
+    PF FLAT
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let n = pu(0u); let heads = pu(1u); let hd = pu(2u); let hh = hd / 2u;\n"
+    "  let j = flat(wg, li);\n"
+    "  if (j >= n * heads * hh) { return; }\n"
+    "  let i = j % hh;\n"
+    "  let th = j / hh;\n"
+    "  let t = th / heads;\n"
+    "  let src = th * hd;\n"
+    "  let dst = ((t + pu(4u)) * heads + th % heads) * hd;\n"
+    "  let cs = tab[(pu(3u) + t) * hh + i];\n"
+    "  let x0 = x[src + i];\n"
+    "  let x1 = x[src + i + hh];\n"
+    "  y[dst + i] = x0 * cs.x - x1 * cs.y;\n"
+    "  y[dst + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "}\n";
+
+/* one workgroup of 64 per (head, query): scores into the scratch rows, max and sum by tree
+ * reductions, then each invocation owns output dimensions */
+static const char attention_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> q: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> kc: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read> vc: array<f32>;\n"
+    "@group(0) @binding(3) var<storage, read> mask: array<u32>;\n"
+    "@group(0) @binding(4) var<storage, read_write> s: array<f32>;\n"
+    "@group(0) @binding(5) var<storage, read_write> o: array<f32>;\n"
+    "@group(0) @binding(6) var<uniform> p: P;\n"
+    "var<workgroup> red: array<f32, 64>;\n"
+    PF
+    "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"
+    "  workgroupBarrier();\n"
+    "  red[li] = v;\n"
+    "  workgroupBarrier();\n"
+    "  for (var w = 32u; w > 0u; w = w >> 1u) {\n"
+    "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n"
+    "    workgroupBarrier();\n"
+    "  }\n"
+    "  return red[0];\n"
+    "}\n"
+    "@compute @workgroup_size(64)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let heads = pu(1u); let kvh = pu(2u); let hd = pu(3u);\n"
+    "  let h = wg.x; let t = wg.y;\n"
+    "  let kh = h / (heads / kvh);\n"
+    "  let causal = pu(5u) != 0u;\n"
+    "  let L = select(pu(6u), pu(4u) + t + 1u, causal);\n"
+    "  let qb = (t * heads + h) * hd;\n"
+    "  let sb = (t * heads + h) * pu(7u);\n"
+    "  let scale = pf(8u);\n"
+    "  let lowest = bitcast<f32>(0xff7fffffu);\n"
+    "  var mx = lowest;\n"
+    "  for (var j = li; j < L; j = j + 64u) {\n"
+    "    let kb = (j * kvh + kh) * hd;\n"
+    "    var d = 0.0;\n"
+    "    for (var i = 0u; i < hd; i = i + 1u) { d = d + q[qb + i] * kc[kb + i]; }\n"
+    "    d = d * scale;\n"
+    "    if (!causal && mask[j] == 0u) { d = d + lowest; }\n"
+    "    s[sb + j] = d;\n"
+    "    mx = max(mx, d);\n"
+    "  }\n"
+    "  let M = wred(li, mx, true);\n"
+    "  var sum = 0.0;\n"
+    "  for (var j = li; j < L; j = j + 64u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
+    "  let S = wred(li, sum, false);\n"
+    "  storageBarrier();\n"
+    "  workgroupBarrier();\n"
+    "  for (var i = li; i < hd; i = i + 64u) {\n"
+    "    var a = 0.0;\n"
+    "    for (var j = 0u; j < L; j = j + 1u) { a = a + s[sb + j] * vc[(j * kvh + kh) * hd + i]; }\n"
+    "    o[qb + i] = a / S;\n"
+    "  }\n"
+    "}\n";
+
+#define R "read-only-storage"
+#define RW "storage"
+#define U "uniform"
+#define EW "W = ceil(count/256): (min(W,65535), ceil(W/65535), 1)"
+
+static const struct {
+    wg_op op;
+    const char *src;
+} ops[] = {
+    {{"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
+      {{0, "x", R}, {1, "weight", R}, {2, "y", RW}, {3, "params", U}}, 4}, rmsnorm_src},
+    {{"layernorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
+      {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW}, {4, "params", U}}, 5}, layernorm_src},
+    {{"bias_act", 256, EW, "{count, R, act (0 none, 1 gelu, 2 gelu_tanh, 3 relu, 4 silu), has_bias}",
+      {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3}, bias_act_src},
+    {{"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3}, silu_mul_src},
+    {{"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3}, add_src},
+    {{"rope", 256, "count = n*heads*hd/2; " EW, "{n, heads, hd, pos0, dst_row0}",
+      {{0, "x", R}, {1, "table", R}, {2, "y", RW}, {3, "params", U}}, 4}, rope_src},
+    {{"attention", 64, "(heads, n, 1)",
+      "{n, heads, kv_heads, hd, pos0, causal, T, stride, scale: f32 bits}",
+      {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R}, {4, "scores", RW}, {5, "out", RW},
+       {6, "params", U}}, 7}, attention_src},
+};
+
+const wg_op *wg_ops(int *n)
+{
+    static wg_op table[sizeof ops / sizeof *ops];
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        table[i] = ops[i].op;
+    *n = (int)(sizeof ops / sizeof *ops);
+    return table;
+}
+
+int wg_wgsl_op_emit(int i, char *buf, size_t n)
+{
+    if (i < 0 || (size_t)i >= sizeof ops / sizeof *ops)
+        return -1;
+    size_t len = strlen(ops[i].src);
+    if (len + 1 > n)
+        return -1;
+    memcpy(buf, ops[i].src, len + 1);
+    return (int)len;
+}

@@ -1,0 +1,148 @@
+/* pack/forward.c — the manifest's "forward" section: how a runtime runs the bundle's model.
+ *
+ * The section is derived from the C reference forward passes themselves (verify/llama.c,
+ * verify/bert.c): their loaders are run with a probing weight getter that hands out a distinct
+ * one-byte allocation per tensor and records which tensor it stands for, so the descriptor names
+ * exactly the tensors (and dims, epsilons, rope theta, ...) the reference would use. A runtime
+ * that follows it and the reference compute the same function by construction.
+ * Only the model types whose whole architecture the references implement are described:
+ * Llama, Mistral and Qwen2 (decoders), BERT, RoBERTa, XLM-RoBERTa and DistilBERT (encoders);
+ * for any other the section is absent and "forward_missing" says why in one line. */
+#include "pack_internal.h"
+#include "../quant/quant.h"
+#include "../verify/verify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct probe {
+    const wg_model *m;
+    struct rec {
+        const void *p;
+        const char *name;
+    } *r;
+    size_t n, cap;
+} probe;
+
+static float *probe_get(void *ctx, const char *name, int64_t *rows, int64_t *K)
+{
+    probe *pr = ctx;
+    const wg_tensor *t = wg_model_find(pr->m, name);
+    if (!t)
+        return NULL;
+    if (pr->n == pr->cap) {
+        size_t cap = pr->cap ? pr->cap * 2 : 64;
+        struct rec *r = realloc(pr->r, cap * sizeof *r);
+        if (!r)
+            return NULL;
+        pr->r = r;
+        pr->cap = cap;
+    }
+    float *p = malloc(1);
+    if (!p)
+        return NULL;
+    wg_tensor_matrix(t, rows, K);
+    pr->r[pr->n++] = (struct rec){p, t->name};
+    return p;
+}
+
+/* the tensor a live pointer stands for: the last record at that address (a freed probe's
+ * address may be handed out again, and only the newest record is alive) */
+static json_t *name_of(const probe *pr, const float *p)
+{
+    if (!p)
+        return json_null();
+    for (size_t i = pr->n; i-- > 0;)
+        if (pr->r[i].p == p)
+            return json_string(pr->r[i].name);
+    return json_null();
+}
+
+static bool one_of(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(s, *list))
+            return true;
+    return false;
+}
+
+static json_t *llama_desc(const wg_model *m, probe *pr, wg_error *err)
+{
+    wg_llama lm;
+    if (wg_llama_load(&lm, m, probe_get, pr, err))
+        return NULL;
+    json_t *layers = json_array();
+    for (int i = 0; i < lm.layers; i++) {
+        const struct wg_llama_layer *L = &lm.l[i];
+        json_array_append_new(layers, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "in_norm", name_of(pr, L->in_norm), "post_norm", name_of(pr, L->post_norm),
+            "wq", name_of(pr, L->wq), "wk", name_of(pr, L->wk), "wv", name_of(pr, L->wv),
+            "wo", name_of(pr, L->wo), "bq", name_of(pr, L->bq), "bk", name_of(pr, L->bk),
+            "bv", name_of(pr, L->bv), "gate", name_of(pr, L->gate), "up", name_of(pr, L->up),
+            "down", name_of(pr, L->down)));
+    }
+    const wg_hfconfig *c = &m->config;
+    json_t *d = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:I, s:I, s:o, s:o, s:o, s:o}",
+        "arch", "llama", "layers", lm.layers, "hidden", lm.hidden, "heads", lm.heads, "kv_heads",
+        lm.kv_heads, "head_dim", lm.head_dim, "intermediate", lm.inter, "vocab", lm.vocab, "eps",
+        lm.eps, "rope_theta", lm.theta, "max_positions", (json_int_t)c->max_positions,
+        "sliding_window", (json_int_t)c->sliding_window, "embed", name_of(pr, lm.embed),
+        "final_norm", name_of(pr, lm.final_norm), "head", name_of(pr, lm.head), "layer", layers);
+    wg_llama_free(&lm);
+    return d;
+}
+
+static json_t *bert_desc(const wg_model *m, probe *pr, wg_error *err)
+{
+    wg_bert b;
+    if (wg_bert_load(&b, m, probe_get, pr, err))
+        return NULL;
+    static const char *const variant[] = {"bert", "roberta", "distilbert"};
+    static const char *const act[] = {"gelu", "gelu_tanh", "relu"};
+    json_t *layers = json_array();
+    for (int i = 0; i < b.layers; i++) {
+        const struct wg_bert_layer *L = &b.l[i];
+        json_t *e = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "wq", name_of(pr, L->wq),
+            "bq", name_of(pr, L->bq), "wk", name_of(pr, L->wk), "bk", name_of(pr, L->bk), "wv",
+            name_of(pr, L->wv), "bv", name_of(pr, L->bv), "wo", name_of(pr, L->wo), "bo",
+            name_of(pr, L->bo));
+        json_object_update_new(e, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "ln1_w",
+            name_of(pr, L->ln1_w), "ln1_b", name_of(pr, L->ln1_b), "w1", name_of(pr, L->w1), "b1",
+            name_of(pr, L->b1), "w2", name_of(pr, L->w2), "b2", name_of(pr, L->b2), "ln2_w",
+            name_of(pr, L->ln2_w), "ln2_b", name_of(pr, L->ln2_b)));
+        json_array_append_new(layers, e);
+    }
+    json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}",
+        "arch", "bert", "variant", variant[b.kind], "act", act[b.act], "layers", b.layers,
+        "hidden", b.hidden, "heads", b.heads, "head_dim", b.head_dim, "intermediate", b.inter,
+        "vocab", b.vocab, "max_positions", b.max_pos, "type_vocab", b.type_vocab, "pad_id",
+        b.pad_id, "eps", b.eps);
+    json_object_update_new(d, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "word", name_of(pr, b.word),
+        "pos", name_of(pr, b.pos), "type", name_of(pr, b.type), "emb_ln_w", name_of(pr, b.emb_ln_w),
+        "emb_ln_b", name_of(pr, b.emb_ln_b), "layer", layers));
+    wg_bert_free(&b);
+    return d;
+}
+
+json_t *wg_forward_describe(const wg_model *m, char *why, size_t n)
+{
+    static const char *const decoders[] = {"llama", "mistral", "qwen2", NULL};
+    static const char *const encoders[] = {"bert", "roberta", "xlm-roberta", "distilbert", NULL};
+    const char *mt = m->config.present ? m->config.model_type : "";
+    probe pr = {m, NULL, 0, 0};
+    wg_error err = {0};
+    json_t *d = NULL;
+    if (one_of(mt, decoders))
+        d = llama_desc(m, &pr, &err);
+    else if (one_of(mt, encoders))
+        d = bert_desc(m, &pr, &err);
+    else
+        snprintf(why, n, "no forward pass for model type '%s' (family %s): the runtime runs "
+                 "llama, mistral, qwen2, bert, roberta, xlm-roberta and distilbert",
+                 *mt ? mt : "none", m->family);
+    if (!d && err.code)
+        snprintf(why, n, "%s", err.msg);
+    free(pr.r);
+    return d;
+}
