@@ -3,8 +3,9 @@
  * bundle's shard exactly as a loader binds it, and writes dequant.f32 ([rows][K], the scalar
  * reference dequantizer), and with an input matrix x [n][K] (f32): gemv.f32 (W x_0) and
  * gemm.f32 ([n][rows]), both accumulated in double.
- * The manifest is untrusted input: it is read by wg_manifest_read() (pack/pack.h), so every
- * offset, size and shape used below has been checked against the format and the shard. */
+ * The manifest is untrusted input: it is read by wg_manifest_read() and the part by
+ * wg_bundle_part_f32() (pack/pack.h), so every offset, size and shape has been checked against
+ * the format and the shard. */
 #include "cli.h"
 #include "../pack/pack.h"
 
@@ -52,47 +53,6 @@ static int put(const char *dir, const char *name, const float *v, size_t n, wg_e
     if (!rc)
         rc = wg_atomic_write(&f, v, n * sizeof(float), err);
     return rc ? rc : wg_atomic_commit(&f, err);
-}
-
-/* the part's planes, copied out of its shard, dequantized to rows x K floats */
-static float *dequant_part(const char *dir, const wg_manifest *man, const wg_man_tensor *t,
-                           const wg_man_part *p, wg_error *err)
-{
-    const wg_man_shard *sh = &man->shards[p->shard];
-    char sp[4200];
-    snprintf(sp, sizeof sp, "%s/%s", dir, sh->f.file);
-    size_t sn, cnt;
-    uint8_t *shard = read_all(sp, (int64_t)sh->f.bytes, &sn, err), *planes = NULL;
-    wg_qlayout l = {0};
-    float *w = NULL;
-    if (!shard)
-        return NULL;
-    if (t->fmt.kind == WG_Q_INT)
-        wg_qformat_layout(&t->fmt, p->rows, t->K, &l);
-    else
-        l.data_bytes = p->bytes[0];
-    if (__builtin_mul_overflow((size_t)p->rows, (size_t)t->K, &cnt) || cnt > ((size_t)1 << 32) ||
-        !(planes = calloc(1, l.data_bytes + l.scale_bytes + l.zero_bytes + 1)) ||
-        !(w = malloc(sizeof(float) * (cnt ? cnt : 1)))) {
-        wg_fail(err, WG_EIO, sp, "tensor '%s': part too large to dequantize here", t->name);
-        goto out;
-    }
-    uint64_t dst[3] = {0, l.data_bytes, l.data_bytes + l.scale_bytes};
-    for (int q = 0; q < 3; q++) /* sizes and bounds checked by wg_manifest_read */
-        memcpy(planes + dst[q], shard + p->off[q], p->bytes[q]);
-    wg_plan_entry e = {.fmt = t->fmt, .rows = p->rows, .K = t->K};
-    if (t->fmt.kind == WG_Q_INT)
-        wg_dequantize_rows(&t->fmt, &l, planes, 0, p->rows, true, w);
-    else
-        wg_dequantize_tensor(&e, planes, w);
-out:
-    free(shard);
-    free(planes);
-    if (err->code) {
-        free(w);
-        w = NULL;
-    }
-    return w;
 }
 
 /* y[n][rows] = x[n][K] . W^T, accumulated in double; gemv.f32 is row 0 */
@@ -162,7 +122,7 @@ int cmd_kernel_ref(int argc, char **argv)
         goto out;
     }
     const wg_man_part *p = &man.parts[t->part0 + (size_t)part];
-    if (!(w = dequant_part(dir, &man, t, p, &err)))
+    if (!(w = wg_bundle_part_f32(dir, &man, t, p, &err)))
         goto out;
     if ((rc = put(od, "dequant.f32", w, (size_t)p->rows * (size_t)t->K, &err)))
         goto out;

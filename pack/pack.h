@@ -129,6 +129,32 @@ typedef struct wg_man_tensor {
     int64_t rows, K;
     size_t part0, nparts;     /* into wg_manifest.parts */
 } wg_man_tensor;
+/* The manifest's "forward" section (written by pack/forward.c from the C reference loaders):
+ * how a runtime runs the bundle's model. wg_manifest_read() checks it like the rest:
+ *  - arch "llama" (decoder) or "bert" (encoder; variant bert|roberta|distilbert, act
+ *    gelu|gelu_tanh|relu); every dimension an integer in [1, 2^24] (layers <= 65536;
+ *    max_positions and sliding_window >= 0 for llama, 0 when unknown / none; type_vocab 0 exactly
+ *    when there is no token-type table); eps and rope_theta finite and positive;
+ *    llama: heads % kv_heads == 0, head_dim even; bert: heads x head_dim == hidden, RoBERTa
+ *    with a pad_id (positions count from it), pad_id in [-1, vocab);
+ *  - `layer` has exactly `layers` entries; every role names a tensor of the manifest that is
+ *    not raw and whose rows x K is exactly its role's (e.g. llama wk: kv_heads*head_dim x
+ *    hidden, bert w2: hidden x intermediate; norms and biases 1 x N); the optional roles
+ *    (llama bq/bk/bv, bert type) may be null or absent. Keys it does not know are ignored.
+ * A bundle without the section has forward NULL and forward_missing its one-line reason (NULL
+ * when the manifest gives none, as older bundles do). */
+typedef enum wg_fwd_arch { WG_FWD_LLAMA = 1, WG_FWD_BERT } wg_fwd_arch;
+typedef struct wg_man_forward {
+    wg_fwd_arch arch;
+    int variant;              /* bert: 0 bert, 1 roberta, 2 distilbert (as wg_bert_kind) */
+    int act;                  /* bert: 0 gelu, 1 gelu_tanh, 2 relu (as wg_bert_act) */
+    int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
+    int max_pos, sliding_window, type_vocab, pad_id;
+    double eps, theta;
+    const struct wg_man_tensor **global; /* the arch's model-level roles, then */
+    const struct wg_man_tensor **layer;  /* layers x its per-layer roles (NULL: optional, absent) */
+} wg_man_forward;
+
 typedef struct wg_manifest {
     char path[4200];
     json_t *root;
@@ -143,10 +169,29 @@ typedef struct wg_manifest {
     bool has_wasm;
     wg_man_file wasm;
     wg_name_index by_name;
+    wg_man_forward *forward;  /* NULL: the bundle does not say how to run its model */
+    const char *forward_missing;
 } wg_manifest;
 int wg_manifest_read(const char *dir, wg_manifest *m, wg_error *err);
 const wg_man_tensor *wg_manifest_tensor(const wg_manifest *m, const char *name);
 void wg_manifest_free(wg_manifest *m);
+/* The tensor the forward section names for role `key` ("embed", "wq", "ln2_b", ...: the
+ * section's own keys) of layer `layer`, or of the model when layer < 0. NULL for an optional
+ * role left out, and for a key the arch does not have. */
+const wg_man_tensor *wg_forward_tensor(const wg_manifest *m, int layer, const char *key);
+
+/* ---- a bundle's tensors as numbers (pack/bundle_read.c) ----
+ * The stored planes of tensor t (a part, or all its parts in order) read from their shards and
+ * dequantized by the scalar reference dequantizer: the exact f32 values a runtime multiplies
+ * by (kernel-ref's dequant.f32, `wgpack run`'s reference weights). Each shard must be a regular
+ * file (not reached through a symlink) of the size the manifest gives; only the part's planes
+ * are read, and shards are not hashed (wg_bundle_verify does that). Returns a malloc'd rows x K
+ * matrix the caller frees, or NULL with err: WG_EINPUT (a shard missing, of another size, a
+ * raw tensor), WG_EIO (out of memory, read error). */
+float *wg_bundle_part_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
+                          const wg_man_part *p, wg_error *err);
+float *wg_bundle_tensor_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
+                            wg_error *err);
 
 /* Write <dir>.tar / .tar.zst / .zip atomically; out_path receives its name. The tree is
  * walked by descriptors, none followed through a symlink (a planted kernels/ link included). */
