@@ -16,6 +16,7 @@ int cmd_kernel_gen(int argc, char **argv);
 int cmd_verify_bundle(int argc, char **argv);
 int cmd_export_onnx(int argc, char **argv);
 int cmd_verify_onnx(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 /* Token ids from .i64/.i32 binary, whitespace-separated text, or raw bytes; each < vocab. */
 int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
                     wg_error *err);

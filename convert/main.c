@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"build", cmd_build, "read, quantize and write a browser bundle (the main job)"},
+    {"run", cmd_run, "run a bundle's model in WebGPU (Chromium, Node) against its C reference"},
     {"verify-bundle", cmd_verify_bundle, "re-read a bundle and check it against its manifest"},
     {"kernel-ref", cmd_kernel_ref, "C reference outputs for one bundle tensor (kernel tests)"},
     {"kernel-gen", cmd_kernel_gen, "print one generated WGSL kernel (tuner, benchmarks)"},

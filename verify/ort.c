@@ -7,6 +7,7 @@
 #include "npy.h"
 #include "verify.h"
 #include "measure.h"
+#include "node.h"
 #include "../quant/quant.h"
 #include "../pack/pack.h"
 
@@ -14,14 +15,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -311,22 +309,7 @@ static bool find_runner(char *out, size_t n)
         snprintf(out, n, "%s", env);
         return access(out, R_OK) == 0;
     }
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (l <= 0)
-        return false;
-    exe[l] = 0;
-    char *s = strrchr(exe, '/');
-    if (s)
-        *s = 0;
-    static const char *rel[] = {"tools/ort/run.mjs", "../tools/ort/run.mjs",
-                                "../share/wgpack/ort/run.mjs"};
-    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
-        snprintf(out, n, "%s/%s", exe, rel[i]);
-        if (access(out, R_OK) == 0)
-            return true;
-    }
-    return false;
+    return wg_tool_find("ort/run.mjs", NULL, out, NULL, n);
 }
 
 /* node run.mjs [--variants LIST] MODEL OUTDIR INDIR... */
@@ -336,14 +319,11 @@ static int spawn_runner(const char *variants, const char *model, const char *out
     char runner[PATH_MAX], errpath[PATH_MAX];
     if (!find_runner(runner, sizeof runner))
         return wg_fail(err, WG_EIO, NULL, "cannot find tools/ort/run.mjs (set WGPACK_ORT_RUNNER)");
-    const char *node = getenv("WGPACK_NODE");
-    node = node && *node ? node : "node";
     snprintf(errpath, sizeof errpath, "%s/runner.err", work);
     char **argv = calloc((size_t)ndirs + 7, sizeof *argv);
     if (!argv)
         return wg_fail(err, WG_EIO, NULL, "out of memory");
-    int a = 0;
-    argv[a++] = (char *)node;
+    int a = 0, st;
     argv[a++] = runner;
     if (variants) {
         argv[a++] = (char *)"--variants";
@@ -353,35 +333,14 @@ static int spawn_runner(const char *variants, const char *model, const char *out
     argv[a++] = (char *)outdir;
     for (int i = 0; i < ndirs; i++)
         argv[a++] = indirs[i];
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, node, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int rc = wg_node_run(argv, NULL, errpath, 0, &st, err);
     free(argv);
     if (rc)
-        return wg_fail(err, WG_EIO, NULL, "cannot run '%s' (Node.js is needed for ONNX Runtime): "
-                       "%s", node, strerror(rc));
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+        return rc;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
-    char line[600] = "";
-    FILE *f = fopen(errpath, "r");
-    if (f) {
-        char l2[600];
-        while (fgets(l2, sizeof l2, f)) /* the runner's own message, else the last line */
-            if (!strncmp(l2, "wgpack-runner: ", 15) || !*line) {
-                snprintf(line, sizeof line, "%s", !strncmp(l2, "wgpack-runner: ", 15) ? l2 + 15 : l2);
-                if (!strncmp(l2, "wgpack-runner: ", 15))
-                    break;
-            }
-        fclose(f);
-        line[strcspn(line, "\n")] = 0;
-    }
+    char line[600];
+    wg_node_log_line(errpath, "wgpack-runner: ", line, sizeof line);
     int code = WIFEXITED(st) && WEXITSTATUS(st) == 4 ? WG_EINPUT : WG_EIO;
     return wg_fail(err, code, model, "ONNX Runtime: %s", *line ? line : "runner failed");
 }

@@ -87,6 +87,34 @@ void wg_ref_layernorm(const float *x, const float *w, const float *b, float *y, 
                       double eps);
 float wg_ref_act(wg_bert_act act, float x);
 
+/* ---- the reference of a bundle (verify/bundle_ref.c) ----
+ * The forward pass the manifest's forward section describes (wg_manifest_read checked it), with
+ * the bundle's stored tensors dequantized by the reference dequantizer as weights: what a
+ * runtime running the bundle computes, up to f32 rounding. dir is the bundle directory. Returns
+ * 0, WG_EINPUT (no section of that arch, a shard missing or of another size), WG_EIO; on error
+ * nothing is left allocated. Free with wg_llama_free / wg_bert_free. */
+struct wg_manifest;
+int wg_llama_from_forward(wg_llama *lm, const char *dir, const struct wg_manifest *m,
+                          wg_error *err);
+int wg_bert_from_forward(wg_bert *b, const char *dir, const struct wg_manifest *m, wg_error *err);
+
+/* How far a runtime's output may stray from the reference by accumulation order alone, as a
+ * relative error (README, "wgpack run", gives the reasoning): a dot product of length K summed
+ * in another order in a float of unit roundoff u (2^-24 for f32) is off by about sqrt(K) u
+ * relative (rounding errors of random sign: a random walk); about four matrix products lie on
+ * each layer's path to the residual stream, and the errors add up over the layers (norms keep
+ * them relative), so  eps = WG_ORDER_SAFETY x (4 layers + 1) x sqrt(kmax) x u,  the safety
+ * factor standing for what the model leaves out (gain of the layers' Jacobians, transcendental
+ * functions a few ulp off, fused multiply-adds). */
+#define WG_ORDER_SAFETY 16.0
+double wg_f32_order_eps(int layers, int64_t kmax, double unit);
+/* Index of the largest of z[0..V) (the first on ties); the lead of the largest over the runner-up. */
+int wg_argmax(const float *z, int V);
+double wg_top1_margin(const float *z, int V);
+/* Positions (rows of [n][V]) whose argmax differs between ref and b although ref's top-1 leads
+ * its runner-up by more than 2 tol: differences no error within tol explains. */
+int wg_decided_disagreements(const float *ref, const float *b, int n, int V, double tol);
+
 /* Compare two logit sets position by position. NLL uses the next token as the target. */
 typedef struct wg_lm_compare {
     int positions;
