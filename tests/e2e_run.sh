@@ -1,0 +1,139 @@
+# tests/e2e_run.sh — `wgpack run`: a bundle's model in WebGPU (headless Chromium through
+# tools/web/run_model.mjs) against the C reference of the same stored weights, and everything
+# that must be refused before a runtime starts. Sourced by tests/run; uses wg, assert_json
+# (tests/e2e.sh) and refused (tests/e2e_hostile.sh). The runtime tests need node_modules
+# (playwright-core, webgpu: tools/npm-deps.sh) and /usr/bin/chromium; they fail without them.
+
+# run_refused RC MSG NAME ARGS...: `wgpack run ARGS` exits RC with one line naming NAME and
+# MSG, nothing on stdout, no work directory left behind and no --reference-out written
+run_refused() {
+  local want=$1 msg=$2 name=$3; shift 3
+  refused "$want" "$msg" "$name" wg run "$@" --reference-out "$TMPDIR/ref.f32" || return 1
+  [ ! -e "$TMPDIR/ref.f32" ] && ! ls "$TMPDIR" | grep -q '^wgpack-run-' || return 1
+}
+
+t_run_refuses_bad_arguments() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null || return 1
+  wg run --help | grep -q "^usage: wgpack run BUNDLE" || return 1
+  run_refused 1 "expected BUNDLE" "wgpack run" || return 1
+  run_refused 1 "expected BUNDLE" "wgpack run" "$TMPDIR/b" || return 1
+  run_refused 1 "--engine must be" "wgpack run" "$TMPDIR/b" --text README.md --engine firefox || return 1
+  run_refused 1 "--max-tokens must be" "wgpack run" "$TMPDIR/b" --text README.md --max-tokens 1 || return 1
+  run_refused 1 "--reference-only runs no runtime" "wgpack run" "$TMPDIR/b" --text README.md --reference-only --generate 4 || return 1
+  run_refused 2 "cannot open token file" "$TMPDIR/none.txt" "$TMPDIR/b" --tokens "$TMPDIR/none.txt" || return 1
+  echo "1 2 999" > "$TMPDIR/t.txt"
+  run_refused 2 "outside the vocabulary" "$TMPDIR/t.txt" "$TMPDIR/b" --tokens "$TMPDIR/t.txt" || return 1
+}
+
+t_run_refuses_what_is_not_a_runnable_bundle() {
+  run_refused 2 "cannot read manifest" "$TMPDIR/nothing/manifest.json" "$TMPDIR/nothing" --text README.md || return 1
+  # a family the runtime does not run: the manifest says why, and so does run, in one line
+  wg build models/tinygpt2 -o "$TMPDIR/g" > /dev/null || return 1
+  assert_json "$TMPDIR/g/manifest.json" '!j.forward && /gpt2/.test(j.forward_missing)' || return 1
+  run_refused 2 "cannot run: no forward pass for model type 'gpt2'" "$TMPDIR/g/manifest.json" "$TMPDIR/g" --text README.md || return 1
+  # an encoder generates nothing
+  wg build models/tinybert -o "$TMPDIR/e" > /dev/null || return 1
+  run_refused 1 "--generate needs a decoder" "wgpack: run" "$TMPDIR/e" --text README.md --generate 2 || return 1
+}
+
+# the forward section is untrusted input like the rest of the manifest: each edit is refused
+# (exit 2, one line naming the manifest) before anything runs or is written
+t_run_refuses_a_corrupted_forward_section() {
+  wg build models/tinyllama -o "$TMPDIR/good" > /dev/null || return 1
+  wg build models/tinybert -o "$TMPDIR/goode" > /dev/null || return 1
+  local edit msg
+  while IFS='|' read -r dir edit msg; do
+    rm -rf "$TMPDIR/t"; cp -r "$TMPDIR/$dir" "$TMPDIR/t"
+    node -e 'const fs=require("fs"),f=process.argv[1],m=JSON.parse(fs.readFileSync(f)),F=m.forward;
+      eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(m))' "$TMPDIR/t/manifest.json" "$edit" || return 1
+    run_refused 2 "$msg" "$TMPDIR/t/manifest.json" "$TMPDIR/t" --text README.md || { echo "edit: $edit"; return 1; }
+  done <<'EDITS'
+good|F.layer[1].wk=F.layer[1].wq|layer 1 wk names model.layers.1.self_attn.q_proj.weight, which is 256x256, not kv_heads*head_dim x hidden (128x256)
+good|F.layer[0].down="model.layers.0.mlp.gate_proj.weight"|layer 0 down names
+good|F.embed="no.such.tensor"|embed names no.such.tensor, not a float tensor of the manifest
+good|F.head=7|head names nothing
+good|F.layer.pop()|layer is not an array of its 4 layers
+good|F.heads=3|heads (3) must be a multiple of kv_heads (2)
+good|F.layers=2**40|layers, hidden, heads
+good|F.eps=-1|layers, hidden, heads, head_dim, intermediate, vocab or eps
+good|F.rope_theta="x"|rope_theta
+good|F.arch="gpt2"|arch "llama" or "bert"
+good|m.forward=[]|arch "llama" or "bert"
+good|F.layer[2].bq="model.layers.2.self_attn.k_proj.weight"|layer 2 bq names model.layers.2.self_attn.k_proj.weight, which is 128x256, not 1 x heads*head_dim (1x256)
+good|F.layer[3]=null|layer 3 is not an object
+goode|F.variant="electra"|variant must be bert, roberta or distilbert
+goode|F.head_dim=16|heads x head_dim (4 x 16) is not hidden (128)
+goode|F.type=null|type is null but type_vocab is 2
+goode|F.pad_id=100000|pad_id missing or out of range
+goode|F.layer[0].w1=F.layer[0].w2|layer 0 w1 names
+EDITS
+}
+
+# the reference is the verify reference of the same quantized weights: equal to the last bit
+t_run_reference_is_verify_of_the_same_plan() {
+  wg build models/tinyllama -o "$TMPDIR/m" --preset mixed > /dev/null || return 1
+  wg build models/tinyllama -o "$TMPDIR/p" --target-bits 4.5 > /dev/null || return 1
+  local b p
+  for b in "m:--preset mixed" "p:--target-bits 4.5"; do
+    p=${b#*:}; b=${b%%:*}
+    wg run "$TMPDIR/$b" --text tools/train_tiny_lm.py --max-tokens 200 --reference-only --json > "$TMPDIR/r.json" || return 1
+    wg verify models/tinyllama --text tools/train_tiny_lm.py --max-tokens 200 $p --json > "$TMPDIR/v.json" || return 1
+    node -e 'const r=require(process.argv[1]), v=require(process.argv[2]);
+      if (r.reference_nll !== v.metrics.nll_quantized || r.tokens !== 200 || r.nll !== null || r.engine !== null) {
+        console.error(r.reference_nll, v.metrics.nll_quantized); process.exit(1); }' "$TMPDIR/r.json" "$TMPDIR/v.json" || return 1
+  done
+  # the encoder: an fp16 bundle of the fp16 checkpoint holds the original weights exactly
+  wg build models/tinybert -o "$TMPDIR/e" --preset fp16 > /dev/null || return 1
+  wg run "$TMPDIR/e" --text tools/train_tiny_lm.py --reference-only --reference-out "$TMPDIR/e.f32" > /dev/null || return 1
+  wg verify models/tinybert --text tools/train_tiny_lm.py --preset fp16 --logits-out "$TMPDIR/v.f32" > /dev/null || return 1
+  cmp "$TMPDIR/e.f32" "$TMPDIR/v.f32" || return 1
+}
+
+t_run_reference_deterministic() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null || return 1
+  wg run "$TMPDIR/b" --text tools/train_tiny_lm.py --reference-only --json --threads 1 --reference-out "$TMPDIR/1.f32" > "$TMPDIR/1.json" || return 1
+  wg run "$TMPDIR/b" --text tools/train_tiny_lm.py --reference-only --json --threads 2 --reference-out "$TMPDIR/2.f32" > "$TMPDIR/2.json" || return 1
+  wg run "$TMPDIR/b" --text tools/train_tiny_lm.py --reference-only --json --threads 2 > "$TMPDIR/3.json" || return 1
+  cmp "$TMPDIR/1.json" "$TMPDIR/2.json" && cmp "$TMPDIR/2.json" "$TMPDIR/3.json" && cmp "$TMPDIR/1.f32" "$TMPDIR/2.f32" || return 1
+  [ "$(stat -c %s "$TMPDIR/1.f32")" = $((512 * 256 * 4)) ] || return 1
+  assert_json "$TMPDIR/1.json" 'j.reference_nll>0 && j.reference_nll<5 && j.tokens===512 && j.agrees===null' || return 1
+}
+
+# ---- in WebGPU: headless Chromium on whatever adapter it finds (SwiftShader here) ----
+
+# run_agrees BUNDLE ARGS...: wgpack run --json agrees with the reference, into $TMPDIR/run.json
+run_agrees() {
+  local b=$1; shift
+  wg run "$b" --json "$@" > "$TMPDIR/run.json" || { cat "$TMPDIR/run.json"; return 1; }
+  assert_json "$TMPDIR/run.json" 'j.agrees===true && j.engine==="chromium" && typeof j.adapter==="string" && j.load_ms>0 && j.prefill_tokens_per_s>0' || return 1
+  ! ls "$TMPDIR" | grep -q '^wgpack-run-' || return 1
+}
+
+t_run_default_model_in_chromium_mixed_and_budget() {
+  wg build models/tinyllama -o "$TMPDIR/m" --preset mixed > /dev/null || return 1
+  wg build models/tinyllama -o "$TMPDIR/p" --target-bits 4.5 > /dev/null || return 1
+  for b in m p; do
+    run_agrees "$TMPDIR/$b" --text tools/train_tiny_lm.py --max-tokens 96 --generate 8 || return 1
+    assert_json "$TMPDIR/run.json" 'j.arch==="llama" && j.tokens===96 && j.top1_agreement===1 && Math.abs(j.nll-j.reference_nll)<1e-3 && j.generated.length===8 && j.greedy_first_token_matches===true && j.decode_tokens_per_s>0' || return 1
+  done
+  # the text report says the same
+  wg run "$TMPDIR/m" --text tools/train_tiny_lm.py --max-tokens 32 > "$TMPDIR/r.txt" || return 1
+  grep -q "^verdict:   agrees with the C reference" "$TMPDIR/r.txt" || return 1
+}
+
+t_run_encoder_in_chromium() {
+  wg build models/tinybert -o "$TMPDIR/e" > /dev/null || return 1
+  run_agrees "$TMPDIR/e" --text tools/train_tiny_lm.py || return 1
+  assert_json "$TMPDIR/run.json" 'j.arch==="bert" && j.tokens===128 && j.cosine>1-1e-6 && j.nll===null && j.decode_tokens_per_s===null' || return 1
+}
+
+# a shard whose bytes changed (same size) is refused by the runtime's integrity check: exit 2,
+# one line naming the shard, nothing on stdout
+t_run_corrupted_shard_fails_cleanly() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null || return 1
+  local s
+  s=$(cd "$TMPDIR/b" && ls decoder-001-*.bin)
+  printf '\x5a' | dd of="$TMPDIR/b/$s" bs=1 seek=300 conv=notrunc 2> /dev/null || return 1
+  refused 2 "integrity check failed" "$s" wg run "$TMPDIR/b" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
+  ! ls "$TMPDIR" | grep -q '^wgpack-run-' || return 1
+}
