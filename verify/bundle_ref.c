@@ -57,6 +57,19 @@ static int need_arch(const wg_manifest *m, wg_fwd_arch arch, wg_error *err)
     return 0;
 }
 
+/* the model's slots, then each layer's in layers[] (lsize bytes each; NULL: out of memory) */
+static int fill_model(void *model, void *layers, size_t lsize, const slot *g, size_t ng,
+                      const slot *l, size_t nl, const char *dir, const wg_manifest *m,
+                      wg_error *err)
+{
+    if (!layers)
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    int rc = fill(model, g, ng, -1, dir, m, err);
+    for (int i = 0; i < m->forward->layers && !rc; i++)
+        rc = fill((char *)layers + (size_t)i * lsize, l, nl, i, dir, m, err);
+    return rc;
+}
+
 int wg_llama_from_forward(wg_llama *lm, const char *dir, const wg_manifest *m, wg_error *err)
 {
     memset(lm, 0, sizeof *lm);
@@ -66,18 +79,15 @@ int wg_llama_from_forward(wg_llama *lm, const char *dir, const wg_manifest *m, w
     const wg_man_forward *f = m->forward;
     *lm = (wg_llama){.layers = f->layers, .hidden = f->hidden, .heads = f->heads,
                      .kv_heads = f->kv_heads, .head_dim = f->head_dim, .inter = f->inter,
-                     .vocab = f->vocab, .eps = f->eps, .theta = f->theta};
-    if (!(lm->l = calloc((size_t)f->layers, sizeof *lm->l)))
-        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
-    if (!rc)
-        rc = fill(lm, llama_global, N_OF(llama_global), -1, dir, m, err);
+                     .vocab = f->vocab, .eps = f->eps, .theta = f->theta,
+                     .l = calloc((size_t)f->layers, sizeof *lm->l)};
+    rc = fill_model(lm, lm->l, sizeof *lm->l, llama_global, N_OF(llama_global), llama_layer,
+                    N_OF(llama_layer), dir, m, err);
     const wg_man_tensor *head = wg_forward_tensor(m, -1, "head");
     if (!rc && head == wg_forward_tensor(m, -1, "embed"))
         lm->head = lm->embed; /* tied: one copy, as wg_llama_free expects */
     else if (!rc && !(lm->head = wg_bundle_tensor_f32(dir, m, head, err)))
         rc = err->code;
-    for (int i = 0; i < f->layers && !rc; i++)
-        rc = fill(&lm->l[i], llama_layer, N_OF(llama_layer), i, dir, m, err);
     if (rc)
         wg_llama_free(lm);
     return rc;
@@ -94,13 +104,9 @@ int wg_bert_from_forward(wg_bert *b, const char *dir, const wg_manifest *m, wg_e
                    .layers = f->layers, .hidden = f->hidden, .heads = f->heads,
                    .head_dim = f->head_dim, .inter = f->inter, .vocab = f->vocab,
                    .max_pos = f->max_pos, .type_vocab = f->type_vocab, .pad_id = f->pad_id,
-                   .eps = f->eps};
-    if (!(b->l = calloc((size_t)f->layers, sizeof *b->l)))
-        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
-    if (!rc)
-        rc = fill(b, bert_global, N_OF(bert_global), -1, dir, m, err);
-    for (int i = 0; i < f->layers && !rc; i++)
-        rc = fill(&b->l[i], bert_layer, N_OF(bert_layer), i, dir, m, err);
+                   .eps = f->eps, .l = calloc((size_t)f->layers, sizeof *b->l)};
+    rc = fill_model(b, b->l, sizeof *b->l, bert_global, N_OF(bert_global), bert_layer,
+                    N_OF(bert_layer), dir, m, err);
     if (rc)
         wg_bert_free(b);
     return rc;
