@@ -184,7 +184,7 @@ static int write_f32(const char *path, const float *v, size_t n, wg_error *err)
 /* ---- the runtime ---- */
 
 /* the runner's failure: its own error line, else its log's; 2 when the bundle cannot run */
-static int runner_failed(const char *work, json_t *res, int st, const char *engine, wg_error *err)
+static int runner_failed(const run_opts *o, const char *work, json_t *res, int st, wg_error *err)
 {
     char line[600], log[PATH_MAX];
     const char *e = json_string_value(json_object_get(res, "error"));
@@ -202,7 +202,8 @@ static int runner_failed(const char *work, json_t *res, int st, const char *engi
     bool input = json_is_true(json_object_get(res, "cannot_run"));
     for (size_t i = 0; i < sizeof cannot / sizeof *cannot; i++)
         input |= strstr(line, cannot[i]) != NULL;
-    return wg_fail(err, input ? WG_EINPUT : WG_EIO, NULL, "run (%s): %s", engine, line);
+    return wg_fail(err, input ? WG_EINPUT : WG_EIO, o->dir, "the runtime (%s) failed: %s",
+                   o->engine, line);
 }
 
 /* exactly count f32 from path (a regular file) */
@@ -240,7 +241,7 @@ static int check_result(const wg_manifest *m, const run_opts *o, int n, int dim,
         json_integer_value(json_object_get(r, "tokens")) != n ||
         json_integer_value(json_object_get(r, "dim")) != dim ||
         (llama && o->generate && json_array_size(g) != (size_t)o->generate))
-        return wg_fail(err, WG_EIO, NULL, "run (%s): the runner's result.json does not describe "
+        return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): its's result.json does not describe "
                        "%d tokens of a %s of output width %d%s", o->engine, n,
                        llama ? "llama" : "bert", dim, o->generate ? " and the tokens generated" : "");
     rt->ngen = llama && o->generate ? o->generate : 0;
@@ -250,7 +251,7 @@ static int check_result(const wg_manifest *m, const run_opts *o, int n, int dim,
         v = json_array_get(g, (size_t)i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= m->forward->vocab)
-            return wg_fail(err, WG_EIO, NULL, "run (%s): generated token %d is not an id of the "
+            return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): generated token %d is not an id of the "
                            "vocabulary", o->engine, i);
         rt->gen[i] = (int32_t)json_integer_value(v);
     }
@@ -302,7 +303,7 @@ static int run_runtime(const run_opts *o, const wg_manifest *m, const char *work
     snprintf(path, sizeof path, "%s/out/result.json", work);
     rt->result = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
     if (!WIFEXITED(st) || WEXITSTATUS(st) || !json_is_true(json_object_get(rt->result, "ok")))
-        return runner_failed(work, rt->result, st, o->engine, err);
+        return runner_failed(o, work, rt->result, st, err);
     if ((rc = check_result(m, o, n, dim, rt, err)))
         return rc;
     snprintf(path, sizeof path, "%s/out/out.f32", work);
