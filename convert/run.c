@@ -241,7 +241,7 @@ static int check_result(const wg_manifest *m, const run_opts *o, int n, int dim,
         json_integer_value(json_object_get(r, "tokens")) != n ||
         json_integer_value(json_object_get(r, "dim")) != dim ||
         (llama && o->generate && json_array_size(g) != (size_t)o->generate))
-        return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): its's result.json does not describe "
+        return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): its result.json does not describe "
                        "%d tokens of a %s of output width %d%s", o->engine, n,
                        llama ? "llama" : "bert", dim, o->generate ? " and the tokens generated" : "");
     rt->ngen = llama && o->generate ? o->generate : 0;
@@ -251,8 +251,8 @@ static int check_result(const wg_manifest *m, const run_opts *o, int n, int dim,
         v = json_array_get(g, (size_t)i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) >= m->forward->vocab)
-            return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): generated token %d is not an id of the "
-                           "vocabulary", o->engine, i);
+            return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): generated token %d is not "
+                           "an id of the vocabulary", o->engine, i);
         rt->gen[i] = (int32_t)json_integer_value(v);
     }
     const char *prec = json_string_value(json_object_get(r, "precision"));
