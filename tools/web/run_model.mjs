@@ -2,7 +2,7 @@
 // model in headless Chromium (Debian's, on whatever adapter it finds) or in Node with Dawn (npm
 // `webgpu`), through tools/web/run-core.js in both.
 // Usage: node tools/web/run_model.mjs --engine chromium|node --bundle DIR --tokens FILE.i32
-//          --out OUTDIR [--generate N] [--max-seq N] [--bench]
+//          --out OUTDIR [--generate N] [--max-seq N] [--chunk N] [--bench]
 // Writes OUTDIR/out.f32 (f32 [n][dim]: logits, or the encoder's last hidden state) and
 // OUTDIR/result.json ({ok: true, ...timings} or {ok: false, error}); exit 0, or 1 on failure.
 // --bench (node engine): also measures the adapter's read ceiling in the same process.
@@ -16,6 +16,7 @@ const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const engine = opt('--engine', 'chromium'), outDir = opt('--out');
 const bundle = path.resolve(opt('--bundle', '.')), tokensFile = opt('--tokens');
 const generate = Number(opt('--generate', 0)), maxSeq = opt('--max-seq') ? Number(opt('--max-seq')) : undefined;
+const chunk = opt('--chunk') ? Number(opt('--chunk')) : undefined;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const finish = (res, code) => {
   fs.writeFileSync(path.join(outDir, 'result.json'), JSON.stringify({ engine, ...res }, null, 1) + '\n');
@@ -57,6 +58,7 @@ async function chromium(origin) {
     page.on('pageerror', e => errors.push(String(e)));
     const q = new URLSearchParams({ bundle: '/b/manifest.json', tokens: '/t', out: '/o', generate: String(generate) });
     if (maxSeq) q.set('maxSeq', String(maxSeq));
+    if (chunk) q.set('chunk', String(chunk));
     await page.goto(`${origin}/w/run.html?${q}`);
     await page.waitForFunction(() => window.__result || window.__error, null, { timeout: Number(process.env.RUN_TIMEOUT_MS || 600000) });
     const r = await page.evaluate(() => ({ result: window.__result, error: window.__error }));
@@ -74,7 +76,7 @@ async function node(origin) {
   const { runModel } = await import(pathToFileURL(path.join(root, 'tools/web/run-core.js')).href);
   const tb = fs.readFileSync(tokensFile);
   const tokens = Array.from(new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.byteLength)));
-  const { result, out } = await runModel({ bundle: `${origin}/b/manifest.json`, tokens, generate, maxSeq });
+  const { result, out } = await runModel({ bundle: `${origin}/b/manifest.json`, tokens, generate, maxSeq, chunk });
   fs.writeFileSync(path.join(outDir, 'out.f32'), Buffer.from(out.buffer, out.byteOffset, out.byteLength));
   if (args.includes('--bench')) {
     const B = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpubench.mjs')).href);

@@ -238,12 +238,22 @@ export async function loadModel(manifestUrl, opts = {}) {
   // run stages [from, to) of a program on c = {n, pos0, ids, pos, types}; `after` adds commands
   async function execute(prog, c, stages, after) {
     let enc = dev.createCommandEncoder();
+    const fill = st => { for (const s of st.steps) if (s.params) prog.mirror.set(s.params(c), s.slot * 64); };
+    // once every stage is built (after the first call), one write of the parameters per call
+    const allBuilt = stages.every(si => prog.stages[si].built);
+    if (allBuilt) {
+      stages.forEach(si => fill(prog.stages[si]));
+      const lo = stages[0] * SLOTS * 64, hi = stages.at(-1) * SLOTS * 64 + prog.stages[stages.at(-1)].next * 64;
+      dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, hi - lo);
+    }
     for (const si of stages) {
       const st = prog.stages[si];
       if (!st.built) { dev.queue.submit([enc.finish()]); await st.promise; enc = dev.createCommandEncoder(); }
-      const lo = si * SLOTS * 64;
-      for (const s of st.steps) if (s.params) prog.mirror.set(s.params(c), s.slot * 64);
-      dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, st.next * 64);
+      if (!allBuilt) {
+        const lo = si * SLOTS * 64;
+        fill(st);
+        dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, st.next * 64);
+      }
       let pass = null;
       for (const s of st.steps) {
         s.prepare?.(c);
