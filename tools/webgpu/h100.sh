@@ -36,8 +36,8 @@ for step in "$@"; do
     node -e 'const b=Buffer.alloc(4*512); for(let i=0;i<512;i++) b.writeInt32LE((i*7919+13)%32000,4*i); require("fs").writeFileSync(process.argv[1],b)' $W/tok512.i32
     head -c 256 $W/tok512.i32 > $W/tok64.i32
     for p in ${PRESETS:-q4 mixed}; do
-      s=$(date +%s.%N); $WGPACK build $W/llama1b -o $W/b-$p --preset $p --force > /dev/null
-      echo "build $p: $(echo "$(date +%s.%N) - $s" | bc) s"
+      s=$(date +%s%N); $WGPACK build $W/llama1b -o $W/b-$p --preset $p --force > /dev/null
+      echo "build $p: $(( ($(date +%s%N) - s) / 1000000 )) ms"
       # speed: load, prefill of 512 tokens (one pass), greedy decode of 128, read ceiling
       mkdir -p $W/r-$p
       node tools/web/run_model.mjs --engine node --bundle $W/b-$p --tokens $W/tok512.i32 --out $W/r-$p \
