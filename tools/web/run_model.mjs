@@ -67,12 +67,16 @@ async function chromium(origin) {
   } finally { await browser.close(); }
 }
 
+// Node with Dawn; run under Deno (engine "deno"), the same path uses Deno's own WebGPU (wgpu +
+// naga, Firefox's stack)
 async function node(origin) {
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  globalThis.wgpuInstance = create([]);  // keep the instance referenced while the device lives
-  if (!globalThis.navigator) globalThis.navigator = {};
-  Object.defineProperty(globalThis.navigator, 'gpu', { value: globalThis.wgpuInstance, configurable: true });
+  if (!globalThis.Deno) {
+    const { create, globals } = await import('webgpu');
+    Object.assign(globalThis, globals);
+    globalThis.wgpuInstance = create([]);  // keep the instance referenced while the device lives
+    if (!globalThis.navigator) globalThis.navigator = {};
+    Object.defineProperty(globalThis.navigator, 'gpu', { value: globalThis.wgpuInstance, configurable: true });
+  }
   const { runModel } = await import(pathToFileURL(path.join(root, 'tools/web/run-core.js')).href);
   const tb = fs.readFileSync(tokensFile);
   const tokens = Array.from(new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.byteLength)));
@@ -89,10 +93,10 @@ async function node(origin) {
 
 try {
   if (!outDir || !tokensFile) throw new Error('usage: run_model.mjs --engine chromium|node --bundle DIR --tokens FILE.i32 --out OUTDIR [--generate N] [--max-seq N] [--bench]');
-  if (!['chromium', 'node'].includes(engine)) throw new Error(`unknown engine ${engine} (chromium or node)`);
+  if (!['chromium', 'node', 'deno'].includes(engine) || (engine === 'deno') !== !!globalThis.Deno) throw new Error(`engine ${engine}: chromium or node under node, deno under deno`);
   const { srv, origin } = await serve();
   try {
-    const result = engine === 'node' ? await node(origin) : await chromium(origin);
+    const result = engine === 'chromium' ? await chromium(origin) : await node(origin);
     srv.close();
     finish(result, 0);
   } finally { srv.close(); }
