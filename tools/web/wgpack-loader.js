@@ -57,7 +57,17 @@ async function verifiedFetch(base, shard, cache) {
   return { bytes, fromCache };
 }
 
+// loadBundle: fetch every shard (verified), then return the handle below.
 export async function loadBundle(manifestUrl, opts = {}) {
+  const b = await openBundle(manifestUrl, opts);
+  if (b.ready) await b.ready;
+  return b;
+}
+
+// openBundle: the same handle, returned as soon as the device is open; shards arrive in the
+// manifest's progressive order while the caller goes on. b.ready resolves when all are
+// resident; b.shardReady(i) when shard i is (both reject with the fetch's error).
+export async function openBundle(manifestUrl, opts = {}) {
   const base = new URL(manifestUrl, globalThis.location?.href);
   const progress = opts.onProgress || (() => {});
   const manifest = await (await fetch(base)).json();
@@ -68,7 +78,11 @@ export async function loadBundle(manifestUrl, opts = {}) {
   const profile = opts.profile || detectProfile(adapter);
   const f16 = !!adapter?.features.has('shader-f16') && !opts.f32;
   const subgroups = !!adapter?.features.has('subgroups') && !opts.noSubgroups;
-  const device = opts.device || await adapter.requestDevice({ requiredFeatures: [f16 && 'shader-f16', subgroups && 'subgroups'].filter(Boolean) });
+  // the largest buffers and bindings the adapter allows: a model's shards and activations may
+  // pass the spec's defaults (128 MiB bindings) on desktop GPUs
+  const lim = adapter?.limits;
+  const requiredLimits = lim ? { maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize, maxBufferSize: lim.maxBufferSize } : undefined;
+  const device = opts.device || await adapter.requestDevice({ requiredFeatures: [f16 && 'shader-f16', subgroups && 'subgroups'].filter(Boolean), requiredLimits });
   const hasFeature = f => (opts.device ? opts.device.features.has(f) : f === 'shader-f16' ? f16 : subgroups);
 
   // which shards, in which order: the progressive plan, restricted to one tab if asked
@@ -84,6 +98,7 @@ export async function loadBundle(manifestUrl, opts = {}) {
   const totalBytes = order.reduce((a, i) => a + manifest.shards[i].bytes, 0);
   const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
   const buffers = new Map();
+  const waiting = new Map(order.map(i => { let res, rej; const p = new Promise((a, b) => { res = a; rej = b; }); p.catch(() => {}); return [i, { p, res, rej }]; }));
   let bytes = 0, done = 0, next = 0, cached = 0;
   progress({ phase: 'fetch', bytes, totalBytes, shards: 0, totalShards: order.length });
   const worker = async () => {
@@ -96,11 +111,16 @@ export async function loadBundle(manifestUrl, opts = {}) {
                                         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(buf, 0, data, 0, data.byteLength & ~3);
       buffers.set(idx, buf);
+      waiting.get(idx).res(buf);
       bytes += data.byteLength; done++;
       progress({ phase: 'fetch', bytes, totalBytes, shards: done, totalShards: order.length, file: shard.file });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency || 4, order.length) }, worker));
+  const ready = Promise.all(Array.from({ length: Math.min(opts.concurrency || 4, order.length) }, worker))
+    .then(() => progress({ phase: 'ready', bytes, totalBytes, shards: done, totalShards: order.length }),
+          e => { for (const w of waiting.values()) w.rej(e); throw e; });
+  ready.catch(() => {});
+  const shardReady = i => waiting.get(i)?.p ?? Promise.reject(new Error(`wgpack: shard ${manifest.shards[i]?.file} is not loaded in this tab`));
 
   // kernels: compiled on first use, per (format, kind)
   const kernelText = new Map(), pipelines = new Map();
@@ -109,9 +129,21 @@ export async function loadBundle(manifestUrl, opts = {}) {
     if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
     // the manifest's preference order, limited to what this device has
     const usable = v => ids[v] !== undefined && (!v.startsWith('f16') || hasFeature('shader-f16')) && (!v.endsWith('-sg') || hasFeature('subgroups'));
-    const id = ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)];
-    if (pipelines.has(id)) return pipelines.get(id);
+    return compiled(ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)]);
+  }
+  // the model's other ops (kernels.ops_by_profile): f32, the same on every adapter
+  async function opPipeline(name) {
+    const id = manifest.kernels.ops_by_profile?.[profile]?.[name]?.f32;
+    if (id === undefined) throw new Error(`wgpack: the bundle has no ${name} kernel for profile ${profile}`);
+    return compiled(id);
+  }
+  function compiled(id) {
+    if (!pipelines.has(id)) pipelines.set(id, compile(id));
+    return pipelines.get(id);
+  }
+  async function compile(id) {
     const kf = manifest.kernels.files[id];
+    if (!kf) throw new Error(`wgpack: the manifest names kernel ${id}, which it does not list`);
     const resp = await fetch(bundleFile(kf.file, base));
     const text = await resp.text();
     const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
@@ -121,9 +153,7 @@ export async function loadBundle(manifestUrl, opts = {}) {
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter(m => m.type === 'error');
     if (errors.length) throw new Error(`wgpack: ${kf.file}: ${errors[0].lineNum}:${errors[0].linePos} ${errors[0].message}`);
-    const p = { kf, pipe: device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } }) };
-    pipelines.set(id, p);
-    return p;
+    return { kf, pipe: device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } }) };
   }
   const tensors = new Map(manifest.tensors.map(t => [t.name, t]));
   const S = GPUBufferUsage.STORAGE;
@@ -180,10 +210,11 @@ export async function loadBundle(manifestUrl, opts = {}) {
     for (let m = 0; m < n; m++) { let at = 0; t.parts.forEach((p, i) => { o.set(parts[i].subarray(m * p.rows, (m + 1) * p.rows), m * t.rows + at); at += p.rows; }); }
     return o;
   }
-  progress({ phase: 'ready', bytes, totalBytes, shards: done, totalShards: order.length });
   return {
-    manifest, backend: 'webgpu', device, profile, f16, cachedShards: cached,
+    manifest, backend: 'webgpu', device, adapter, profile, f16, base,
+    get cachedShards() { return cached; }, get bytesFetched() { return bytes; },
     loadedShards: order.map(i => manifest.shards[i].file),
+    ready, shardReady, buffers, pipeline, opPipeline,
     tensors,
     gemv: (name, x) => run(name, 'gemv', x, 1),
     gemm: (name, x, n) => run(name, 'gemm', x, n),

@@ -29,11 +29,23 @@ for step in "$@"; do
       node tools/webgpu/check_kernels.mjs $W/b$i --json "$OUT/check-$i.json" | tail -2; i=$((i+1))
     done ;;
   llama)
+    # tools/mkbench's default checkpoint: 0.95 B parameters (hidden 2048, 16 layers, intermediate
+    # 5632, 16 heads, vocab 32000, untied head), fp16 pseudo-random weights
     [ -x .gpu/bin/mkbench ] || { echo "no .gpu/bin/mkbench (make build/mkbench before make-kit)"; continue; }
-    for p in q4 mixed; do
-      .gpu/bin/mkbench --llama1b $W/llama1b > /dev/null
-      $WGPACK build $W/llama1b -o $W/b-$p --preset $p > /dev/null
-      $WGPACK run $W/b-$p --engine node --prefill 512 --generate 64 --json > "$OUT/run-$p.json"; cat "$OUT/run-$p.json"
+    [ -d $W/llama1b ] || .gpu/bin/mkbench $W/llama1b > /dev/null
+    node -e 'const b=Buffer.alloc(4*512); for(let i=0;i<512;i++) b.writeInt32LE((i*7919+13)%32000,4*i); require("fs").writeFileSync(process.argv[1],b)' $W/tok512.i32
+    head -c 256 $W/tok512.i32 > $W/tok64.i32
+    for p in ${PRESETS:-q4 mixed}; do
+      s=$(date +%s%N); $WGPACK build $W/llama1b -o $W/b-$p --preset $p --force > /dev/null
+      echo "build $p: $(( ($(date +%s%N) - s) / 1000000 )) ms"
+      # speed: load, prefill of 512 tokens (one pass), greedy decode of 128, read ceiling
+      mkdir -p $W/r-$p
+      node tools/web/run_model.mjs --engine node --bundle $W/b-$p --tokens $W/tok512.i32 --out $W/r-$p \
+        --generate 128 --max-seq 640 --chunk 512 --bench; cp $W/r-$p/result.json "$OUT/speed-$p.json"
+      node -e 'const r=require(process.argv[1]); console.log(JSON.stringify(r, (k,v)=>k==="generated"?undefined:v))' "$OUT/speed-$p.json"
+      # agreement with the C reference of the same quantized weights (64 tokens)
+      $WGPACK run $W/b-$p --tokens $W/tok64.i32 --engine node --json > "$OUT/run-$p.json"; echo "wgpack run: exit $?"
+      head -c 1500 "$OUT/run-$p.json"; echo
     done ;;
   *) echo "unknown step $step" ;;
   esac

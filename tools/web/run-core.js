@@ -1,0 +1,39 @@
+// run-core.js — what `wgpack run` measures, the same in a page and in Node: load a bundle's model
+// with wgpack-runtime.js, run it on the given tokens (the output the C reference is compared
+// with), then time a generation. Returns { result, out } (out: Float32Array [n][dim]).
+import { loadModel } from './wgpack-runtime.js';
+
+export async function runModel({ bundle, tokens, generate = 0, maxSeq, chunk, onLayer }) {
+  const t0 = performance.now();
+  const m = await loadModel(bundle, { maxSeq, chunk, onLayer });
+  // progressive: the forward pass starts on each layer as soon as its shards are resident
+  const out = await m.forward(tokens);
+  const firstForwardMs = performance.now() - t0;
+  await m.ready;
+  const result = { ok: true, arch: m.arch, adapter: m.stats.adapter, profile: m.profile, tokens: tokens.length,
+                   dim: m.arch === 'llama' ? m.config.vocab : m.config.hidden, max_seq: m.maxSeq, chunk: m.chunk,
+                   load_ms: m.stats.load_ms, first_layer_ms: m.stats.first_layer_ms, first_forward_ms: firstForwardMs,
+                   bytes_fetched: m.stats.bytes_fetched, prefill_ms: null, prefill_tokens_per_s: null,
+                   decode_tokens_per_s: null, generated: [] };
+  // timings on a warm model
+  const t1 = performance.now();
+  if (m.arch === 'llama') {
+    await m.forward(tokens);
+    result.prefill_ms = performance.now() - t1;
+    if (generate > 0) {
+      result.generated = await m.generate(tokens.slice(0, Math.max(1, Math.min(tokens.length, m.maxSeq - generate))), generate);
+      result.generate_prompt_tokens = Math.max(1, Math.min(tokens.length, m.maxSeq - generate));
+      result.prefill_tokens_per_s = m.stats.prefill_tokens_per_s;
+      result.decode_tokens_per_s = m.stats.decode_tokens_per_s;
+    } else result.prefill_tokens_per_s = tokens.length / (result.prefill_ms / 1000);
+  } else {
+    await m.forward(tokens);
+    result.prefill_ms = performance.now() - t1;
+    result.prefill_tokens_per_s = tokens.length / (result.prefill_ms / 1000);
+  }
+  // the weight bytes one decoded token streams: every matrix of every layer and the head
+  const F = m.config, byName = new Map(m.manifest.tensors.map(t => [t.name, t]));
+  const mats = m.arch === 'llama' ? [...F.layer.flatMap(L => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]), F.head] : [];
+  result.decode_weight_bytes = mats.reduce((a, n) => a + (byName.get(n)?.bytes || 0), 0);
+  return { result, out, model: m };
+}
