@@ -123,6 +123,20 @@ static const char add_src[] =
     "  a[i] = a[i] + b[i];\n"
     "}\n";
 
+/* a row range into a longer buffer (the new values into the KV cache) without ending the pass */
+static const char copy_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let i = flat(wg, li);\n"
+    "  if (i >= pu(0u)) { return; }\n"
+    "  y[pu(1u) + i] = x[i];\n"
+    "}\n";
+
 /* one invocation per (token, head, i < hd/2): the pair (i, i + hd/2) */
 static const char rope_src[] =
     PARAMS
@@ -222,6 +236,7 @@ static const struct {
       {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3}, bias_act_src},
     {{"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3}, silu_mul_src},
     {{"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3}, add_src},
+    {{"copy", 256, EW, "{count, dst_offset}", {{0, "x", R}, {1, "y", RW}, {2, "params", U}}, 3}, copy_src},
     {{"rope", 256, "count = n*heads*hd/2; " EW, "{n, heads, hd, pos0, dst_row0}",
       {{0, "x", R}, {1, "table", R}, {2, "y", RW}, {3, "params", U}}, 4}, rope_src},
     {{"attention", 64, "(heads, n, 1)",

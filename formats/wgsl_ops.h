@@ -20,6 +20,7 @@
  *                 act: 0 none, 1 gelu (erf), 2 gelu (tanh), 3 relu, 4 silu
  *      silu_mul   g rw, u r, p u           P{count}            g = silu(g) * u
  *      add        a rw, b r, p u           P{count}            a = a + b
+ *      copy       x r, y rw, p u           P{count, dst_offset} y[dst_offset + i] = x[i]
  *      rope       x r, tab r, y rw, p u    P{n, heads, hd, pos0, dst_row0}: rotary embedding in
  *                 the "rotate half" layout; tab[pos][i] = (cos, sin) of pos * theta^(-2i/hd)
  *                 (a table the runtime computes in double, as the C reference does);

@@ -80,12 +80,25 @@ async function node(origin) {
   const { runModel } = await import(pathToFileURL(path.join(root, 'tools/web/run-core.js')).href);
   const tb = fs.readFileSync(tokensFile);
   const tokens = Array.from(new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.byteLength)));
-  const { result, out } = await runModel({ bundle: `${origin}/b/manifest.json`, tokens, generate, maxSeq, chunk });
+  const { result, out, model } = await runModel({ bundle: `${origin}/b/manifest.json`, tokens, generate, maxSeq, chunk });
   fs.writeFileSync(path.join(outDir, 'out.f32'), Buffer.from(out.buffer, out.byteOffset, out.byteLength));
   if (args.includes('--bench')) {
     const B = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpubench.mjs')).href);
     const { device } = await B.openBenchDevice();
     result.read_ceiling_gbs = await B.readCeiling(device, B.timer(device));
+    if (model.arch === 'llama') {
+      // where a decoded token's time goes: one submit + map round trip with no work, the CPU
+      // time to encode and submit one token's passes, and the rate without reading logits back
+      const dev = model.device, rt = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now(), rb = dev.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+        const enc = dev.createCommandEncoder(); enc.clearBuffer(rb); dev.queue.submit([enc.finish()]);
+        await rb.mapAsync(GPUMapMode.READ); rb.destroy(); rt.push(performance.now() - t);
+      }
+      result.map_roundtrip_ms = rt.sort((a, b) => a - b)[10];
+      result.decode_encode_ms = model.stats.encode_ms;
+      result.decode_unread_tokens_per_s = await model.timeDecode(64, Math.min(tokens.length, model.maxSeq - 65));
+    }
     if (result.decode_tokens_per_s) result.decode_weight_gbs = result.decode_weight_bytes * result.decode_tokens_per_s / 1e9;
   }
   return result;

@@ -213,7 +213,7 @@ export async function loadModel(manifestUrl, opts = {}) {
       await linear(prog, st, L.wv, A.h, A.v); await bias(A.v, L.bv, KV);
       await op(prog, st, 'rope', [A.q, ropeTab, A.qr], c => [c.n, nh, hd, c.pos0, 0], c => ew(c.n * nh * hd / 2));
       await op(prog, st, 'rope', [A.k, ropeTab, C.k], c => [c.n, nkv, hd, c.pos0, c.pos0], c => ew(c.n * nkv * hd / 2));
-      st.steps.push({ copies: c => [[A.v, 0, C.v, c.pos0 * KV * 4, c.n * KV * 4]] });
+      await op(prog, st, 'copy', [A.v, C.v], c => [c.n * KV, c.pos0 * KV], c => ew(c.n * KV));
       await op(prog, st, 'attention', [A.qr, C.k, C.v, mask, A.scores, A.att],
                c => [c.n, nh, nkv, hd, c.pos0, 1, 0, maxSeq, f32bits(1 / Math.sqrt(hd))], c => [nh, c.n]);
       await linear(prog, st, L.wo, A.att, A.o); await add(A.x, A.o, H);
@@ -237,24 +237,16 @@ export async function loadModel(manifestUrl, opts = {}) {
 
   // run stages [from, to) of a program on c = {n, pos0, ids, pos, types}; `after` adds commands
   async function execute(prog, c, stages, after) {
-    let enc = dev.createCommandEncoder();
-    const fill = st => { for (const s of st.steps) if (s.params) prog.mirror.set(s.params(c), s.slot * 64); };
-    // once every stage is built (after the first call), one write of the parameters per call
-    const allBuilt = stages.every(si => prog.stages[si].built);
-    if (allBuilt) {
-      stages.forEach(si => fill(prog.stages[si]));
-      const lo = stages[0] * SLOTS * 64, hi = stages.at(-1) * SLOTS * 64 + prog.stages[stages.at(-1)].next * 64;
-      dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, hi - lo);
-    }
+    let enc = dev.createCommandEncoder(), pass = null;
     for (const si of stages) {
       const st = prog.stages[si];
-      if (!st.built) { dev.queue.submit([enc.finish()]); await st.promise; enc = dev.createCommandEncoder(); }
-      if (!allBuilt) {
-        const lo = si * SLOTS * 64;
-        fill(st);
-        dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, st.next * 64);
+      if (!st.built) {
+        if (pass) { pass.end(); pass = null; }
+        dev.queue.submit([enc.finish()]); await st.promise; enc = dev.createCommandEncoder();
       }
-      let pass = null;
+      const lo = si * SLOTS * 64;
+      for (const s of st.steps) if (s.params) prog.mirror.set(s.params(c), s.slot * 64);
+      dev.queue.writeBuffer(prog.arena, lo * 4, prog.mirror, lo, st.next * 64);
       for (const s of st.steps) {
         s.prepare?.(c);
         if (s.copies) {
@@ -267,8 +259,8 @@ export async function loadModel(manifestUrl, opts = {}) {
         pass ??= enc.beginComputePass();
         pass.setPipeline(s.pipe); pass.setBindGroup(0, s.bg); pass.dispatchWorkgroups(g[0], g[1]);
       }
-      if (pass) pass.end();
     }
+    if (pass) pass.end();
     const r = after?.(enc);
     dev.queue.submit([enc.finish()]);
     return r;
@@ -289,7 +281,7 @@ export async function loadModel(manifestUrl, opts = {}) {
   const kinds = llama ? ['gemm', 'gemv', 'gather', 'dequantize'] : ['gemm', 'gather', 'dequantize'];
   const formats = [...new Set(man.tensors.filter(t => t.format !== 'raw').map(t => t.format))];
   await Promise.all([...formats.flatMap(f => kinds.filter(k => man.kernels.by_profile[b.profile]?.[f]?.[k]).map(k => b.pipeline(f, k))),
-                     ...['rmsnorm', 'layernorm', 'bias_act', 'silu_mul', 'add', 'rope', 'attention'].map(o => b.opPipeline(o))]);
+                     ...['rmsnorm', 'layernorm', 'bias_act', 'silu_mul', 'add', 'copy', 'rope', 'attention'].map(o => b.opPipeline(o))]);
   const P = program(N), D = llama ? program(1) : null;
   const stagesAll = stageNames.map((_, i) => i), stagesBody = stagesAll.slice(0, -1);
   const ready = Promise.all([...P.stages, ...(D ? D.stages : [])].map(s => s.promise)).then(() => { stats.load_ms = performance.now() - t0; });
@@ -321,11 +313,13 @@ export async function loadModel(manifestUrl, opts = {}) {
     for (const p of parts) { o.set(p, at); at += p.length; }
     return o;
   }
-  async function decode(id) {
+  async function decode(id, wantLogits = true) {
     if (pos + 1 > maxSeq) throw new Error(`wgpack: ${pos + 1} positions exceed the cache (${maxSeq})`);
-    const rb = await execute(D, { n: 1, pos0: pos, ids: [id] }, stagesAll, enc => readback(enc, D.A.logits, 0, F.vocab * 4));
+    const t = performance.now();
+    const rb = await execute(D, { n: 1, pos0: pos, ids: [id] }, stagesAll, enc => wantLogits && readback(enc, D.A.logits, 0, F.vocab * 4));
+    stats.encode_ms = performance.now() - t;
     pos++;
-    return read(rb);
+    return wantLogits ? read(rb) : null;
   }
   async function encode(ids, opts2 = {}) {
     const n = ids.length;
@@ -340,6 +334,15 @@ export async function loadModel(manifestUrl, opts = {}) {
   const model = {
     manifest: man, arch: F.arch, config: F, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
     reset() { pos = 0; },
+    // benchmark: `steps` decode passes from position pos0 without reading the logits back
+    // (what the GPU and the command encoding sustain), then one that reads them; tokens/s
+    async timeDecode(steps, pos0 = 0) {
+      pos = pos0;
+      const t = performance.now();
+      for (let i = 0; i < steps; i++) await decode(0, false);
+      await decode(0, true);
+      return (steps + 1) / ((performance.now() - t) / 1000);
+    },
     // logits [n][vocab] (decoders; the KV cache restarts) or the last hidden state [n][hidden]
     async forward(ids, o = {}) {
       checkIds(ids);
