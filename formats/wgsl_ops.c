@@ -162,60 +162,71 @@ static const char rope_src[] =
     "  y[dst + i + hh] = x1 * cs.x + x0 * cs.y;\n"
     "}\n";
 
-/* one workgroup of 64 per (head, query): scores into the scratch rows, max and sum by tree
- * reductions, then each invocation owns output dimensions */
+/* one workgroup of 256 per (head, query). Scores: one invocation per key (vec4 dot products)
+ * into the scratch row; max and sum by tree reductions; output: hd/4 vec4 columns x 256/(hd/4)
+ * key slices, each invocation summing its slice's keys, then the slices summed in workgroup
+ * memory. (A decoded token has only `heads` workgroups: the work per invocation must be short.) */
 static const char attention_src[] =
     PARAMS
-    "@group(0) @binding(0) var<storage, read> q: array<f32>;\n"
-    "@group(0) @binding(1) var<storage, read> kc: array<f32>;\n"
-    "@group(0) @binding(2) var<storage, read> vc: array<f32>;\n"
+    "@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;\n"
+    "@group(0) @binding(1) var<storage, read> kc: array<vec4<f32>>;\n"
+    "@group(0) @binding(2) var<storage, read> vc: array<vec4<f32>>;\n"
     "@group(0) @binding(3) var<storage, read> mask: array<u32>;\n"
     "@group(0) @binding(4) var<storage, read_write> s: array<f32>;\n"
-    "@group(0) @binding(5) var<storage, read_write> o: array<f32>;\n"
+    "@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;\n"
     "@group(0) @binding(6) var<uniform> p: P;\n"
-    "var<workgroup> red: array<f32, 64>;\n"
+    "var<workgroup> red: array<f32, 256>;\n"
+    "var<workgroup> acc: array<vec4<f32>, 256>;\n"
     PF
     "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"
     "  workgroupBarrier();\n"
     "  red[li] = v;\n"
     "  workgroupBarrier();\n"
-    "  for (var w = 32u; w > 0u; w = w >> 1u) {\n"
+    "  for (var w = 128u; w > 0u; w = w >> 1u) {\n"
     "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n"
     "    workgroupBarrier();\n"
     "  }\n"
     "  return red[0];\n"
     "}\n"
-    "@compute @workgroup_size(64)\n"
+    "@compute @workgroup_size(256)\n"
     "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let heads = pu(1u); let kvh = pu(2u); let hd = pu(3u);\n"
+    "  let heads = pu(1u); let kvh = pu(2u); let hd4 = pu(3u) / 4u;\n"
     "  let h = wg.x; let t = wg.y;\n"
     "  let kh = h / (heads / kvh);\n"
     "  let causal = pu(5u) != 0u;\n"
     "  let L = select(pu(6u), pu(4u) + t + 1u, causal);\n"
-    "  let qb = (t * heads + h) * hd;\n"
+    "  let qb = (t * heads + h) * hd4;\n"
     "  let sb = (t * heads + h) * pu(7u);\n"
     "  let scale = pf(8u);\n"
     "  let lowest = bitcast<f32>(0xff7fffffu);\n"
     "  var mx = lowest;\n"
-    "  for (var j = li; j < L; j = j + 64u) {\n"
-    "    let kb = (j * kvh + kh) * hd;\n"
-    "    var d = 0.0;\n"
-    "    for (var i = 0u; i < hd; i = i + 1u) { d = d + q[qb + i] * kc[kb + i]; }\n"
-    "    d = d * scale;\n"
+    "  for (var j = li; j < L; j = j + 256u) {\n"
+    "    let kb = (j * kvh + kh) * hd4;\n"
+    "    var d4 = vec4<f32>(0.0);\n"
+    "    for (var i = 0u; i < hd4; i = i + 1u) { d4 = d4 + q[qb + i] * kc[kb + i]; }\n"
+    "    var d = ((d4.x + d4.y) + (d4.z + d4.w)) * scale;\n"
     "    if (!causal && mask[j] == 0u) { d = d + lowest; }\n"
     "    s[sb + j] = d;\n"
     "    mx = max(mx, d);\n"
     "  }\n"
     "  let M = wred(li, mx, true);\n"
     "  var sum = 0.0;\n"
-    "  for (var j = li; j < L; j = j + 64u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
+    "  for (var j = li; j < L; j = j + 256u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
     "  let S = wred(li, sum, false);\n"
     "  storageBarrier();\n"
     "  workgroupBarrier();\n"
-    "  for (var i = li; i < hd; i = i + 64u) {\n"
-    "    var a = 0.0;\n"
-    "    for (var j = 0u; j < L; j = j + 1u) { a = a + s[sb + j] * vc[(j * kvh + kh) * hd + i]; }\n"
-    "    o[qb + i] = a / S;\n"
+    "  let slices = 256u / hd4;\n"
+    "  var a = vec4<f32>(0.0);\n"
+    "  if (li < slices * hd4) {\n"
+    "    let c = li % hd4;\n"
+    "    for (var j = li / hd4; j < L; j = j + slices) { a = a + s[sb + j] * vc[(j * kvh + kh) * hd4 + c]; }\n"
+    "  }\n"
+    "  acc[li] = a;\n"
+    "  workgroupBarrier();\n"
+    "  if (li < hd4) {\n"
+    "    var r = vec4<f32>(0.0);\n"
+    "    for (var k = 0u; k < slices; k = k + 1u) { r = r + acc[k * hd4 + li]; }\n"
+    "    o[qb + li] = r / S;\n"
     "  }\n"
     "}\n";
 
@@ -239,7 +250,7 @@ static const struct {
     {{"copy", 256, EW, "{count, dst_offset}", {{0, "x", R}, {1, "y", RW}, {2, "params", U}}, 3}, copy_src},
     {{"rope", 256, "count = n*heads*hd/2; " EW, "{n, heads, hd, pos0, dst_row0}",
       {{0, "x", R}, {1, "table", R}, {2, "y", RW}, {3, "params", U}}, 4}, rope_src},
-    {{"attention", 64, "(heads, n, 1)",
+    {{"attention", 256, "(heads, n, 1)",
       "{n, heads, kv_heads, hd, pos0, causal, T, stride, scale: f32 bits}",
       {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R}, {4, "scores", RW}, {5, "out", RW},
        {6, "params", U}}, 7}, attention_src},

@@ -12,7 +12,7 @@
  *  - Elementwise ops run 256 invocations per workgroup over `count` values:
  *      W = ceil(count/256): dispatch (min(W,65535), ceil(W/65535), 1).
  *    Norms run one workgroup per row: (n, 1, 1). Attention one workgroup per (head, query):
- *    (heads, n, 1).
+ *    (heads, n, 1); head_dim must be a multiple of 4 and at most 1024.
  *  - Ops (bindings in order; r = read-only storage, rw = read-write storage, u = uniform):
  *      rmsnorm    x r, w r, y rw, p u      P{n, H, eps}        y = w * x / sqrt(mean(x^2) + eps)
  *      layernorm  x r, w r, b r, y rw, p u P{n, H, eps}        y = (x - mean) / sqrt(var + eps) * w + b

@@ -143,6 +143,13 @@ json_t *wg_forward_describe(const wg_model *m, char *why, size_t n)
                  *mt ? mt : "none", m->family);
     if (!d && err.code)
         snprintf(why, n, "%s", err.msg);
+    json_int_t hd = d ? json_integer_value(json_object_get(d, "head_dim")) : 0;
+    if (d && (hd % 4 || hd > 1024)) { /* the attention kernel's vec4 columns (formats/wgsl_ops.h) */
+        snprintf(why, n, "head_dim %lld: the attention kernel needs a multiple of 4, at most 1024",
+                 (long long)hd);
+        json_decref(d);
+        d = NULL;
+    }
     free(pr.r);
     return d;
 }
