@@ -318,8 +318,7 @@ int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg
         goto fail;
     if ((rc = check_duplicates(m, err)))
         goto fail;
-    if (m->kind == WG_IN_SAFETENSORS) {
-        /* config.json beside the weights, if any */
+    {   /* config.json beside the weights, if any (beside model.onnx too: HF exports keep it) */
         char cfg[4096];
         const char *slash = strrchr(file, '/');
         int dl = slash ? (int)(slash - file) : 1;

@@ -25,10 +25,60 @@ typedef struct probe {
     size_t n, cap;
 } probe;
 
+/* Weight matrices an exporter renamed (ONNX: onnx::MatMul_123, stored transposed) are found by
+ * what the classifier made of the graph: the one tensor of that role in that layer. */
+static const struct {
+    const char *suffix;
+    wg_role role;
+} by_role[] = {
+    {"self_attn.q_proj.weight", WG_ROLE_ATTN_Q}, {"self_attn.k_proj.weight", WG_ROLE_ATTN_K},
+    {"self_attn.v_proj.weight", WG_ROLE_ATTN_V}, {"self_attn.o_proj.weight", WG_ROLE_ATTN_OUT},
+    {"mlp.gate_proj.weight", WG_ROLE_FFN_GATE}, {"mlp.up_proj.weight", WG_ROLE_FFN_UP},
+    {"mlp.down_proj.weight", WG_ROLE_FFN_DOWN}, {"lm_head.weight", WG_ROLE_HEAD},
+    {"attention.self.query.weight", WG_ROLE_ATTN_Q}, {"attention.self.key.weight", WG_ROLE_ATTN_K},
+    {"attention.self.value.weight", WG_ROLE_ATTN_V},
+    {"attention.output.dense.weight", WG_ROLE_ATTN_OUT},
+    {"intermediate.dense.weight", WG_ROLE_FFN_UP}, {".output.dense.weight", WG_ROLE_FFN_DOWN},
+    {"attention.q_lin.weight", WG_ROLE_ATTN_Q}, {"attention.k_lin.weight", WG_ROLE_ATTN_K},
+    {"attention.v_lin.weight", WG_ROLE_ATTN_V}, {"attention.out_lin.weight", WG_ROLE_ATTN_OUT},
+    {"ffn.lin1.weight", WG_ROLE_FFN_UP}, {"ffn.lin2.weight", WG_ROLE_FFN_DOWN},
+};
+
+static int layer_of(const char *name)
+{
+    const char *p = strstr(name, "layers.");
+    p = p ? p + 7 : (p = strstr(name, "layer.")) ? p + 6 : NULL;
+    return p && *p >= '0' && *p <= '9' ? atoi(p) : -1;
+}
+
+static const wg_tensor *find_by_role(const wg_model *m, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t r = 0; r < sizeof by_role / sizeof *by_role; r++) {
+        size_t k = strlen(by_role[r].suffix);
+        if (n < k || strcmp(name + n - k, by_role[r].suffix))
+            continue;
+        if (by_role[r].role == WG_ROLE_FFN_DOWN && strstr(name, "attention.output"))
+            continue; /* BERT's attention.output.dense is the attention's output projection */
+        const wg_tensor *hit = NULL;
+        int layer = layer_of(name);
+        for (size_t i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].role == by_role[r].role && m->tensors[i].layer == layer) {
+                if (hit)
+                    return NULL; /* ambiguous: not a guess */
+                hit = &m->tensors[i];
+            }
+        return hit;
+    }
+    return NULL;
+}
+
 static float *probe_get(void *ctx, const char *name, int64_t *rows, int64_t *K)
 {
     probe *pr = ctx;
     const wg_tensor *t = wg_model_find(pr->m, name);
+    if (!t && pr->m->kind == WG_IN_ONNX)
+        t = find_by_role(pr->m, name);
     if (!t)
         return NULL;
     if (pr->n == pr->cap) {
