@@ -1,5 +1,5 @@
 /* convert/run.c — `wgpack run BUNDLE (--text FILE | --tokens FILE) [options]`: run a bundle's
- * model in a real WebGPU (headless Chromium, or Node with Dawn) through
+ * model in a real WebGPU (headless Chromium, Node with Dawn, or Deno's wgpu) through
  * tools/web/run_model.mjs, and hold its output to the C reference forward pass of the same
  * stored (quantized) weights (verify/bundle_ref.c): NLL, largest |logit difference|, top-1
  * agreement and the greedy continuation for decoders; cosine and relative error of the last
@@ -50,7 +50,8 @@ static const char *run_help =
     "  --max-tokens N       use the first N tokens (default 512; cut to the position table)\n"
     "  --generate N         also generate N tokens greedily (decoders); each is checked\n"
     "                       against the reference's argmax after the runtime's own prefix\n"
-    "  --engine E           chromium (default: headless Chromium, its adapter) or node (Dawn)\n"
+    "  --engine E           chromium (default: headless Chromium, its adapter), node (Dawn)\n"
+    "                       or deno (Deno's WebGPU: wgpu and naga, Firefox's stack)\n"
     "  --max-seq N          the runtime's sequence capacity (KV cache), passed to the runner\n"
     "  --timeout S          stop the runner after S seconds (default 900)\n"
     "  --threads N          threads of the C reference (results identical for any N)\n"
@@ -60,7 +61,7 @@ static const char *run_help =
     "  --runtime-out FILE   write the runtime's f32 output [tokens][vocab or hidden]\n"
     "  --json               one JSON object on stdout\n"
     "  exit: 0 agrees, 2 bundle or input cannot run, 4 runner failed, 5 disagrees\n"
-    "  env: WGPACK_TOOLS (the tools directory), WGPACK_NODE (the node binary)\n";
+    "  env: WGPACK_TOOLS (the tools directory), WGPACK_NODE, WGPACK_DENO (the binaries)\n";
 
 typedef struct run_opts {
     const char *dir, *tokens, *engine, *ref_out, *rt_out;
@@ -123,8 +124,8 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         o->max_seq < 0 || o->timeout_s < 1)
         return cli_usage("run", "--max-tokens must be 2..65536, --generate 0..65536, --max-seq "
                          ">= 0 and --timeout >= 1");
-    if (strcmp(o->engine, "chromium") && strcmp(o->engine, "node"))
-        return cli_usage("run", "--engine must be chromium or node");
+    if (strcmp(o->engine, "chromium") && strcmp(o->engine, "node") && strcmp(o->engine, "deno"))
+        return cli_usage("run", "--engine must be chromium, node or deno");
     if (o->ref_only && (o->no_ref || o->generate || o->rt_out))
         return cli_usage("run", "--reference-only runs no runtime (no --no-reference, "
                          "--generate or --runtime-out)");
@@ -261,6 +262,27 @@ static int check_result(const wg_manifest *m, const run_opts *o, int n, int dim,
 }
 
 /* node tools/web/run_model.mjs --engine E --bundle DIR --tokens F --out D [...] in work/ */
+/* the engine's runner: node for chromium and node; Deno ($WGPACK_DENO, else the npm package's,
+ * else deno on PATH) running the same script for deno */
+static int spawn_engine(const run_opts *o, char **args, const char *root, const char *log,
+                        int *st, wg_error *err)
+{
+    if (strcmp(o->engine, "deno"))
+        return wg_node_run(args, root, log, o->timeout_s, st, err);
+    static const char *const env[] = {"DENO_NO_PACKAGE_JSON=1", NULL};
+    char deno[PATH_MAX], *dargs[24] = {"run", "--unstable-webgpu", "--no-config", "-A"};
+    const char *d = getenv("WGPACK_DENO");
+    snprintf(deno, sizeof deno, "%s/node_modules/.bin/deno", root);
+    if (d && *d)
+        snprintf(deno, sizeof deno, "%s", d);
+    else if (access(deno, X_OK))
+        snprintf(deno, sizeof deno, "deno");
+    for (int i = 0; args[i] && i < 19; i++)
+        dargs[4 + i] = args[i];
+    return wg_tool_run(deno, dargs, env, root, log, o->timeout_s, st, err);
+}
+
+/* RUNNER tools/web/run_model.mjs --engine E --bundle DIR --tokens F --out D [...] in work/ */
 static int spawn_runtime(const run_opts *o, const char *work, int *st, wg_error *err)
 {
     char script[PATH_MAX], root[PATH_MAX], bundle[PATH_MAX], tok[PATH_MAX], out[PATH_MAX],
@@ -288,7 +310,7 @@ static int spawn_runtime(const run_opts *o, const char *work, int *st, wg_error 
     }
     if (mkdir(out, 0700))
         return wg_fail(err, WG_EIO, out, "cannot create: %s", strerror(errno));
-    return wg_node_run(args, root, log, o->timeout_s, st, err);
+    return spawn_engine(o, args, root, log, st, err);
 }
 
 static int run_runtime(const run_opts *o, const wg_manifest *m, const char *work,
