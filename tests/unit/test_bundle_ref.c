@@ -35,6 +35,7 @@ static float *quantized(void *ctx, const char *name, int64_t *rows, int64_t *K)
     return w;
 }
 
+/* a bundle of `model` in the default (mixed) plan under a fresh directory (dir) */
 static wg_model *bundle(const char *model, char *dir, size_t n, wg_plan_entry **plan)
 {
     wg_model *m;
