@@ -82,7 +82,8 @@ static char **env_plus(const char *const *add)
     char **env = calloc(ne + na + 1, sizeof *env);
     if (env) {
         memcpy(env, environ, ne * sizeof *env);
-        memcpy(env + ne, add, na * sizeof *env);
+        if (na)
+            memcpy(env + ne, add, na * sizeof *env);
     }
     return env;
 }
