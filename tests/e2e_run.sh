@@ -2,7 +2,8 @@
 # tools/web/run_model.mjs) against the C reference of the same stored weights, and everything
 # that must be refused before a runtime starts. Sourced by tests/run; uses wg, assert_json
 # (tests/e2e.sh) and refused (tests/e2e_hostile.sh). The runtime tests need node_modules
-# (playwright-core, webgpu: tools/npm-deps.sh) and /usr/bin/chromium; they fail without them.
+# (playwright-core, webgpu, deno: tools/npm-deps.sh) and /usr/bin/chromium; they fail without
+# them.
 
 # run_refused RC MSG NAME ARGS...: `wgpack run ARGS` exits RC with one line naming NAME and
 # MSG, nothing on stdout, no work directory left behind and no --reference-out written
@@ -119,6 +120,14 @@ t_run_default_model_in_chromium_mixed_and_budget() {
   # the text report says the same
   wg run "$TMPDIR/m" --text tools/train_tiny_lm.py --max-tokens 32 > "$TMPDIR/r.txt" || return 1
   grep -q "^verdict:   agrees with the C reference" "$TMPDIR/r.txt" || return 1
+}
+
+# the same bundle through Firefox's stack (Deno's WebGPU: wgpu + naga), on whatever adapter
+# Deno finds here
+t_run_default_model_in_deno() {
+  wg build models/tinyllama -o "$TMPDIR/m" > /dev/null || return 1
+  wg run "$TMPDIR/m" --text tools/train_tiny_lm.py --max-tokens 64 --generate 4 --engine deno --json > "$TMPDIR/run.json" || { cat "$TMPDIR/run.json"; return 1; }
+  assert_json "$TMPDIR/run.json" 'j.agrees===true && j.engine==="deno" && j.top1_agreement===1 && j.greedy_matches===4' || return 1
 }
 
 t_run_encoder_in_chromium() {

@@ -71,18 +71,36 @@ static bool wait_limited(pid_t pid, int timeout_s, int *status)
     }
 }
 
-int wg_node_run(char *const *args, const char *cwd, const char *log, int timeout_s, int *status,
-                wg_error *err)
+/* environ plus add[] (NULL-terminated), in one allocation the caller frees */
+static char **env_plus(const char *const *add)
 {
-    const char *node = getenv("WGPACK_NODE");
-    node = node && *node ? node : "node";
+    size_t ne = 0, na = 0;
+    while (environ[ne])
+        ne++;
+    while (add && add[na])
+        na++;
+    char **env = calloc(ne + na + 1, sizeof *env);
+    if (env) {
+        memcpy(env, environ, ne * sizeof *env);
+        if (na)
+            memcpy(env + ne, add, na * sizeof *env);
+    }
+    return env;
+}
+
+int wg_tool_run(const char *program, char *const *args, const char *const *env_add,
+                const char *cwd, const char *log, int timeout_s, int *status, wg_error *err)
+{
     size_t na = 0;
     while (args[na])
         na++;
-    char **argv = calloc(na + 2, sizeof *argv);
-    if (!argv)
+    char **argv = calloc(na + 2, sizeof *argv), **env = env_plus(env_add);
+    if (!argv || !env) {
+        free(argv);
+        free(env);
         return wg_fail(err, WG_EIO, NULL, "out of memory");
-    argv[0] = (char *)node;
+    }
+    argv[0] = (char *)program;
     memcpy(argv + 1, args, na * sizeof *argv);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -92,15 +110,26 @@ int wg_node_run(char *const *args, const char *cwd, const char *log, int timeout
     if (cwd)
         posix_spawn_file_actions_addchdir_np(&fa, cwd);
     pid_t pid;
-    int rc = posix_spawnp(&pid, node, &fa, NULL, argv, environ);
+    int rc = posix_spawnp(&pid, program, &fa, NULL, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     free(argv);
+    free(env);
     if (rc)
-        return wg_fail(err, WG_EIO, NULL, "cannot run '%s' (Node.js is needed): %s", node,
-                       strerror(rc));
+        return wg_fail(err, WG_EIO, NULL, "cannot run '%s': %s", program, strerror(rc));
     if (!wait_limited(pid, timeout_s, status))
         return wg_fail(err, WG_EIO, args[0], "no result within %d s: stopped", timeout_s);
     return 0;
+}
+
+int wg_node_run(char *const *args, const char *cwd, const char *log, int timeout_s, int *status,
+                wg_error *err)
+{
+    const char *node = getenv("WGPACK_NODE");
+    int rc = wg_tool_run(node && *node ? node : "node", args, NULL, cwd, log, timeout_s, status, err);
+    if (rc && !strncmp(err->msg, "cannot run", 10)) /* say what it is for */
+        snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
+                 " (Node.js is needed)");
+    return rc;
 }
 
 static bool names_error(const char *l)

@@ -15,10 +15,14 @@
  * the path, root (may be NULL) the directory holding TOOLS (a repository's root). Both n bytes. */
 bool wg_tool_find(const char *rel, const char *env_dir, char *script, char *root, size_t n);
 
-/* Run `node ARGS...` ($WGPACK_NODE, else node on PATH) in cwd (NULL: ours), stdin from
+/* Run `PROGRAM ARGS...` (PATH searched when it has no '/') in cwd (NULL: ours) with our
+ * environment plus env_add ("NAME=value" strings, NULL-terminated, or NULL), stdin from
  * /dev/null, stdout and stderr into the file log. Waits at most timeout_s seconds (0: no
  * limit), then kills it (SIGTERM, SIGKILL 5 s later) and fails. Returns 0 with the wait status
  * in *status, or WG_EIO (cannot start, timed out). */
+int wg_tool_run(const char *program, char *const *args, const char *const *env_add,
+                const char *cwd, const char *log, int timeout_s, int *status, wg_error *err);
+/* wg_tool_run of $WGPACK_NODE, else node on PATH */
 int wg_node_run(char *const *args, const char *cwd, const char *log, int timeout_s, int *status,
                 wg_error *err);
 

@@ -35,7 +35,7 @@ static float *quantized(void *ctx, const char *name, int64_t *rows, int64_t *K)
     return w;
 }
 
-/* a bundle of `model` in the default (mixed) plan under a fresh directory; *plan for the getter */
+/* a bundle of `model` in the default (mixed) plan under a fresh directory (dir) */
 static wg_model *bundle(const char *model, char *dir, size_t n, wg_plan_entry **plan)
 {
     wg_model *m;
@@ -56,11 +56,31 @@ static wg_model *bundle(const char *model, char *dir, size_t n, wg_plan_entry **
     return m;
 }
 
-static void cleanup(const char *dir)
+/* a bundle of a model in the default (mixed) plan under a fresh directory, its manifest read */
+typedef struct fixture {
+    char dir[512];
+    wg_model *m;
+    wg_plan_entry *plan;
+    wg_manifest man;
+    getter g;
+} fixture;
+
+static void open_fixture(fixture *f, const char *model)
+{
+    wg_error err = {0};
+    f->m = bundle(model, f->dir, sizeof f->dir, &f->plan);
+    cr_assert_eq(wg_manifest_read(f->dir, &f->man, &err), 0, "%s", err.msg);
+    f->g = (getter){f->m, f->plan};
+}
+
+static void close_fixture(fixture *f)
 {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strrchr(dir, '/') - dir), dir);
+    wg_manifest_free(&f->man);
+    snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strrchr(f->dir, '/') - f->dir), f->dir);
     cr_assert_eq(system(cmd), 0);
+    free(f->plan);
+    wg_model_free(f->m);
 }
 
 static void same(const float *a, const float *b, size_t n, const char *what)
@@ -72,17 +92,13 @@ static void same(const float *a, const float *b, size_t n, const char *what)
 
 Test(bundle_ref, llama_is_verify_of_the_same_plan)
 {
-    char dir[512];
-    wg_plan_entry *plan;
-    wg_model *m = bundle("models/tinyllama", dir, sizeof dir, &plan);
-    wg_manifest man;
-    wg_error err = {0};
-    cr_assert_eq(wg_manifest_read(dir, &man, &err), 0, "%s", err.msg);
-    cr_assert(man.forward && man.forward->arch == WG_FWD_LLAMA);
+    fixture f;
+    open_fixture(&f, "models/tinyllama");
+    cr_assert(f.man.forward && f.man.forward->arch == WG_FWD_LLAMA);
     wg_llama a, b;
-    getter g = {m, plan};
-    cr_assert_eq(wg_llama_from_forward(&a, dir, &man, &err), 0, "%s", err.msg);
-    cr_assert_eq(wg_llama_load(&b, m, quantized, &g, &err), 0, "%s", err.msg);
+    wg_error err = {0};
+    cr_assert_eq(wg_llama_from_forward(&a, f.dir, &f.man, &err), 0, "%s", err.msg);
+    cr_assert_eq(wg_llama_load(&b, f.m, quantized, &f.g, &err), 0, "%s", err.msg);
     cr_assert(a.layers == b.layers && a.hidden == b.hidden && a.kv_heads == b.kv_heads &&
               a.head_dim == b.head_dim && a.inter == b.inter && a.vocab == b.vocab &&
               a.eps == b.eps && a.theta == b.theta);
@@ -108,24 +124,17 @@ Test(bundle_ref, llama_is_verify_of_the_same_plan)
     same(za, zb, 48 * V, "logits");
     free(za), free(zb);
     wg_llama_free(&a), wg_llama_free(&b);
-    wg_manifest_free(&man);
-    cleanup(dir);
-    free(plan);
-    wg_model_free(m);
+    close_fixture(&f);
 }
 
 Test(bundle_ref, bert_is_verify_of_the_same_plan)
 {
-    char dir[512];
-    wg_plan_entry *plan;
-    wg_model *m = bundle("models/tinybert", dir, sizeof dir, &plan);
-    wg_manifest man;
-    wg_error err = {0};
-    cr_assert_eq(wg_manifest_read(dir, &man, &err), 0, "%s", err.msg);
+    fixture f;
+    open_fixture(&f, "models/tinybert");
     wg_bert a, b;
-    getter g = {m, plan};
-    cr_assert_eq(wg_bert_from_forward(&a, dir, &man, &err), 0, "%s", err.msg);
-    cr_assert_eq(wg_bert_load(&b, m, quantized, &g, &err), 0, "%s", err.msg);
+    wg_error err = {0};
+    cr_assert_eq(wg_bert_from_forward(&a, f.dir, &f.man, &err), 0, "%s", err.msg);
+    cr_assert_eq(wg_bert_load(&b, f.m, quantized, &f.g, &err), 0, "%s", err.msg);
     cr_assert(a.kind == b.kind && a.act == b.act && a.pad_id == b.pad_id && a.max_pos == b.max_pos &&
               a.type_vocab == b.type_vocab && a.eps == b.eps && a.inter == b.inter);
     int32_t ids[40];
@@ -138,13 +147,10 @@ Test(bundle_ref, bert_is_verify_of_the_same_plan)
     same(ha, hb, 40 * H, "last hidden state");
     /* a llama constructor refuses an encoder's section */
     wg_llama lm;
-    cr_assert_eq(wg_llama_from_forward(&lm, dir, &man, &err), WG_EINPUT);
+    cr_assert_eq(wg_llama_from_forward(&lm, f.dir, &f.man, &err), WG_EINPUT);
     free(ha), free(hb);
     wg_bert_free(&a), wg_bert_free(&b);
-    wg_manifest_free(&man);
-    cleanup(dir);
-    free(plan);
-    wg_model_free(m);
+    close_fixture(&f);
 }
 
 Test(bundle_ref, tolerance_helpers)
