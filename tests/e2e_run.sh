@@ -146,3 +146,19 @@ t_run_corrupted_shard_fails_cleanly() {
   refused 2 "integrity check failed" "$s" wg run "$TMPDIR/b" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
   ! ls "$TMPDIR" | grep -q '^wgpack-run-' || return 1
 }
+
+# a bundle of an ONNX source (HF export of the BERT fixture: weight matrices renamed
+# onnx::MatMul_*, stored transposed; the forward section finds them by role and layer), fp16 so
+# that the runtime's output can be held to ONNX Runtime's own on the original model too
+t_run_onnx_source_in_chromium_matches_onnxruntime() {
+  wg build models/tinybert-onnx -o "$TMPDIR/o" --preset fp16 > /dev/null || return 1
+  assert_json "$TMPDIR/o/manifest.json" 'j.forward.arch==="bert" && /^onnx::MatMul_/.test(j.forward.layer[0].wq)' || return 1
+  head -c 264 models/tinybert-onnx/ref_ids.i32 > "$TMPDIR/ids.i32"   # the first sequence: 66 ids, mask all 1
+  run_agrees "$TMPDIR/o" --tokens "$TMPDIR/ids.i32" --runtime-out "$TMPDIR/h.f32" || return 1
+  node -e '
+    const fs = require("fs"), rd = f => { const b = fs.readFileSync(f); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+    const a = rd(process.argv[1]), r = rd(process.argv[2]).subarray(0, a.length);
+    let mx = 0; for (let i = 0; i < a.length; i++) mx = Math.max(mx, Math.abs(a[i] - r[i]));
+    console.log("max |runtime - onnxruntime|", mx);
+    process.exit(a.length === 66 * 128 && mx < 1e-4 ? 0 : 1);' "$TMPDIR/h.f32" models/tinybert-onnx/ref_hidden.f32 || return 1
+}
