@@ -90,6 +90,31 @@ static json_t *lookup(json_t *root, const char *key)
     return NULL;
 }
 
+/* rope_scaling {type | rope_type, factor, low_freq_factor, high_freq_factor,
+ * original_max_position_embeddings}, or the same keys in transformers 5's rope_parameters */
+static void read_rope_scaling(wg_hfconfig *c, json_t *root)
+{
+    json_t *rs = lookup(root, "rope_scaling"), *v;
+    if (!json_is_object(rs))
+        rs = lookup(root, "rope_parameters");
+    if (json_is_object(rs)) {
+        v = json_object_get(rs, "rope_type");
+        if (!json_is_string(v))
+            v = json_object_get(rs, "type");
+        if (json_is_string(v) && strcmp(json_string_value(v), "default"))
+            snprintf(c->rope_type, sizeof c->rope_type, "%s", json_string_value(v));
+        const char *keys[] = {"factor", "low_freq_factor", "high_freq_factor"};
+        double *dst[] = {&c->rope_factor, &c->rope_low_freq, &c->rope_high_freq};
+        for (int k = 0; k < 3; k++)
+            if (json_is_number(v = json_object_get(rs, keys[k])))
+                *dst[k] = json_number_value(v);
+        if (json_is_integer(v = json_object_get(rs, "original_max_position_embeddings")))
+            c->rope_orig_max = json_integer_value(v);
+    }
+    if (json_is_number(v = lookup(root, "partial_rotary_factor")))
+        c->rope_partial = json_number_value(v);
+}
+
 int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
 {
     json_error_t jerr;
@@ -135,6 +160,7 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
     }
     if (json_is_number(v))
         c->rope_theta = json_number_value(v);
+    read_rope_scaling(c, root);
     v = lookup(root, "layer_norm_eps");
     if (!json_is_number(v))
         v = lookup(root, "layer_norm_epsilon");

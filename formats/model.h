@@ -131,6 +131,12 @@ typedef struct wg_hfconfig {
         vocab_size, max_positions, sliding_window, encoder_layers, decoder_layers;
     int tie_word_embeddings; /* -1 unknown, 0, 1 */
     double rms_norm_eps, rope_theta; /* 0 when not given */
+    /* rope_scaling (or rope_parameters): its type ("" when none or "default"), factor,
+     * llama3's low/high frequency factors and original context; partial_rotary_factor (0: not
+     * given) */
+    char rope_type[24];
+    double rope_factor, rope_low_freq, rope_high_freq, rope_partial;
+    int64_t rope_orig_max;
     /* encoders (BERT family) */
     double layer_norm_eps;     /* layer_norm_eps / layer_norm_epsilon; 0 when not given */
     int64_t type_vocab_size;   /* token-type (segment) rows; 0 when not given */

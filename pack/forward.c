@@ -139,6 +139,10 @@ static json_t *llama_desc(const wg_model *m, probe *pr, wg_error *err)
         lm.eps, "rope_theta", lm.theta, "max_positions", (json_int_t)c->max_positions,
         "sliding_window", (json_int_t)c->sliding_window, "embed", name_of(pr, lm.embed),
         "final_norm", name_of(pr, lm.final_norm), "head", name_of(pr, lm.head), "layer", layers);
+    json_object_set_new(d, "rope_scaling", !lm.rope_type ? json_null() :
+        json_pack("{s:s, s:f, s:f, s:f, s:f}", "type", lm.rope_type == 1 ? "linear" : "llama3",
+                  "factor", lm.rope_factor, "low_freq_factor", lm.rope_low, "high_freq_factor",
+                  lm.rope_high, "original_max_positions", lm.rope_orig));
     wg_llama_free(&lm);
     return d;
 }

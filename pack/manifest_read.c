@@ -489,6 +489,17 @@ static int fwd_llama_facts(rd *r, json_t *o, wg_man_forward *f)
          !fwd_dim(o, "sliding_window", 0, MAX_DIM, &f->sliding_window)))
         return bad(r, "forward: kv_heads, rope_theta, max_positions or sliding_window missing or "
                    "out of range");
+    json_t *rs = json_object_get(o, "rope_scaling");
+    if (rs && !json_is_null(rs)) {
+        static const char *const types[] = {"linear", "llama3", NULL};
+        f->rope_type = one_of(json_string_value(json_object_get(rs, "type")), types) + 1;
+        if (!f->rope_type || !fwd_real(rs, "factor", &f->rope_factor) || f->rope_factor > 1e4 ||
+            (f->rope_type == 2 && (!fwd_real(rs, "low_freq_factor", &f->rope_low) ||
+                                   !fwd_real(rs, "high_freq_factor", &f->rope_high) ||
+                                   !fwd_real(rs, "original_max_positions", &f->rope_orig) ||
+                                   f->rope_high <= f->rope_low)))
+            return bad(r, "forward: rope_scaling is not a linear or llama3 scaling with factors in range");
+    }
     if (f->heads % f->kv_heads || f->head_dim % 2)
         return bad(r, "forward: heads (%d) must be a multiple of kv_heads (%d) and head_dim (%d) "
                    "even", f->heads, f->kv_heads, f->head_dim);

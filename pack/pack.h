@@ -151,6 +151,8 @@ typedef struct wg_man_forward {
     int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
     int max_pos, sliding_window, type_vocab, pad_id;
     double eps, theta;
+    int rope_type;            /* llama rope_scaling: 0 none, 1 linear, 2 llama3 (as wg_llama) */
+    double rope_factor, rope_low, rope_high, rope_orig;
     const struct wg_man_tensor **global; /* the arch's model-level roles, then */
     const struct wg_man_tensor **layer;  /* layers x its per-layer roles (NULL: optional, absent) */
 } wg_man_forward;

@@ -80,6 +80,8 @@ int wg_llama_from_forward(wg_llama *lm, const char *dir, const wg_manifest *m, w
     *lm = (wg_llama){.layers = f->layers, .hidden = f->hidden, .heads = f->heads,
                      .kv_heads = f->kv_heads, .head_dim = f->head_dim, .inter = f->inter,
                      .vocab = f->vocab, .eps = f->eps, .theta = f->theta,
+                     .rope_type = f->rope_type, .rope_factor = f->rope_factor,
+                     .rope_low = f->rope_low, .rope_high = f->rope_high, .rope_orig = f->rope_orig,
                      .l = calloc((size_t)f->layers, sizeof *lm->l)};
     rc = fill_model(lm, lm->l, sizeof *lm->l, llama_global, N_OF(llama_global), llama_layer,
                     N_OF(llama_layer), dir, m, err);

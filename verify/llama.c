@@ -44,6 +44,24 @@ int wg_llama_load(wg_llama *lm, const wg_model *m, wg_weight_fn get, void *ctx, 
     lm->vocab = (int)c->vocab_size;
     lm->eps = c->rms_norm_eps > 0 ? c->rms_norm_eps : 1e-6;
     lm->theta = c->rope_theta > 0 ? c->rope_theta : 10000.0;
+    if (c->rope_partial > 0 && c->rope_partial != 1)
+        return wg_fail(err, WG_EINPUT, m->path, "partial rotary embeddings (partial_rotary_factor "
+                       "%g) are not supported", c->rope_partial);
+    if (*c->rope_type) {
+        lm->rope_type = !strcmp(c->rope_type, "linear") ? 1 : !strcmp(c->rope_type, "llama3") ? 2 : 0;
+        lm->rope_factor = c->rope_factor;
+        lm->rope_low = c->rope_low_freq;
+        lm->rope_high = c->rope_high_freq;
+        lm->rope_orig = (double)c->rope_orig_max;
+        if (!lm->rope_type)
+            return wg_fail(err, WG_EINPUT, m->path, "rope scaling '%s' is not supported (linear "
+                           "and llama3 are)", c->rope_type);
+        if (!(lm->rope_factor >= 1 && lm->rope_factor <= 1e4) ||
+            (lm->rope_type == 2 && !(lm->rope_low > 0 && lm->rope_high > lm->rope_low &&
+                                     lm->rope_orig >= 1)))
+            return wg_fail(err, WG_EINPUT, m->path, "rope scaling '%s': factors out of range",
+                           c->rope_type);
+    }
     if (lm->layers <= 0 || lm->hidden <= 0 || lm->heads <= 0 || lm->inter <= 0 || lm->vocab <= 0 ||
         lm->heads % lm->kv_heads)
         return wg_fail(err, WG_EINPUT, m->path, "config.json lacks consistent layer/size facts");
@@ -118,14 +136,32 @@ static void rmsnorm(const float *x, const float *w, float *y, int n, int H, doub
     }
 }
 
-static void rope(float *v, int n, int nheads, int hd, double theta)
+double wg_rope_freq(const wg_llama *lm, int i)
 {
-    int half = hd / 2;
+    double f = pow(lm->theta, -2.0 * i / lm->head_dim);
+    if (lm->rope_type == 1)
+        return f / lm->rope_factor;
+    if (lm->rope_type == 2) { /* HF _compute_llama3_parameters */
+        double wavelen = 2 * M_PI / f, lo = lm->rope_orig / lm->rope_low,
+               hi = lm->rope_orig / lm->rope_high;
+        if (wavelen > lo)
+            return f / lm->rope_factor;
+        if (wavelen >= hi) {
+            double s = (lm->rope_orig / wavelen - lm->rope_low) / (lm->rope_high - lm->rope_low);
+            return (1 - s) * f / lm->rope_factor + s * f;
+        }
+    }
+    return f;
+}
+
+static void rope(const wg_llama *lm, float *v, int n, int nheads)
+{
+    int hd = lm->head_dim, half = hd / 2;
     for (int t = 0; t < n; t++)
         for (int h = 0; h < nheads; h++) {
             float *p = v + ((size_t)t * nheads + h) * hd;
             for (int i = 0; i < half; i++) {
-                double freq = pow(theta, -2.0 * i / hd), a = t * freq;
+                double freq = wg_rope_freq(lm, i), a = t * freq;
                 float c = (float)cos(a), s = (float)sin(a), x0 = p[i], x1 = p[i + half];
                 p[i] = x0 * c - x1 * s;
                 p[i + half] = x1 * c + x0 * s;
@@ -156,8 +192,8 @@ int wg_llama_forward(const wg_llama *lm, const int32_t *tokens, int n, float *lo
         matmul(h, L->wq, L->bq, q, n, Q, H, threads);
         matmul(h, L->wk, L->bk, k, n, KV, H, threads);
         matmul(h, L->wv, L->bv, v, n, KV, H, threads);
-        rope(q, n, nh, hd, lm->theta);
-        rope(k, n, nkv, hd, lm->theta);
+        rope(lm, q, n, nh);
+        rope(lm, k, n, nkv);
         double scale = 1.0 / sqrt((double)hd);
         for (int hh = 0; hh < nh; hh++) {
             int kh = hh / (nh / nkv);

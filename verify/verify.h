@@ -15,6 +15,10 @@ typedef float *(*wg_weight_fn)(void *ctx, const char *name, int64_t *rows, int64
 typedef struct wg_llama {
     int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
     double eps, theta;
+    /* rope scaling: 0 none, 1 linear (every frequency / factor), 2 llama3 (frequencies with a
+     * wavelength past orig/low divided by factor, below orig/high kept, smoothly between) */
+    int rope_type;
+    double rope_factor, rope_low, rope_high, rope_orig;
     float *embed, *final_norm, *head; /* head may alias embed (tied) */
     struct wg_llama_layer {
         float *in_norm, *post_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *gate, *up, *down;
@@ -25,6 +29,8 @@ typedef struct wg_llama {
 int wg_llama_load(wg_llama *lm, const wg_model *m, wg_weight_fn get, void *ctx, wg_error *err);
 void wg_llama_free(wg_llama *lm);
 /* logits[n][vocab] for tokens[0..n) (causal, positions 0..n-1). */
+/* The rotary frequency of pair i (of head_dim/2): theta^(-2i/head_dim), scaled as configured. */
+double wg_rope_freq(const wg_llama *lm, int i);
 int wg_llama_forward(const wg_llama *lm, const int32_t *tokens, int n, float *logits, int threads);
 
 /* ---- BERT-family encoders (verify/bert.c): BERT, RoBERTa and DistilBERT naming ----

@@ -111,7 +111,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     const half = hd / 2, tab = new Float32Array(maxSeq * half * 2);
     for (let t = 0; t < maxSeq; t++)
       for (let i = 0; i < half; i++) {
-        const a = t * Math.pow(F.rope_theta, (-2 * i) / hd);
+        const a = t * ropeFreq(F, i, hd);
         tab[(t * half + i) * 2] = Math.cos(a); tab[(t * half + i) * 2 + 1] = Math.sin(a);
       }
     ropeTab = buf(tab.length);
@@ -370,6 +370,20 @@ export async function loadModel(manifestUrl, opts = {}) {
     },
   };
   return model;
+}
+
+// pair i's rotary frequency, scaled as the forward section says (as wg_rope_freq in verify/llama.c)
+function ropeFreq(F, i, hd) {
+  const f = Math.pow(F.rope_theta, (-2 * i) / hd), R = F.rope_scaling;
+  if (!R) return f;
+  if (R.type === 'linear') return f / R.factor;
+  const wavelen = 2 * Math.PI / f, lo = R.original_max_positions / R.low_freq_factor, hi = R.original_max_positions / R.high_freq_factor;
+  if (wavelen > lo) return f / R.factor;
+  if (wavelen >= hi) {
+    const s = (R.original_max_positions / wavelen - R.low_freq_factor) / (R.high_freq_factor - R.low_freq_factor);
+    return (1 - s) * f / R.factor + s * f;
+  }
+  return f;
 }
 
 function adapterName(a) {

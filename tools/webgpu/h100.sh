@@ -5,6 +5,7 @@
 #   tune   sweep kernel shapes, write wgsl_tuned.h (copy it to formats/ here) + tune.json
 #   bench  GEMV/GEMM table of the shapes in formats/wgsl_tuned.h (bench.json)
 #   check  every kernel of bundles covering all formats: compiled, executed, vs the C reference
+#   rope   the C reference vs HF transformers' logits: no rope scaling, linear, llama3
 #   llama  a 1 B-parameter Llama-shaped bundle (tools/mkbench) at q4 and mixed, run by the
 #          bundle runtime with --engine node: load, prefill 512, decode (run-*.json)
 set -u
@@ -46,6 +47,24 @@ for step in "$@"; do
       # agreement with the C reference of the same quantized weights (64 tokens)
       $WGPACK run $W/b-$p --tokens $W/tok64.i32 --engine node --json > "$OUT/run-$p.json"; echo "wgpack run: exit $?"
       head -c 1500 "$OUT/run-$p.json"; echo
+    done ;;
+  rope)
+    # the C reference (so the runtime, held to it by wgpack run) against HF transformers' own
+    # logits, with no rope scaling, linear and llama3 scaling on the default model's weights
+    for v in none linear llama3; do
+      rm -rf $W/rope-$v; cp -r models/tinyllama $W/rope-$v
+      python3 - $W/rope-$v/config.json $v <<'PY'
+import json, sys
+p, v = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+if v == 'linear': c['rope_parameters'] = {"rope_theta": 10000.0, "rope_type": "linear", "factor": 4.0}
+if v == 'llama3': c['rope_parameters'] = {"rope_theta": 10000.0, "rope_type": "llama3", "factor": 8.0,
+                  "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+json.dump(c, open(p, 'w'))
+PY
+      python3 tools/hf_logits.py $W/rope-$v tools/train_tiny_lm.py 200 $W/rope-$v.f32 2>&1 | tail -1
+      $WGPACK verify $W/rope-$v --text tools/train_tiny_lm.py --max-tokens 200 --ref-logits $W/rope-$v.f32 --json > "$OUT/rope-$v.json"
+      echo "verify: exit $?"; head -c 700 "$OUT/rope-$v.json"; echo
     done ;;
   *) echo "unknown step $step" ;;
   esac
