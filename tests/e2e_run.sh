@@ -165,3 +165,22 @@ t_run_onnx_source_in_chromium_matches_onnxruntime() {
     console.log("max |runtime - onnxruntime|", mx);
     process.exit(a.length === 66 * 128 && mx < 1e-4 ? 0 : 1);' "$TMPDIR/h.f32" models/tinybert-onnx/ref_hidden.f32 || return 1
 }
+
+# rope scaling: llama3 (Llama 3.x) runs and agrees; a type the reference does not implement
+# leaves the bundle without a forward pass (the reason in the manifest, exit 2 from run)
+t_run_rope_scaling_llama3_and_refused_types() {
+  cp -r models/tinyllama "$TMPDIR/l3"
+  node -e 'const f=process.argv[1], c=require(f); c.rope_parameters={rope_theta:10000, rope_type:"llama3", factor:8, low_freq_factor:1, high_freq_factor:4, original_max_position_embeddings:64}; require("fs").writeFileSync(f, JSON.stringify(c))' "$TMPDIR/l3/config.json"
+  wg build "$TMPDIR/l3" -o "$TMPDIR/b3" > /dev/null || return 1
+  assert_json "$TMPDIR/b3/manifest.json" 'j.forward.rope_scaling.type==="llama3" && j.forward.rope_scaling.original_max_positions===64' || return 1
+  run_agrees "$TMPDIR/b3" --text tools/train_tiny_lm.py --max-tokens 96 || return 1
+  # the scaling changes the function: the reference NLL is not the unscaled model's
+  wg build models/tinyllama -o "$TMPDIR/b0" > /dev/null || return 1
+  wg_run "$TMPDIR/b0" --text tools/train_tiny_lm.py --max-tokens 96 --reference-only --json > "$TMPDIR/r0.json" || return 1
+  node -e 'const a=require(process.argv[1]), b=require(process.argv[2]); process.exit(Math.abs(a.reference_nll-b.nll)>1e-3 ? 0 : 1)' "$TMPDIR/r0.json" "$TMPDIR/run.json" || return 1
+  cp -r models/tinyllama "$TMPDIR/y"
+  node -e 'const f=process.argv[1], c=require(f); c.rope_parameters={rope_theta:10000, rope_type:"yarn", factor:4}; require("fs").writeFileSync(f, JSON.stringify(c))' "$TMPDIR/y/config.json"
+  wg build "$TMPDIR/y" -o "$TMPDIR/by" > /dev/null || return 1
+  assert_json "$TMPDIR/by/manifest.json" '!j.forward && /rope scaling .yarn. is not supported/.test(j.forward_missing)' || return 1
+  refused 2 "rope scaling" "$TMPDIR/by" wg_run "$TMPDIR/by" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
+}
