@@ -24,6 +24,19 @@
     "  return red[0];\n"                                                                  \
     "}\n"
 
+/* the entry point of a norm (one workgroup per row of H values) */
+#define ROW_MAIN                                                                           \
+    "@compute @workgroup_size(256)\n"                                                      \
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n" \
+    "  let H = pu(1u);\n"                                                                  \
+    "  let base = wg.x * H;\n"
+/* the entry point of an elementwise op over count = P[0] values: i is this invocation's */
+#define EW_MAIN                                                                            \
+    "@compute @workgroup_size(256)\n"                                                      \
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n" \
+    "  let i = flat(wg, li);\n"                                                           \
+    "  if (i >= pu(0u)) { return; }\n"
+
 static const char rmsnorm_src[] =
     PARAMS
     "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
@@ -32,10 +45,7 @@ static const char rmsnorm_src[] =
     "@group(0) @binding(3) var<uniform> p: P;\n"
     "var<workgroup> red: array<f32, 256>;\n"
     PF RED256("rsum", "red[li] + red[li + o]")
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let H = pu(1u);\n"
-    "  let base = wg.x * H;\n"
+    ROW_MAIN
     "  var s = 0.0;\n"
     "  for (var k = li; k < H; k = k + 256u) { let v = x[base + k]; s = s + v * v; }\n"
     "  let inv = 1.0 / sqrt(rsum(li, s) / f32(H) + pf(2u));\n"
@@ -51,10 +61,7 @@ static const char layernorm_src[] =
     "@group(0) @binding(4) var<uniform> p: P;\n"
     "var<workgroup> red: array<f32, 256>;\n"
     PF RED256("rsum", "red[li] + red[li + o]")
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let H = pu(1u);\n"
-    "  let base = wg.x * H;\n"
+    ROW_MAIN
     "  var s = 0.0;\n"
     "  for (var k = li; k < H; k = k + 256u) { s = s + x[base + k]; }\n"
     "  let mean = rsum(li, s) / f32(H);\n"
@@ -87,10 +94,7 @@ static const char bias_act_src[] =
     "    default: { return v; }\n"
     "  }\n"
     "}\n"
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let i = flat(wg, li);\n"
-    "  if (i >= pu(0u)) { return; }\n"
+    EW_MAIN
     "  var v = y[i];\n"
     "  if (pu(3u) != 0u) { v = v + b[i % pu(1u)]; }\n"
     "  y[i] = act(v, pu(2u));\n"
@@ -102,10 +106,7 @@ static const char silu_mul_src[] =
     "@group(0) @binding(1) var<storage, read> u: array<f32>;\n"
     "@group(0) @binding(2) var<uniform> p: P;\n"
     PF FLAT
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let i = flat(wg, li);\n"
-    "  if (i >= pu(0u)) { return; }\n"
+    EW_MAIN
     "  let v = g[i];\n"
     "  g[i] = v / (1.0 + exp(-v)) * u[i];\n"
     "}\n";
@@ -116,10 +117,7 @@ static const char add_src[] =
     "@group(0) @binding(1) var<storage, read> b: array<f32>;\n"
     "@group(0) @binding(2) var<uniform> p: P;\n"
     PF FLAT
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let i = flat(wg, li);\n"
-    "  if (i >= pu(0u)) { return; }\n"
+    EW_MAIN
     "  a[i] = a[i] + b[i];\n"
     "}\n";
 
@@ -130,10 +128,7 @@ static const char copy_src[] =
     "@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n"
     "@group(0) @binding(2) var<uniform> p: P;\n"
     PF FLAT
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let i = flat(wg, li);\n"
-    "  if (i >= pu(0u)) { return; }\n"
+    EW_MAIN
     "  y[pu(1u) + i] = x[i];\n"
     "}\n";
 
