@@ -37,17 +37,24 @@
     "  let i = flat(wg, li);\n"                                                           \
     "  if (i >= pu(0u)) { return; }\n"
 
+/* x += r first when has_residual (the residual add of the previous block, fused): each
+ * invocation updates and then reads only its own elements of the row */
 static const char rmsnorm_src[] =
     PARAMS
-    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
-    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
-    "@group(0) @binding(2) var<storage, read_write> y: array<f32>;\n"
-    "@group(0) @binding(3) var<uniform> p: P;\n"
+    "@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> r: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read> w: array<f32>;\n"
+    "@group(0) @binding(3) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(4) var<uniform> p: P;\n"
     "var<workgroup> red: array<f32, 256>;\n"
     PF RED256("rsum", "red[li] + red[li + o]")
     ROW_MAIN
     "  var s = 0.0;\n"
-    "  for (var k = li; k < H; k = k + 256u) { let v = x[base + k]; s = s + v * v; }\n"
+    "  for (var k = li; k < H; k = k + 256u) {\n"
+    "    var v = x[base + k];\n"
+    "    if (pu(3u) != 0u) { v = v + r[base + k]; x[base + k] = v; }\n"
+    "    s = s + v * v;\n"
+    "  }\n"
     "  let inv = 1.0 / sqrt(rsum(li, s) / f32(H) + pf(2u));\n"
     "  for (var k = li; k < H; k = k + 256u) { y[base + k] = w[k] * (x[base + k] * inv); }\n"
     "}\n";
@@ -121,40 +128,48 @@ static const char add_src[] =
     "  a[i] = a[i] + b[i];\n"
     "}\n";
 
-/* a row range into a longer buffer (the new values into the KV cache) without ending the pass */
-static const char copy_src[] =
+/* q, k and v of n tokens in one pass: invocation (t, slot, i < hd/2) rotates the pair
+ * (i, i + hd/2) of q head `slot` (slot < heads) into qr row t, of k head slot - heads into the
+ * key cache at row pos0 + t, or copies that pair of v head slot - heads - kv_heads into the
+ * value cache at row pos0 + t */
+static const char rope_kv_src[] =
     PARAMS
-    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
-    "@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n"
-    "@group(0) @binding(2) var<uniform> p: P;\n"
-    PF FLAT
-    EW_MAIN
-    "  y[pu(1u) + i] = x[i];\n"
-    "}\n";
-
-/* one invocation per (token, head, i < hd/2): the pair (i, i + hd/2) */
-static const char rope_src[] =
-    PARAMS
-    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
-    "@group(0) @binding(1) var<storage, read> tab: array<vec2<f32>>;\n"
-    "@group(0) @binding(2) var<storage, read_write> y: array<f32>;\n"
-    "@group(0) @binding(3) var<uniform> p: P;\n"
+    "@group(0) @binding(0) var<storage, read> q: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> k: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read> v: array<f32>;\n"
+    "@group(0) @binding(3) var<storage, read> tab: array<vec2<f32>>;\n"
+    "@group(0) @binding(4) var<storage, read_write> qr: array<f32>;\n"
+    "@group(0) @binding(5) var<storage, read_write> kc: array<f32>;\n"
+    "@group(0) @binding(6) var<storage, read_write> vc: array<f32>;\n"
+    "@group(0) @binding(7) var<uniform> p: P;\n"
     PF FLAT
     "@compute @workgroup_size(256)\n"
     "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let n = pu(0u); let heads = pu(1u); let hd = pu(2u); let hh = hd / 2u;\n"
+    "  let n = pu(0u); let heads = pu(1u); let kvh = pu(2u); let hd = pu(3u); let pos0 = pu(4u);\n"
+    "  let hh = hd / 2u; let slots = heads + 2u * kvh;\n"
     "  let j = flat(wg, li);\n"
-    "  if (j >= n * heads * hh) { return; }\n"
+    "  if (j >= n * slots * hh) { return; }\n"
     "  let i = j % hh;\n"
-    "  let th = j / hh;\n"
-    "  let t = th / heads;\n"
-    "  let src = th * hd;\n"
-    "  let dst = ((t + pu(4u)) * heads + th % heads) * hd;\n"
-    "  let cs = tab[(pu(3u) + t) * hh + i];\n"
-    "  let x0 = x[src + i];\n"
-    "  let x1 = x[src + i + hh];\n"
-    "  y[dst + i] = x0 * cs.x - x1 * cs.y;\n"
-    "  y[dst + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "  let slot = (j / hh) % slots;\n"
+    "  let t = j / (hh * slots);\n"
+    "  let cs = tab[(pos0 + t) * hh + i];\n"
+    "  if (slot < heads) {\n"
+    "    let o = (t * heads + slot) * hd;\n"
+    "    let x0 = q[o + i]; let x1 = q[o + i + hh];\n"
+    "    qr[o + i] = x0 * cs.x - x1 * cs.y;\n"
+    "    qr[o + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "  } else if (slot < heads + kvh) {\n"
+    "    let h = slot - heads;\n"
+    "    let src = (t * kvh + h) * hd; let dst = ((pos0 + t) * kvh + h) * hd;\n"
+    "    let x0 = k[src + i]; let x1 = k[src + i + hh];\n"
+    "    kc[dst + i] = x0 * cs.x - x1 * cs.y;\n"
+    "    kc[dst + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "  } else {\n"
+    "    let h = slot - heads - kvh;\n"
+    "    let src = (t * kvh + h) * hd; let dst = ((pos0 + t) * kvh + h) * hd;\n"
+    "    vc[dst + i] = v[src + i];\n"
+    "    vc[dst + i + hh] = v[src + i + hh];\n"
+    "  }\n"
     "}\n";
 
 /* one workgroup of 256 per (head, query). Scores: one invocation per key (vec4 dot products)
@@ -234,17 +249,17 @@ static const struct {
     wg_op op;
     const char *src;
 } ops[] = {
-    {{"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
-      {{0, "x", R}, {1, "weight", R}, {2, "y", RW}, {3, "params", U}}, 4}, rmsnorm_src},
+    {{"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits, has_residual}",
+      {{0, "x", RW}, {1, "residual", R}, {2, "weight", R}, {3, "y", RW}, {4, "params", U}}, 5}, rmsnorm_src},
     {{"layernorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
       {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW}, {4, "params", U}}, 5}, layernorm_src},
     {{"bias_act", 256, EW, "{count, R, act (0 none, 1 gelu, 2 gelu_tanh, 3 relu, 4 silu), has_bias}",
       {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3}, bias_act_src},
     {{"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3}, silu_mul_src},
     {{"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3}, add_src},
-    {{"copy", 256, EW, "{count, dst_offset}", {{0, "x", R}, {1, "y", RW}, {2, "params", U}}, 3}, copy_src},
-    {{"rope", 256, "count = n*heads*hd/2; " EW, "{n, heads, hd, pos0, dst_row0}",
-      {{0, "x", R}, {1, "table", R}, {2, "y", RW}, {3, "params", U}}, 4}, rope_src},
+    {{"rope_kv", 256, "count = n*(heads+2*kv_heads)*hd/2; " EW, "{n, heads, kv_heads, hd, pos0}",
+      {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "table", R}, {4, "q_rotated", RW}, {5, "k_cache", RW},
+       {6, "v_cache", RW}, {7, "params", U}}, 8}, rope_kv_src},
     {{"attention", 256, "(heads, n, 1)",
       "{n, heads, kv_heads, hd, pos0, causal, T, stride, scale: f32 bits}",
       {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R}, {4, "scores", RW}, {5, "out", RW},

@@ -14,17 +14,18 @@
  *    Norms run one workgroup per row: (n, 1, 1). Attention one workgroup per (head, query):
  *    (heads, n, 1); head_dim must be a multiple of 4 and at most 1024.
  *  - Ops (bindings in order; r = read-only storage, rw = read-write storage, u = uniform):
- *      rmsnorm    x r, w r, y rw, p u      P{n, H, eps}        y = w * x / sqrt(mean(x^2) + eps)
+ *      rmsnorm    x rw, r r, w r, y rw, p u  P{n, H, eps, has_residual}: x += r (when
+ *                 has_residual: the previous block's residual add), y = w * x / sqrt(mean(x^2) + eps)
  *      layernorm  x r, w r, b r, y rw, p u P{n, H, eps}        y = (x - mean) / sqrt(var + eps) * w + b
  *      bias_act   y rw, b r, p u           P{count, R, act, has_bias}   y = act(y + b[i % R]);
  *                 act: 0 none, 1 gelu (erf), 2 gelu (tanh), 3 relu, 4 silu
  *      silu_mul   g rw, u r, p u           P{count}            g = silu(g) * u
  *      add        a rw, b r, p u           P{count}            a = a + b
- *      copy       x r, y rw, p u           P{count, dst_offset} y[dst_offset + i] = x[i]
- *      rope       x r, tab r, y rw, p u    P{n, heads, hd, pos0, dst_row0}: rotary embedding in
- *                 the "rotate half" layout; tab[pos][i] = (cos, sin) of pos * theta^(-2i/hd)
- *                 (a table the runtime computes in double, as the C reference does);
- *                 y row (dst_row0 + t) = rope(x row t) (rows of heads*hd values)
+ *      rope_kv    q r, k r, v r, tab r, qr rw, kc rw, vc rw, p u   P{n, heads, kv_heads, hd, pos0}:
+ *                 rotary embedding ("rotate half" layout) of q into qr and of k into the key
+ *                 cache rows pos0.., v copied into the value cache rows pos0..; tab[pos][i] =
+ *                 (cos, sin) of pos * freq_i (a table the runtime computes in double, as the C
+ *                 reference does, rope scaling included)
  *      attention  q r, k r, v r, mask r, s rw, o rw, p u
  *                 P{n, heads, kv_heads, hd, pos0, causal, T, stride, scale}: softmax(q.k * scale)
  *                 . v per head over keys 0..pos0+t (causal) or 0..T-1 with mask (0 = excluded:

@@ -190,7 +190,8 @@ export async function loadModel(manifestUrl, opts = {}) {
     const bias = (y, name, width, act = 0) => name || act
       ? vector(name).then(v => op(prog, st, 'bias_act', [y, v || mask], c => [c.n * width, width, act, v ? 1 : 0], c => ew(c.n * width)))
       : null;
-    const rms = async (x, name, y) => op(prog, st, 'rmsnorm', [x, await vector(name), y], c => [c.n, H, eps], c => [c.n, 1]);
+    // x += r (the previous block's output, when given) then y = rmsnorm(x)
+    const rms = async (x, r, name, y) => op(prog, st, 'rmsnorm', [x, r || mask, await vector(name), y], c => [c.n, H, eps, r ? 1 : 0], c => [c.n, 1]);
     const ln = async (x, w, bb, y) => op(prog, st, 'layernorm', [x, await vector(w), await vector(bb), y], c => [c.n, H, eps], c => [c.n, 1]);
     if (si === 0 && llama) return gather(prog, st, F.embed, c => c.ids, A.x);
     if (si === 0) {
@@ -202,25 +203,24 @@ export async function loadModel(manifestUrl, opts = {}) {
     }
     if (si === stageNames.length - 1) {
       if (!llama) return;
-      await rms(A.x, F.final_norm, A.h);
+      await rms(A.x, A.o, F.final_norm, A.h);
       return linear(prog, st, F.head, A.h, A.logits);
     }
     if (llama) {
       const C = caches[si - 1];
-      await rms(A.x, L.in_norm, A.h);
+      await rms(A.x, si > 1 ? A.o : null, L.in_norm, A.h);
       await linear(prog, st, L.wq, A.h, A.q); await bias(A.q, L.bq, Q);
       await linear(prog, st, L.wk, A.h, A.k); await bias(A.k, L.bk, KV);
       await linear(prog, st, L.wv, A.h, A.v); await bias(A.v, L.bv, KV);
-      await op(prog, st, 'rope', [A.q, ropeTab, A.qr], c => [c.n, nh, hd, c.pos0, 0], c => ew(c.n * nh * hd / 2));
-      await op(prog, st, 'rope', [A.k, ropeTab, C.k], c => [c.n, nkv, hd, c.pos0, c.pos0], c => ew(c.n * nkv * hd / 2));
-      await op(prog, st, 'copy', [A.v, C.v], c => [c.n * KV, c.pos0 * KV], c => ew(c.n * KV));
+      await op(prog, st, 'rope_kv', [A.q, A.k, A.v, ropeTab, A.qr, C.k, C.v], c => [c.n, nh, nkv, hd, c.pos0],
+               c => ew(c.n * (nh + 2 * nkv) * hd / 2));
       await op(prog, st, 'attention', [A.qr, C.k, C.v, mask, A.scores, A.att],
                c => [c.n, nh, nkv, hd, c.pos0, 1, 0, maxSeq, f32bits(1 / Math.sqrt(hd))], c => [nh, c.n]);
-      await linear(prog, st, L.wo, A.att, A.o); await add(A.x, A.o, H);
-      await rms(A.x, L.post_norm, A.h);
+      await linear(prog, st, L.wo, A.att, A.o);
+      await rms(A.x, A.o, L.post_norm, A.h);
       await linear(prog, st, L.gate, A.h, A.g); await linear(prog, st, L.up, A.h, A.u);
       await op(prog, st, 'silu_mul', [A.g, A.u], c => [c.n * I], c => ew(c.n * I));
-      await linear(prog, st, L.down, A.g, A.o); return add(A.x, A.o, H);
+      return linear(prog, st, L.down, A.g, A.o);   // added to x by the next block's rmsnorm
     }
     const act = { gelu: 1, gelu_tanh: 2, relu: 3 }[F.act];
     await linear(prog, st, L.wq, A.x, A.q); await bias(A.q, L.bq, Q);
@@ -281,7 +281,7 @@ export async function loadModel(manifestUrl, opts = {}) {
   const kinds = llama ? ['gemm', 'gemv', 'gather', 'dequantize'] : ['gemm', 'gather', 'dequantize'];
   const formats = [...new Set(man.tensors.filter(t => t.format !== 'raw').map(t => t.format))];
   await Promise.all([...formats.flatMap(f => kinds.filter(k => man.kernels.by_profile[b.profile]?.[f]?.[k]).map(k => b.pipeline(f, k))),
-                     ...['rmsnorm', 'layernorm', 'bias_act', 'silu_mul', 'add', 'copy', 'rope', 'attention'].map(o => b.opPipeline(o))]);
+                     ...(llama ? ['rmsnorm', 'bias_act', 'silu_mul', 'rope_kv', 'attention'] : ['layernorm', 'bias_act', 'add', 'attention']).map(o => b.opPipeline(o))]);
   const P = program(N), D = llama ? program(1) : null;
   const stagesAll = stageNames.map((_, i) => i), stagesBody = stagesAll.slice(0, -1);
   const ready = Promise.all([...P.stages, ...(D ? D.stages : [])].map(s => s.promise)).then(() => { stats.load_ms = performance.now() - t0; });
@@ -302,7 +302,10 @@ export async function loadModel(manifestUrl, opts = {}) {
       if (all) outs.push(read(await execute(P, c, stagesAll, enc => readback(enc, P.A.logits, 0, n * F.vocab * 4))));
       else if (!last) await execute(P, c, stagesBody);
       else {
-        await execute(P, c, stagesBody, enc => enc.copyBufferToBuffer(P.A.x, (n - 1) * H * 4, D.A.x, 0, H * 4));
+        await execute(P, c, stagesBody, enc => {   // the last row's stream and its pending block output
+          enc.copyBufferToBuffer(P.A.x, (n - 1) * H * 4, D.A.x, 0, H * 4);
+          enc.copyBufferToBuffer(P.A.o, (n - 1) * H * 4, D.A.o, 0, H * 4);
+        });
         outs.push(read(await execute(D, { n: 1, pos0: 0, ids: [0] }, [stageNames.length - 1], enc => readback(enc, D.A.logits, 0, F.vocab * 4))));
       }
       pos += n;
