@@ -237,7 +237,7 @@ export async function loadModel(manifestUrl, opts = {}) {
 
   // run stages [from, to) of a program on c = {n, pos0, ids, pos, types}; `after` adds commands
   async function execute(prog, c, stages, after) {
-    let enc = dev.createCommandEncoder(), pass = null;
+    let enc = dev.createCommandEncoder(), pass = null, last = null;
     for (const si of stages) {
       const st = prog.stages[si];
       if (!st.built) {
@@ -256,8 +256,9 @@ export async function loadModel(manifestUrl, opts = {}) {
         }
         const g = s.grid(c);
         if (!g[0] || !g[1]) continue;
-        pass ??= enc.beginComputePass();
-        pass.setPipeline(s.pipe); pass.setBindGroup(0, s.bg); pass.dispatchWorkgroups(g[0], g[1]);
+        if (!pass) { pass = enc.beginComputePass(); last = null; }
+        if (s.pipe !== last) { pass.setPipeline(s.pipe); last = s.pipe; }
+        pass.setBindGroup(0, s.bg); pass.dispatchWorkgroups(g[0], g[1]);
       }
     }
     if (pass) pass.end();
