@@ -10,7 +10,7 @@ export async function runModel({ bundle, tokens, generate = 0, maxSeq, chunk, on
   const out = await m.forward(tokens);
   const firstForwardMs = performance.now() - t0;
   await m.ready;
-  const result = { ok: true, arch: m.arch, adapter: m.stats.adapter, profile: m.profile, tokens: tokens.length,
+  const result = { ok: true, arch: m.arch, adapter: m.stats.adapter, profile: m.profile, precision: m.precision, tokens: tokens.length,
                    dim: m.arch === 'llama' ? m.config.vocab : m.config.hidden, max_seq: m.maxSeq, chunk: m.chunk,
                    load_ms: m.stats.load_ms, first_layer_ms: m.stats.first_layer_ms, first_forward_ms: firstForwardMs,
                    bytes_fetched: m.stats.bytes_fetched, prefill_ms: null, prefill_tokens_per_s: null,

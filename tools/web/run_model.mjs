@@ -43,7 +43,11 @@ function serve() {
       res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
       res.end(data);
     });
-  }).listen(0, '127.0.0.1');
+  });
+  // never close an idle keep-alive connection first: Node's fetch (undici) may be sending on it
+  // at that moment and fails the request ("fetch failed") instead of retrying
+  srv.keepAliveTimeout = 0;
+  srv.listen(0, '127.0.0.1');
   return new Promise(r => srv.on('listening', () => r({ srv, origin: `http://127.0.0.1:${srv.address().port}` })));
 }
 

@@ -337,6 +337,8 @@ export async function loadModel(manifestUrl, opts = {}) {
 
   const model = {
     manifest: man, arch: F.arch, config: F, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
+    // the matrix kernels' arithmetic: f16 where the adapter has shader-f16 (opts.f32 keeps f32)
+    precision: b.f16 ? 'f16' : 'f32',
     reset() { pos = 0; },
     // benchmark: `steps` decode passes from position pos0 without reading the logits back
     // (what the GPU and the command encoding sustain), then one that reads them; tokens/s
