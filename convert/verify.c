@@ -228,7 +228,7 @@ static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *e
         if ((rc = read_ref_hidden(va->ref, hb, count, err)))
             goto done;
         wg_hidden_compare_run(hb, ha, n, a.hidden, &cmp);
-        out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", "bert",
+        out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", m->family,
                         "compared_with", va->ref, "metrics", hidden_json(&cmp));
     } else {
         wg_plan_result pr;
@@ -246,7 +246,7 @@ static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *e
         }
         wg_hidden_compare_run(ha, hb, n, a.hidden, &cmp);
         json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
-        out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", "bert", "plan",
+        out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", m->family, "plan",
                         json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
         json_decref(rep);
     }
@@ -420,7 +420,7 @@ int cmd_verify(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
-    if (!strcmp(m->family, "bert")) {
+    if (wg_bert_family(m)) {
         encoder_args va = {tok, ref, logits_out, bytes, json, maxn, threads, &pc};
         if ((rc = verify_encoder(m, &va, &err)))
             goto fail;

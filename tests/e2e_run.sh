@@ -184,3 +184,20 @@ t_run_rope_scaling_llama3_and_refused_types() {
   assert_json "$TMPDIR/by/manifest.json" '!j.forward && /rope scaling .yarn. is not supported/.test(j.forward_missing)' || return 1
   refused 2 "rope scaling" "$TMPDIR/by" wg_run "$TMPDIR/by" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
 }
+
+# every family the runtime runs, on the classification zoo's tiny HF checkpoints (tools/zoo: real
+# transformers configs and naming, random weights): llama, mistral, qwen2 (q/k/v biases), bert,
+# roberta, xlm-roberta (position ids from pad + 1), distilbert; mixed preset, Node + Dawn
+t_run_every_family_of_the_zoo() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  zstd -dcq tests/zoo/zoo.tar.zst | tar -xf - -C "$TMPDIR"
+  echo "3 10 17 24 31 38 45 52 59 2 9 16 23 30 37 44 51 58 1 8" > "$TMPDIR/ids.txt"
+  for m in llama mistral qwen2 bert roberta xlm-roberta distilbert; do
+    wg build "$TMPDIR/zoo/$m" -o "$TMPDIR/b-$m" > /dev/null || return 1
+    g=(--generate 3); case $m in *bert*) g=() ;; esac
+    wg_run "$TMPDIR/b-$m" --tokens "$TMPDIR/ids.txt" --engine node "${g[@]}" --json > "$TMPDIR/$m.json" || { cat "$TMPDIR/$m.json"; return 1; }
+    assert_json "$TMPDIR/$m.json" 'j.agrees===true && j.tokens===20 && (j.arch==="bert" ? j.max_rel_err<1e-5 : j.top1_agreement===1 && j.greedy_matches===3)' || return 1
+    echo "$m: agrees"
+  done
+}

@@ -166,11 +166,16 @@ static void pick_kind(wg_bert *b, const wg_hfconfig *c, loader *L)
     }
 }
 
+bool wg_bert_family(const wg_model *m)
+{
+    return !strcmp(m->rule_set, "bert") || !strcmp(m->family, "distilbert");
+}
+
 int wg_bert_load(wg_bert *b, const wg_model *m, wg_weight_fn get, void *ctx, wg_error *err)
 {
     memset(b, 0, sizeof *b);
     const wg_hfconfig *c = &m->config;
-    if (strcmp(m->rule_set, "bert") && strcmp(m->family, "distilbert"))
+    if (!wg_bert_family(m))
         return wg_fail(err, WG_EINPUT, m->path, "the encoder reference needs a BERT-family model "
                        "(found family '%s')", m->family);
     loader L = {get, ctx, m->path, "", err};

@@ -64,6 +64,9 @@ typedef struct wg_bert {
  * attention head count has no shape and must come from the config. On error, frees what it
  * loaded. */
 int wg_bert_load(wg_bert *b, const wg_model *m, wg_weight_fn get, void *ctx, wg_error *err);
+/* BERT-family naming (bert, roberta, xlm-roberta, ...: the "bert" name rules) or DistilBERT:
+ * what wg_bert_load reads and `verify` runs as an encoder. */
+bool wg_bert_family(const wg_model *m);
 void wg_bert_free(wg_bert *b);
 /* out[n][hidden] = last_hidden_state of one sequence. type_ids and mask may be NULL (all 0 /
  * all 1). Returns 0, or -1 on a token/type id out of range, n beyond the position table, or

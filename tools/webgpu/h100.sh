@@ -5,6 +5,8 @@
 #   tune   sweep kernel shapes, write wgsl_tuned.h (copy it to formats/ here) + tune.json
 #   bench  GEMV/GEMM table of the shapes in formats/wgsl_tuned.h (bench.json)
 #   check  every kernel of bundles covering all formats: compiled, executed, vs the C reference
+#   zoo    the C reference vs HF transformers on the zoo's llama/mistral/qwen2/bert/roberta/
+#          xlm-roberta/distilbert models
 #   rope   the C reference vs HF transformers' logits: no rope scaling, linear, llama3
 #   llama  a 1 B-parameter Llama-shaped bundle (tools/mkbench) at q4 and mixed, run by the
 #          bundle runtime with --engine node: load, prefill 512, decode (run-*.json)
@@ -65,6 +67,17 @@ PY
       python3 tools/hf_logits.py $W/rope-$v tools/train_tiny_lm.py 200 $W/rope-$v.f32 2>&1 | tail -1
       $WGPACK verify $W/rope-$v --text tools/train_tiny_lm.py --max-tokens 200 --ref-logits $W/rope-$v.f32 --json > "$OUT/rope-$v.json"
       echo "verify: exit $?"; head -c 700 "$OUT/rope-$v.json"; echo
+    done ;;
+  zoo)
+    # the C reference against HF transformers on the zoo's models of the families the runtime
+    # runs (tests/zoo: tiny configs, random weights); the models travel unpacked in zoo-run/
+    # (make them with: mkdir zoo-run && tar -C zoo-run --zstd -xf tests/zoo/zoo.tar.zst)
+    python3 -c "print(' '.join(str((i*7+3)%64) for i in range(40)))" > $W/ztok.txt
+    for m in llama mistral qwen2 bert roberta xlm-roberta distilbert; do
+      n=40; case $m in *bert*) n=24 ;; esac   # the encoders' position tables hold 32 (RoBERTa's from 2)
+      python3 tools/hf_logits.py zoo-run/zoo/$m $W/ztok.txt $n $W/zoo-$m.f32 2>&1 | tail -1
+      $WGPACK verify zoo-run/zoo/$m --tokens $W/ztok.txt --max-tokens $n --ref-logits $W/zoo-$m.f32 --json > "$OUT/zoo-$m.json"
+      echo "verify $m: exit $?"
     done ;;
   *) echo "unknown step $step" ;;
   esac
