@@ -245,43 +245,37 @@ static const char attention_src[] =
 #define U "uniform"
 #define EW "W = ceil(count/256): (min(W,65535), ceil(W/65535), 1)"
 
-static const struct {
-    wg_op op;
-    const char *src;
-} ops[] = {
-    {{"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits, has_residual}",
-      {{0, "x", RW}, {1, "residual", R}, {2, "weight", R}, {3, "y", RW}, {4, "params", U}}, 5}, rmsnorm_src},
-    {{"layernorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
-      {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW}, {4, "params", U}}, 5}, layernorm_src},
-    {{"bias_act", 256, EW, "{count, R, act (0 none, 1 gelu, 2 gelu_tanh, 3 relu, 4 silu), has_bias}",
-      {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3}, bias_act_src},
-    {{"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3}, silu_mul_src},
-    {{"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3}, add_src},
-    {{"rope_kv", 256, "count = n*(heads+2*kv_heads)*hd/2; " EW, "{n, heads, kv_heads, hd, pos0}",
+static const wg_op ops[] = {
+    {"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits, has_residual}",
+      {{0, "x", RW}, {1, "residual", R}, {2, "weight", R}, {3, "y", RW}, {4, "params", U}}, 5, rmsnorm_src},
+    {"layernorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
+      {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW}, {4, "params", U}}, 5, layernorm_src},
+    {"bias_act", 256, EW, "{count, R, act (0 none, 1 gelu, 2 gelu_tanh, 3 relu, 4 silu), has_bias}",
+      {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3, bias_act_src},
+    {"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3, silu_mul_src},
+    {"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3, add_src},
+    {"rope_kv", 256, "count = n*(heads+2*kv_heads)*hd/2; " EW, "{n, heads, kv_heads, hd, pos0}",
       {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "table", R}, {4, "q_rotated", RW}, {5, "k_cache", RW},
-       {6, "v_cache", RW}, {7, "params", U}}, 8}, rope_kv_src},
-    {{"attention", 256, "(heads, n, 1)",
+       {6, "v_cache", RW}, {7, "params", U}}, 8, rope_kv_src},
+    {"attention", 256, "(heads, n, 1)",
       "{n, heads, kv_heads, hd, pos0, causal, T, stride, scale: f32 bits}",
       {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R}, {4, "scores", RW}, {5, "out", RW},
-       {6, "params", U}}, 7}, attention_src},
+       {6, "params", U}}, 7, attention_src},
 };
 
 const wg_op *wg_ops(int *n)
 {
-    static wg_op table[sizeof ops / sizeof *ops];
-    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
-        table[i] = ops[i].op;
     *n = (int)(sizeof ops / sizeof *ops);
-    return table;
+    return ops;
 }
 
 int wg_wgsl_op_emit(int i, char *buf, size_t n)
 {
     if (i < 0 || (size_t)i >= sizeof ops / sizeof *ops)
         return -1;
-    size_t len = strlen(ops[i].src);
+    size_t len = strlen(ops[i].text);
     if (len + 1 > n)
         return -1;
-    memcpy(buf, ops[i].src, len + 1);
+    memcpy(buf, ops[i].text, len + 1);
     return (int)len;
 }

@@ -48,6 +48,7 @@ typedef struct wg_op {
     const char *params;   /* the uniform block's fields, in words */
     wg_op_binding bindings[8];
     int nbindings;
+    const char *text;     /* the WGSL (wg_wgsl_op_emit copies it out) */
 } wg_op;
 
 /* The table; *n gets its length. */

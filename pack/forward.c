@@ -109,14 +109,6 @@ static json_t *name_of(const probe *pr, const float *p)
     return json_null();
 }
 
-static bool one_of(const char *s, const char *const *list)
-{
-    for (; *list; list++)
-        if (!strcmp(s, *list))
-            return true;
-    return false;
-}
-
 static json_t *llama_desc(const wg_model *m, probe *pr, wg_error *err)
 {
     wg_llama lm;
@@ -187,9 +179,9 @@ json_t *wg_forward_describe(const wg_model *m, char *why, size_t n)
     probe pr = {m, NULL, 0, 0};
     wg_error err = {0};
     json_t *d = NULL;
-    if (one_of(mt, decoders))
+    if (wg_str_index(mt, decoders) >= 0)
         d = llama_desc(m, &pr, &err);
-    else if (one_of(mt, encoders))
+    else if (wg_str_index(mt, encoders) >= 0)
         d = bert_desc(m, &pr, &err);
     else
         snprintf(why, n, "no forward pass for model type '%s' (family %s): the runtime runs "

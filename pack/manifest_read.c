@@ -472,8 +472,7 @@ static bool fwd_real(json_t *o, const char *key, double *out)
     return json_is_number(v) && isfinite(*out) && *out > 0;
 }
 
-/* the index of s in list (NULL-terminated), or -1 */
-static int one_of(const char *s, const char *const *list)
+int wg_str_index(const char *s, const char *const *list)
 {
     for (int i = 0; s && list[i]; i++)
         if (!strcmp(s, list[i]))
@@ -492,7 +491,7 @@ static int fwd_llama_facts(rd *r, json_t *o, wg_man_forward *f)
     json_t *rs = json_object_get(o, "rope_scaling");
     if (rs && !json_is_null(rs)) {
         static const char *const types[] = {"linear", "llama3", NULL};
-        f->rope_type = one_of(json_string_value(json_object_get(rs, "type")), types) + 1;
+        f->rope_type = wg_str_index(json_string_value(json_object_get(rs, "type")), types) + 1;
         if (!f->rope_type || !fwd_real(rs, "factor", &f->rope_factor) || f->rope_factor > 1e4 ||
             (f->rope_type == 2 && (!fwd_real(rs, "low_freq_factor", &f->rope_low) ||
                                    !fwd_real(rs, "high_freq_factor", &f->rope_high) ||
@@ -510,8 +509,8 @@ static int fwd_bert_facts(rd *r, json_t *o, wg_man_forward *f)
 {
     static const char *const variants[] = {"bert", "roberta", "distilbert", NULL};
     static const char *const acts[] = {"gelu", "gelu_tanh", "relu", NULL};
-    f->variant = one_of(get_str(o, "variant"), variants);
-    f->act = one_of(get_str(o, "act"), acts);
+    f->variant = wg_str_index(get_str(o, "variant"), variants);
+    f->act = wg_str_index(get_str(o, "act"), acts);
     f->kv_heads = f->heads;
     if (f->variant < 0 || f->act < 0)
         return bad(r, "forward: variant must be bert, roberta or distilbert and act gelu, "
@@ -611,7 +610,7 @@ static int read_forward(rd *r, json_t *root)
     if (!o || json_is_null(o))
         return 0;
     static const char *const archs[] = {"", "llama", "bert", NULL};
-    int arch = json_is_object(o) ? one_of(get_str(o, "arch"), archs) : -1;
+    int arch = json_is_object(o) ? wg_str_index(get_str(o, "arch"), archs) : -1;
     if (arch < 1)
         return bad(r, "forward: not an object with arch \"llama\" or \"bert\"");
     if (!(m->forward = calloc(1, sizeof *m->forward)))

@@ -74,13 +74,8 @@ async function chromium(origin) {
 // Node with Dawn; run under Deno (engine "deno"), the same path uses Deno's own WebGPU (wgpu +
 // naga, Firefox's stack)
 async function node(origin) {
-  if (!globalThis.Deno) {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    globalThis.wgpuInstance = create([]);  // keep the instance referenced while the device lives
-    if (!globalThis.navigator) globalThis.navigator = {};
-    Object.defineProperty(globalThis.navigator, 'gpu', { value: globalThis.wgpuInstance, configurable: true });
-  }
+  const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.mjs')).href);
+  await webgpu({ asNavigator: true });
   const { runModel } = await import(pathToFileURL(path.join(root, 'tools/web/run-core.js')).href);
   const tb = fs.readFileSync(tokensFile);
   const tokens = Array.from(new Int32Array(tb.buffer.slice(tb.byteOffset, tb.byteOffset + tb.byteLength)));

@@ -123,7 +123,7 @@ export async function openBundle(manifestUrl, opts = {}) {
   const shardReady = i => waiting.get(i)?.p ?? Promise.reject(new Error(`wgpack: shard ${manifest.shards[i]?.file} is not loaded in this tab`));
 
   // kernels: compiled on first use, per (format, kind)
-  const kernelText = new Map(), pipelines = new Map();
+  const pipelines = new Map();
   async function pipeline(format, kind) {
     const ids = manifest.kernels.by_profile[profile]?.[format]?.[kind];
     if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
@@ -148,12 +148,23 @@ export async function openBundle(manifestUrl, opts = {}) {
     const text = await resp.text();
     const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
     if (digest !== kf.integrity) throw new Error(`wgpack: ${kf.file}: integrity check failed`);
-    kernelText.set(id, text);
     const module = device.createShaderModule({ code: text });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter(m => m.type === 'error');
     if (errors.length) throw new Error(`wgpack: ${kf.file}: ${errors[0].lineNum}:${errors[0].linePos} ${errors[0].message}`);
     return { kf, pipe: device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } }) };
+  }
+  // a tensor part's planes as a format kernel's bindings 0-2, bound in place in the shard's
+  // buffer (sizes in whole 16-byte units: the kernels read vec4s)
+  function planes(part) {
+    const sb = buffers.get(part.shard);
+    const pl = k => part[k] && { buffer: sb, offset: part[k].offset, size: Math.min(Math.ceil(part[k].bytes / 16) * 16, sb.size - part[k].offset) };
+    return { 0: pl('data'), 1: pl('scales'), 2: pl('zeros') };
+  }
+  // a kernel's bind group from resources by binding number: those the manifest lists for it
+  function bindGroup(pipe, kf, res) {
+    return device.createBindGroup({ layout: pipe.getBindGroupLayout(0),
+      entries: kf.bindings.map(b => ({ binding: b.binding, resource: res[b.binding] })) });
   }
   const tensors = new Map(manifest.tensors.map(t => [t.name, t]));
   const S = GPUBufferUsage.STORAGE;
@@ -175,11 +186,7 @@ export async function openBundle(manifestUrl, opts = {}) {
       inBuf = device.createBuffer({ size: padded.byteLength, usage: S | GPUBufferUsage.COPY_DST });
       device.queue.writeBuffer(inBuf, 0, padded);
     }
-    const plane = name => ({ buffer: shardBuf, offset: part[name].offset, size: Math.min(Math.ceil(part[name].bytes / 16) * 16, shardBuf.size - part[name].offset) });
-    const res = { 0: plane('data'), 1: part.scales && plane('scales'), 2: part.zeros && plane('zeros'),
-                  3: inBuf && { buffer: inBuf }, 4: { buffer: out }, 5: { buffer: params } };
-    const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0),
-      entries: kf.bindings.map(b => ({ binding: b.binding, resource: res[b.binding] })) });
+    const bg = bindGroup(pipe, kf, { ...planes(part), 3: inBuf && { buffer: inBuf }, 4: { buffer: out }, 5: { buffer: params } });
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(pipe); pass.setBindGroup(0, bg);
@@ -214,7 +221,7 @@ export async function openBundle(manifestUrl, opts = {}) {
     manifest, backend: 'webgpu', device, adapter, profile, f16, base,
     get cachedShards() { return cached; }, get bytesFetched() { return bytes; },
     loadedShards: order.map(i => manifest.shards[i].file),
-    ready, shardReady, buffers, pipeline, opPipeline,
+    ready, shardReady, buffers, pipeline, opPipeline, planes, bindGroup,
     tensors,
     gemv: (name, x) => run(name, 'gemv', x, 1),
     gemm: (name, x, n) => run(name, 'gemm', x, n),

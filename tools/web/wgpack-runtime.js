@@ -95,18 +95,10 @@ export async function loadModel(manifestUrl, opts = {}) {
     dev.queue.submit([enc.finish()]);
     return out;
   }
-  function planes(p) {
-    const sb = b.buffers.get(p.shard);
-    const pl = k => p[k] && { buffer: sb, offset: p[k].offset, size: Math.min(Math.ceil(p[k].bytes / 16) * 16, sb.size - p[k].offset) };
-    return { 0: pl('data'), 1: pl('scales'), 2: pl('zeros') };
-  }
-  function bindGroup(pipe, kf, res) {
-    return dev.createBindGroup({ layout: pipe.getBindGroupLayout(0),
-      entries: kf.bindings.map(bd => ({ binding: bd.binding, resource: res[bd.binding] })) });
-  }
+  const { planes, bindGroup } = b;   // the loader's: a part's planes in place, a kernel's bind group
   const hd = F.head_dim, nh = F.heads, nkv = llama ? F.kv_heads : F.heads;
   const Q = nh * hd, KV = nkv * hd, H = F.hidden, I = F.intermediate;
-  let ropeTab = null, caches = [], mask = null;
+  let ropeTab = null, caches = [];
   if (llama) {
     const half = hd / 2, tab = new Float32Array(maxSeq * half * 2);
     for (let t = 0; t < maxSeq; t++)
@@ -118,7 +110,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     dev.queue.writeBuffer(ropeTab, 0, tab);
     caches = F.layer.map(() => ({ k: buf(maxSeq * KV), v: buf(maxSeq * KV) }));
   }
-  mask = buf(maxSeq);
+  const mask = buf(maxSeq);   // encoders' attention mask; elsewhere a placeholder for unused bindings
 
   // ---- programs: one per batch size (the prompt chunk, and one token for decoding)
   function program(R) {

@@ -4,17 +4,25 @@
 // from npm `webgpu`.
 export const engine = globalThis.Deno ? 'deno (wgpu + naga)' : 'node (Dawn + Tint)';
 
-export async function openDevice() {
-  let adapter;
-  if (globalThis.Deno) adapter = await navigator.gpu.requestAdapter();
-  else {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    // keep the instance referenced for the whole run: if it is garbage-collected while the
-    // device lives, Dawn's threads crash the process
-    globalThis.wgpuInstance = create([]);
-    adapter = await globalThis.wgpuInstance.requestAdapter();
+// The GPU object: Deno's navigator.gpu, or in Node Dawn's, with the WebGPU globals
+// (GPUBufferUsage, ...) installed and, with asNavigator, also as navigator.gpu (what page code
+// such as tools/web/ expects)
+export async function webgpu({ asNavigator = false } = {}) {
+  if (globalThis.Deno) return navigator.gpu;
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  // keep the instance referenced for the whole run: if it is garbage-collected while the
+  // device lives, Dawn's threads crash the process
+  globalThis.wgpuInstance ??= create([]);
+  if (asNavigator) {
+    if (!globalThis.navigator) globalThis.navigator = {};
+    Object.defineProperty(globalThis.navigator, 'gpu', { value: globalThis.wgpuInstance, configurable: true });
   }
+  return globalThis.wgpuInstance;
+}
+
+export async function openDevice() {
+  const adapter = await (await webgpu()).requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (is libvulkan1 installed and VK_ICD_FILENAMES set?)');
   const hasF16 = adapter.features.has('shader-f16');
   const hasSubgroups = adapter.features.has('subgroups');

@@ -2,13 +2,12 @@
 // adapter's own limits and features, GPU-timestamp timing of many dispatches in one pass, the
 // read ceiling of the same run, and weight planes of any format and shape (random codes: speed
 // does not depend on their values). Kernels come from `wgpack kernel-gen`.
-import { create, globals } from 'webgpu';
 import { execFileSync } from 'node:child_process';
-Object.assign(globalThis, globals);
+import { webgpu } from './gpu.mjs';
+const gpu = await webgpu();   // one Dawn instance per process (the model runtime's, in run_model --bench)
 
 export async function openBenchDevice() {
-  globalThis.wgpuInstance = create([]);
-  const adapter = await globalThis.wgpuInstance.requestAdapter({ powerPreference: 'high-performance' });
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter');
   const features = ['timestamp-query', 'subgroups', 'shader-f16'].filter(f => adapter.features.has(f));
   if (!features.includes('timestamp-query')) throw new Error('the adapter has no timestamp-query: GPU times cannot be measured');
