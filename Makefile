@@ -2,7 +2,7 @@
 #   make            build ./wgpack
 #   make demo       the main job on the bundled default model  } on a bare machine these two first
 #   make check      every test; ends with "N passed, N failed" } install what is missing (bootstrap)
-#   make asan       build with AddressSanitizer + UBSan and run the whole suite
+#   make asan       build with AddressSanitizer + UBSan and run the suite's C paths (no browser)
 #   make bench      benchmarks (ratios against cp in the same run, peak RSS)
 #   make bench-large  build on a generated 7B-class checkpoint (13.5 GB; LAYERS=N smaller)
 #   make deps       install the Debian packages the build and the tests need
@@ -105,7 +105,7 @@ asan: bootstrap
 	    build-asan/wgpack build-asan/tests/unit build-asan/mkfixtures \
 	    $(FUZZ_TARGETS:%=build-asan/replay_%)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    WGPACK=$(CURDIR)/build-asan/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
+	    WG_NO_BROWSER=1 WGPACK=$(CURDIR)/build-asan/wgpack BUILD=$(CURDIR)/build-asan bash tests/run
 
 # libFuzzer targets (clang): make fuzz FUZZ_SECONDS=N runs each for N seconds
 FUZZ_SECONDS ?= 60
