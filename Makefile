@@ -21,7 +21,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 # every .c of a module folder is part of it (a new file needs no Makefile edit)
-SRC := $(sort $(wildcard formats/*.c quant/*.c verify/*.c pack/*.c))
+SRC := $(sort $(wildcard formats/*.c quant/*.c verify/*.c pack/*.c program/*.c program/models/*.c))
 CLI := $(sort $(wildcard convert/*.c))
 GEN := $(BUILD)/gen/onnx.pb-c.c
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
@@ -68,7 +68,7 @@ $(BUILD)/gen/wasm_blob.o: $(BUILD)/gen/wasm_blob.c
 $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
 	$(CC) $(CSTD) $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) -c $< -o $@
 
-$(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h)
+$(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h */*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

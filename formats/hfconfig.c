@@ -127,6 +127,7 @@ int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
     }
     memset(c, 0, sizeof *c);
     c->present = true;
+    snprintf(c->path, sizeof c->path, "%s", path);
     c->tie_word_embeddings = -1;
     c->pad_token_id = -1;
     json_t *v = json_object_get(root, "model_type");

@@ -125,6 +125,7 @@ typedef enum wg_input_kind { WG_IN_ONNX = 1, WG_IN_SAFETENSORS = 2 } wg_input_ki
 /* Facts from the HF config.json (0 / empty when not given). */
 typedef struct wg_hfconfig {
     bool present;
+    char path[4096];         /* the config.json read (templates read their own keys from it) */
     char model_type[64];
     char architecture[96];
     int64_t num_layers, hidden_size, intermediate_size, num_heads, num_kv_heads, head_dim,

@@ -1,0 +1,366 @@
+/* program/json.c — the manifest's "program" section (docs/program.schema.json): written from a
+ * built program, read back with every field checked (wg_prog_check then holds the rest). */
+#include "program.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[] = {"act", "cache", "input", "weight", "table"};
+
+static json_t *expr_json(wg_pexpr e)
+{
+    if (!e.sym)
+        return e.c == floor(e.c) && fabs(e.c) < 1e15 ? json_integer((json_int_t)e.c) : json_real(e.c);
+    char s[40];
+    if (e.c == 1)
+        snprintf(s, sizeof s, "%c", e.sym);
+    else
+        snprintf(s, sizeof s, "%c*%lld", e.sym, (long long)e.c);
+    return json_string(s);
+}
+
+json_t *wg_prog_to_json(const wg_prog *p)
+{
+    int nd;
+    const wg_pop_def *defs = wg_pop_defs(&nd);
+    json_t *vals = json_array(), *stages = json_array();
+    for (int i = 0; i < p->nvals; i++) {
+        const wg_pval *v = &p->vals[i];
+        json_t *o = json_pack("{s:s, s:s, s:I}", "name", v->name, "kind", kind_names[v->kind],
+                              "width", (json_int_t)v->width);
+        if (v->kind == WG_PV_WEIGHT)
+            json_object_set_new(o, "rows", json_integer(v->rows));
+        json_array_append_new(vals, o);
+    }
+    for (int s = 0; s < p->nstages; s++) {
+        json_t *ops = json_array();
+        for (int i = 0; i < p->stages[s].nops; i++) {
+            const wg_pop *op = &p->ops[p->stages[s].op0 + i];
+            const wg_pop_def *d = &defs[op->def];
+            json_t *args = json_object(), *fields = json_object();
+            for (int k = 0; k < d->nslots; k++)
+                if (op->arg[k] >= 0)
+                    json_object_set_new(args, d->slots[k].name, json_string(p->vals[op->arg[k]].name));
+            for (int f = 0; f < d->nfields; f++) {
+                char nm[32];
+                snprintf(nm, sizeof nm, "%.*s", (int)strcspn(d->fields[f], ":"), d->fields[f]);
+                json_object_set_new(fields, nm, expr_json(op->f[f]));
+            }
+            json_array_append_new(ops, json_pack("{s:s, s:o, s:o}", "op", d->name, "args", args,
+                                                 "fields", fields));
+        }
+        json_array_append_new(stages, json_pack("{s:s, s:o}", "name", p->stages[s].name, "ops", ops));
+    }
+    json_t *rope = json_null();
+    if (p->has_rope) {
+        rope = json_pack("{s:f, s:I, s:s}", "theta", p->rope_theta, "rot", (json_int_t)p->rope_rot,
+                         "scaling", p->rope_type);
+        if (*p->rope_type)
+            json_object_update_new(rope, json_pack("{s:f, s:f, s:f, s:f}", "factor", p->rope_factor,
+                                                   "low_freq_factor", p->rope_low, "high_freq_factor",
+                                                   p->rope_high, "original_max_positions", p->rope_orig));
+    }
+    return json_pack("{s:i, s:s, s:s, s:{s:s}, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:o, s:o, s:o}",
+                     "version", WG_PROG_VERSION, "model_type", p->model_type, "task", p->task,
+                     "outputs", p->output_name, p->output, "vocab", (json_int_t)p->vocab, "hidden",
+                     (json_int_t)p->hidden, "max_positions", (json_int_t)p->max_positions,
+                     "position_ids", "rule", p->positions, "offset", (json_int_t)p->pos_offset,
+                     "pad_id", (json_int_t)p->pad_id, "rope", rope, "values", vals, "stages", stages);
+}
+
+/* ---- reading ---- */
+
+typedef struct rd {
+    char *why;
+    size_t n;
+    bool failed;
+} rd;
+
+static bool bad(rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool bad(rd *r, const char *fmt, ...)
+{
+    if (r->failed)
+        return false;
+    r->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = snprintf(r->why, r->n, "program: ");
+    vsnprintf(r->why + k, r->n > (size_t)k ? r->n - (size_t)k : 0, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static bool keys_only(rd *r, json_t *o, const char *where, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        bool ok = false;
+        for (int i = 0; keys[i] && !ok; i++)
+            ok = !strcmp(keys[i], k);
+        if (!ok)
+            return bad(r, "%s: unknown key \"%s\"", where, k);
+    }
+    return true;
+}
+
+static bool get_int(rd *r, json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return bad(r, "%s missing or out of range [%lld, %lld]", key, (long long)lo, (long long)hi);
+    *out = json_integer_value(v);
+    return true;
+}
+
+static bool get_str(rd *r, json_t *o, const char *key, char *out, size_t n)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v) || strlen(json_string_value(v)) >= n)
+        return bad(r, "%s missing or not a short string", key);
+    snprintf(out, n, "%s", json_string_value(v));
+    return true;
+}
+
+static bool get_num(rd *r, json_t *o, const char *key, double lo, double hi, double *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
+        return bad(r, "%s missing or out of range", key);
+    *out = json_number_value(v);
+    return true;
+}
+
+static bool parse_expr(rd *r, json_t *v, wg_pexpr *e, const char *where)
+{
+    if (json_is_number(v)) {
+        *e = (wg_pexpr){json_number_value(v), 0};
+        return isfinite(e->c) || bad(r, "%s: not finite", where);
+    }
+    const char *s = json_string_value(v);
+    if (!s || !strchr("SPM", s[0]) || !s[0])
+        return bad(r, "%s: not a number or a symbol expression (S, S*k, P, M)", where);
+    *e = (wg_pexpr){1, s[0]};
+    if (!s[1])
+        return true;
+    char *end;
+    long long k = s[1] == '*' ? strtoll(s + 2, &end, 10) : 0;
+    if (s[1] != '*' || end == s + 2 || *end || k <= 0 || k > (1ll << 40))
+        return bad(r, "%s: \"%s\" is not SYMBOL*POSITIVE_INTEGER", where, s);
+    e->c = (double)k;
+    return true;
+}
+
+static bool add_val(rd *r, wg_prog *p, json_t *o, wg_tensor_dims_fn dims, void *ctx)
+{
+    static const char *const keys[] = {"name", "kind", "width", "rows", NULL};
+    const char *name = json_string_value(json_object_get(o, "name")),
+               *kind = json_string_value(json_object_get(o, "kind"));
+    if (!json_is_object(o) || !name || !kind || !keys_only(r, o, "values[]", keys))
+        return bad(r, "values[%d] is not an object with name and kind", p->nvals);
+    if (wg_prog_value(p, name) >= 0)
+        return bad(r, "value %s listed twice", name);
+    int k = 0;
+    while (k < 5 && strcmp(kind_names[k], kind))
+        k++;
+    if (k == 5)
+        return bad(r, "value %s: kind \"%s\" is not act, cache, input, weight or table", name, kind);
+    wg_pval v = {strdup(name), (wg_pkind)k, 0, 0};
+    if (!v.name)
+        return bad(r, "out of memory");
+    p->vals[p->nvals++] = v;
+    wg_pval *pv = &p->vals[p->nvals - 1];
+    if (!get_int(r, o, "width", k == WG_PV_TABLE ? 0 : 1, 1ll << 34, &pv->width))
+        return false;
+    if (k == WG_PV_WEIGHT) {
+        int64_t rows, K;
+        if (!get_int(r, o, "rows", 1, 1ll << 31, &pv->rows) || pv->width % pv->rows)
+            return bad(r, "value %s: rows do not divide width", name);
+        if (!dims(ctx, name, &rows, &K))
+            return bad(r, "value %s names no float tensor of the bundle", name);
+        if (rows * K != pv->width || (pv->rows > 1 && rows != pv->rows))
+            return bad(r, "value %s: the bundle's tensor is %lldx%lld, not %lld rows of %lld",
+                       name, (long long)rows, (long long)K, (long long)pv->rows,
+                       (long long)(pv->width / pv->rows));
+    } else if (json_object_get(o, "rows")) {
+        return bad(r, "value %s: rows only for weights", name);
+    }
+    if (k == WG_PV_INPUT && pv->width != 1)
+        return bad(r, "input %s: width must be 1", name);
+    return true;
+}
+
+static bool add_op(rd *r, wg_prog *p, json_t *o)
+{
+    static const char *const keys[] = {"op", "args", "fields", NULL};
+    const char *name = json_string_value(json_object_get(o, "op"));
+    json_t *args = json_object_get(o, "args"), *fields = json_object_get(o, "fields");
+    if (!json_is_object(o) || !name || !json_is_object(args) || !json_is_object(fields) ||
+        !keys_only(r, o, "op", keys))
+        return bad(r, "an op is not an object with op, args and fields");
+    int di = wg_pop_find(name), nd;
+    if (di < 0)
+        return bad(r, "op \"%s\" is not in the op table", name);
+    const wg_pop_def *d = &wg_pop_defs(&nd)[di];
+    wg_pop *op = &p->ops[p->nops];
+    memset(op, 0, sizeof *op);
+    op->def = di;
+    for (int k = 0; k < WG_POP_SLOTS; k++)
+        op->arg[k] = -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        int k = 0;
+        while (k < d->nslots && strcmp(d->slots[k].name, key))
+            k++;
+        if (k == d->nslots)
+            return bad(r, "%s: no operand \"%s\"", name, key);
+        if (!json_is_string(v) || (op->arg[k] = wg_prog_value(p, json_string_value(v))) < 0)
+            return bad(r, "%s: %s names no value of the program", name, key);
+    }
+    if ((int)json_object_size(fields) != d->nfields)
+        return bad(r, "%s: fields are not exactly %d", name, d->nfields);
+    for (int f = 0; f < d->nfields; f++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "%.*s", (int)strcspn(d->fields[f], ":"), d->fields[f]);
+        json_t *fv = json_object_get(fields, nm);
+        if (!fv)
+            return bad(r, "%s: field %s missing", name, nm);
+        if (!parse_expr(r, fv, &op->f[f], nm))
+            return false;
+    }
+    p->nops++;
+    return true;
+}
+
+static bool read_rope(rd *r, wg_prog *p, json_t *o)
+{
+    static const char *const keys[] = {"theta", "rot", "scaling", "factor", "low_freq_factor",
+                                       "high_freq_factor", "original_max_positions", NULL};
+    if (json_is_null(o))
+        return true;
+    if (!json_is_object(o) || !keys_only(r, o, "rope", keys))
+        return bad(r, "rope is not an object or null");
+    p->has_rope = 1;
+    if (!get_num(r, o, "theta", 1.0000001, 1e12, &p->rope_theta) ||
+        !get_int(r, o, "rot", 2, 1024, &p->rope_rot) || !get_str(r, o, "scaling", p->rope_type, sizeof p->rope_type))
+        return false;
+    if (p->rope_rot % 2)
+        return bad(r, "rope rot is odd");
+    if (!*p->rope_type)
+        return true;
+    if (strcmp(p->rope_type, "linear") && strcmp(p->rope_type, "llama3"))
+        return bad(r, "rope scaling \"%s\" is not linear or llama3", p->rope_type);
+    if (!get_num(r, o, "factor", 1, 1e4, &p->rope_factor))
+        return false;
+    if (!strcmp(p->rope_type, "llama3") &&
+        (!get_num(r, o, "low_freq_factor", 1e-9, 1e9, &p->rope_low) ||
+         !get_num(r, o, "high_freq_factor", p->rope_low * (1 + 1e-12), 1e9, &p->rope_high) ||
+         !get_num(r, o, "original_max_positions", 1, 1e9, &p->rope_orig)))
+        return false;
+    return true;
+}
+
+/* {"HF name": "value"}: one output for now */
+static bool read_outputs(rd *r, wg_prog *p, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o) || json_object_size(o) != 1)
+        return bad(r, "outputs is not an object of one output");
+    json_object_foreach(o, k, v) {
+        if (!json_is_string(v) || strlen(k) >= sizeof p->output_name ||
+            strlen(json_string_value(v)) >= sizeof p->output)
+            return bad(r, "outputs: \"%s\" does not name a value", k);
+        snprintf(p->output_name, sizeof p->output_name, "%s", k);
+        snprintf(p->output, sizeof p->output, "%s", json_string_value(v));
+    }
+    return true;
+}
+
+wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *why, size_t nwhy)
+{
+    static const char *const keys[] = {"version", "model_type", "task", "outputs", "vocab", "hidden",
+                                       "max_positions", "position_ids", "rope", "values", "stages", NULL};
+    rd r = {why, nwhy, false};
+    wg_prog *p = calloc(1, sizeof *p);
+    json_t *vals = json_object_get(o, "values"), *stages = json_object_get(o, "stages"),
+           *pos = json_object_get(o, "position_ids");
+    int64_t ver;
+    if (!p)
+        return bad(&r, "out of memory"), NULL;
+    if (!json_is_object(o) || !keys_only(&r, o, "program", keys) ||
+        !get_int(&r, o, "version", WG_PROG_VERSION, WG_PROG_VERSION, &ver) ||
+        !get_str(&r, o, "model_type", p->model_type, sizeof p->model_type) ||
+        !get_str(&r, o, "task", p->task, sizeof p->task) ||
+        !read_outputs(&r, p, json_object_get(o, "outputs")) ||
+        !get_int(&r, o, "vocab", 0, 1 << 28, &p->vocab) || !get_int(&r, o, "hidden", 1, 1 << 20, &p->hidden) ||
+        !get_int(&r, o, "max_positions", 0, 1 << 30, &p->max_positions))
+        goto fail;
+    if (strcmp(p->task, "causal-lm") && strcmp(p->task, "encoder")) {
+        bad(&r, "task \"%s\" is not causal-lm or encoder", p->task);
+        goto fail;
+    }
+    static const char *const pkeys[] = {"rule", "offset", "pad_id", NULL};
+    if (!json_is_object(pos) || !keys_only(&r, pos, "position_ids", pkeys) ||
+        !get_str(&r, pos, "rule", p->positions, sizeof p->positions) ||
+        !get_int(&r, pos, "offset", 0, 1 << 20, &p->pos_offset) ||
+        !get_int(&r, pos, "pad_id", 0, 1 << 30, &p->pad_id))
+        goto fail;
+    if (strcmp(p->positions, "arange") && strcmp(p->positions, "padding")) {
+        bad(&r, "position_ids rule \"%s\" is not arange or padding", p->positions);
+        goto fail;
+    }
+    if (!read_rope(&r, p, json_object_get(o, "rope")))
+        goto fail;
+    if (!json_is_array(vals) || json_array_size(vals) > 1u << 20 || !json_is_array(stages) ||
+        !json_array_size(stages) || json_array_size(stages) > 1u << 16) {
+        bad(&r, "values and stages must be arrays (stages not empty)");
+        goto fail;
+    }
+    p->capvals = (int)json_array_size(vals) + 1;
+    if (!(p->vals = calloc((size_t)p->capvals, sizeof *p->vals)) ||
+        !(p->stages = calloc(json_array_size(stages), sizeof *p->stages))) {
+        bad(&r, "out of memory");
+        goto fail;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v) if (!add_val(&r, p, v, dims, ctx)) goto fail;
+    size_t nops = 0;
+    json_array_foreach(stages, i, v) {
+        json_t *ops = json_object_get(v, "ops");
+        if (!json_is_object(v) || !json_is_string(json_object_get(v, "name")) || !json_is_array(ops) ||
+            json_object_size(v) != 2) {
+            bad(&r, "stages[%zu] is not an object with name and ops", i);
+            goto fail;
+        }
+        nops += json_array_size(ops);
+    }
+    if (nops > 1u << 22 || !(p->ops = calloc(nops + 1, sizeof *p->ops))) {
+        bad(&r, "too many ops");
+        goto fail;
+    }
+    p->capops = (int)nops + 1;
+    json_array_foreach(stages, i, v) {
+        json_t *ops = json_object_get(v, "ops"), *op;
+        size_t k;
+        p->stages[p->nstages] = (wg_pstage){strdup(json_string_value(json_object_get(v, "name"))), p->nops, 0};
+        p->nstages++;
+        json_array_foreach(ops, k, op) {
+            if (!add_op(&r, p, op))
+                goto fail;
+            p->stages[p->nstages - 1].nops++;
+        }
+    }
+    if (wg_prog_check(p, why, nwhy))
+        goto fail_quiet;
+    return p;
+fail:
+fail_quiet:
+    wg_prog_free(p);
+    return NULL;
+}

@@ -1,0 +1,94 @@
+/* program/models/bert.c — BERT-family encoders: BERT, RoBERTa, XLM-RoBERTa, CamemBERT (positions
+ * counted from pad_token_id + 1), ELECTRA (embedding_size = hidden_size only) and DistilBERT
+ * (its own names, no token types). Post-LN: x = LN(word + type + pos); per layer
+ * x = LN1(x + Wo.attn(x) + bo), x = LN2(x + W2.act(W1.x + b1) + b2); bidirectional attention
+ * over the keys whose attention_mask is 1. Output: last_hidden_state. */
+#include "models.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void wg_tpl_bert(wg_pbuild *b)
+{
+    wg_prog *p = b->p;
+    const char *mt = p->model_type;
+    bool distil = !strcmp(mt, "distilbert"),
+         roberta = !strcmp(mt, "roberta") || !strcmp(mt, "xlm-roberta") || !strcmp(mt, "camembert");
+    static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "electra.", "camembert.", ""};
+    const char *pre = "";
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (pb_has(b, "%sembeddings.word_embeddings.weight", prefixes[i])) {
+            pre = prefixes[i];
+            break;
+        }
+    int64_t H = pb_need(b, distil ? "dim" : "hidden_size"), V = pb_need(b, "vocab_size"),
+            nh = pb_need(b, distil ? "n_heads" : "num_attention_heads"),
+            L = pb_need(b, distil ? "n_layers" : "num_hidden_layers"),
+            I = pb_need(b, distil ? "hidden_dim" : "intermediate_size"),
+            NP = pb_need(b, "max_position_embeddings");
+    int64_t TV = distil ? 0 : pb_int(b, "type_vocab_size", 2);
+    double eps = distil ? 1e-12 : pb_num(b, "layer_norm_eps", 1e-12);
+    int act = pb_act_code(b, distil ? "activation" : "hidden_act", "gelu");
+    if (!strcmp(mt, "electra") && pb_int(b, "embedding_size", H) != H)
+        pb_fail(b, "config.json: electra embedding_size %lld differs from hidden_size (the "
+                "embeddings projection is not implemented)", (long long)pb_int(b, "embedding_size", H));
+    if (!PB_OK(b))
+        return;
+    if (H % nh)
+        pb_fail(b, "config.json: hidden size %lld is not a multiple of %lld heads", (long long)H,
+                (long long)nh);
+    snprintf(p->task, sizeof p->task, "encoder");
+    snprintf(p->output, sizeof p->output, "x");
+    snprintf(p->output_name, sizeof p->output_name, "last_hidden_state");
+    p->vocab = V;
+    p->hidden = H;
+    p->max_positions = NP;
+    snprintf(p->positions, sizeof p->positions, roberta ? "padding" : "arange");
+    p->pad_id = pb_int(b, "pad_token_id", roberta ? 1 : 0);
+    if (roberta && !(p->pad_id >= 0 && p->pad_id < NP))
+        pb_fail(b, "config.json: pad_token_id %lld outside the position table", (long long)p->pad_id);
+    pb_attn a = {.heads = nh, .kv_heads = nh, .head_dim = H / nh, .mask = pb_input(b, "attention_mask"),
+                 .scale = 1 / sqrt((double)(H / nh))};
+    pb_stage(b, "embed");
+    int x = pb_act(b, "x", H), e = pb_act(b, "e", H), o = pb_act(b, "o", H);
+    pb_gather(b, e, pb_w(b, false, V, H, "%sembeddings.word_embeddings.weight", pre),
+              pb_input(b, "input_ids"));
+    int tt = distil ? -1 : pb_w(b, TV == 0, TV, H, "%sembeddings.token_type_embeddings.weight", pre);
+    if (tt >= 0) {
+        pb_gather(b, o, tt, pb_input(b, "token_type_ids"));
+        pb_add(b, e, o);
+    }
+    pb_gather(b, o, pb_w(b, false, NP, H, "%sembeddings.position_embeddings.weight", pre),
+              pb_input(b, "position_ids"));
+    pb_add(b, e, o);
+    pb_layernorm(b, e, pb_w(b, false, 1, H, "%sembeddings.LayerNorm.weight", pre),
+                 pb_w(b, false, 1, H, "%sembeddings.LayerNorm.bias", pre), x, eps);
+    static const char *const bert_n[] = {
+        "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+        "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"};
+    static const char *const distil_n[] = {
+        "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+        "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
+    const char *const *nm = distil ? distil_n : bert_n;
+    const char *stem = distil ? "transformer.layer" : "encoder.layer";
+    for (int64_t li = 0; li < L && PB_OK(b); li++) {
+        pb_stage(b, "layer %lld", (long long)li);
+#define LW(rows, K, i, wb) pb_w(b, false, rows, K, "%s%s.%lld.%s." wb, pre, stem, (long long)li, nm[i])
+        int q = pb_act(b, "q", H), k = pb_act(b, "k", H), v = pb_act(b, "v", H),
+            att = pb_act(b, "att", H), f = pb_act(b, "gate", I);
+        pb_matmul(b, x, LW(H, H, 0, "weight"), LW(1, H, 0, "bias"), q);
+        pb_matmul(b, x, LW(H, H, 1, "weight"), LW(1, H, 1, "bias"), k);
+        pb_matmul(b, x, LW(H, H, 2, "weight"), LW(1, H, 2, "bias"), v);
+        pb_attention(b, &a, (int)li, q, k, v, att);
+        pb_matmul(b, att, LW(H, H, 3, "weight"), LW(1, H, 3, "bias"), o);
+        pb_add(b, o, x);
+        pb_layernorm(b, o, LW(1, H, 4, "weight"), LW(1, H, 4, "bias"), x, eps);
+        pb_matmul(b, x, LW(I, H, 5, "weight"), LW(1, I, 5, "bias"), f);
+        pb_bias_act(b, f, -1, act, 1, 1);
+        pb_matmul(b, f, LW(H, I, 6, "weight"), LW(1, H, 6, "bias"), o);
+        pb_add(b, o, x);
+        pb_layernorm(b, o, LW(1, H, 7, "weight"), LW(1, H, 7, "bias"), x, eps);
+#undef LW
+    }
+}

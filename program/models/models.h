@@ -1,0 +1,44 @@
+/* program/models/models.h — the family templates (one file per family or per set of variants of
+ * one design) and the shared decoder builder they use. */
+#ifndef WG_PROGRAM_MODELS_H
+#define WG_PROGRAM_MODELS_H
+#include "../build.h"
+
+/* a pre-norm decoder of the Llama design and its variants, named "<prefix>layers.N...." */
+typedef struct pb_dec {
+    const char *prefix;           /* "model." */
+    int64_t L, H, I, V;
+    pb_attn a;                    /* heads, kv_heads, head_dim, rot, interleaved, scale, softcap */
+    double eps;
+    bool layernorm, norm_bias;    /* LayerNorm (with bias) instead of RMSNorm */
+    double norm_off;              /* Gemma: weights stored as w - 1 */
+    double embed_mult, residual_mult, logits_mult, final_softcap;
+    bool qkv_bias, o_bias, mlp_bias;
+    int qk_norm;                  /* 0 none, 1 per head (Qwen3, Gemma 3), 2 over the projection (OLMo 2) */
+    bool fused_qkv, fused_gate_up;/* Phi-3: qkv_proj, gate_up_proj */
+    bool sandwich;                /* Gemma 2: norms after attention and MLP too */
+    bool post_only;               /* OLMo 2: norms after attention and MLP only */
+    bool parallel;                /* Cohere: attention and MLP from one norm, added together */
+    bool plain_mlp;               /* c_fc / c_proj with bias (Starcoder 2) */
+    int act;
+    int64_t window_of[1024];      /* sliding window per layer (0: full), when L <= 1024 */
+} pb_dec;
+
+/* layers, heads, sizes, rotary and the window pattern from the common config keys */
+void pb_dec_defaults(wg_pbuild *b, pb_dec *d);
+/* the sliding window of each layer: config.json's layer_types where given, else by `rule`:
+ * 'a' every layer (Mistral, Starcoder 2), 'q' Qwen's use_sliding_window from max_window_layers
+ * on, 'e' even layers (Gemma 2), 0 none (a sliding_window key is then refused) */
+void pb_dec_windows(wg_pbuild *b, pb_dec *d, char rule);
+void pb_decoder(wg_pbuild *b, const pb_dec *d);
+
+void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
+void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2 */
+void wg_tpl_phi3(wg_pbuild *b);
+void wg_tpl_olmo2(wg_pbuild *b);
+void wg_tpl_starcoder2(wg_pbuild *b);
+void wg_tpl_stablelm(wg_pbuild *b);
+void wg_tpl_cohere(wg_pbuild *b);
+void wg_tpl_gpt2(wg_pbuild *b);
+void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra */
+#endif
