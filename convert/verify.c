@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "../verify/verify.h"
 #include "../verify/measure.h"
+#include "../program/program.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -131,6 +132,26 @@ int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n
     return 0;
 }
 
+/* the program's output [n][width] for tok with g's weights (original or planned) */
+static int prog_forward(const wg_prog *p, getter *g, const int32_t *tok, int n, float **out,
+                        wg_error *err)
+{
+    *out = malloc(sizeof(float) * (size_t)n * (size_t)wg_prog_out_width(p));
+    if (!*out)
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    wg_pinputs in = {n, tok, NULL, NULL};
+    return wg_prog_run(p, get_weight, g, &in, *out, g->threads, err);
+}
+
+/* tokens past a learned position table have no position: n is cut to the table */
+static int position_room(const wg_prog *p, int n)
+{
+    if (wg_prog_value(p, "position_ids") < 0 || p->max_positions <= 0)
+        return n;
+    int64_t room = p->max_positions - (strcmp(p->positions, "padding") ? 0 : p->pad_id + 1);
+    return room < n ? (int)room : n;
+}
+
 /* ---- encoders: the last hidden state of the original vs the quantized weights ---- */
 typedef struct encoder_args {
     const char *tokens, *ref, *out_path;
@@ -171,26 +192,23 @@ static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
 }
 
 /* the reference (original weights) forward pass; n is cut to the model's position table */
-static int encoder_original(wg_bert *a, const wg_model *m, const encoder_args *va, getter *g0,
+static int encoder_original(const wg_prog *p, const wg_model *m, const encoder_args *va, getter *g0,
                             int32_t **tokens, int *n, float **ha, wg_error *err)
 {
     int rc;
-    if ((rc = wg_bert_load(a, m, get_weight, g0, err)) ||
-        (rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, a->vocab, err)))
+    if ((rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, (int)p->vocab, err)))
         return rc;
-    int room = a->kind == WG_BERT_ROBERTA ? a->max_pos - a->pad_id - 1 : a->max_pos;
-    *n = *n < room ? *n : room;
-    *ha = malloc(sizeof(float) * (size_t)*n * a->hidden);
-    if (!*ha || wg_bert_forward(a, *tokens, NULL, NULL, *n, *ha, va->threads))
-        return wg_fail(err, WG_EINPUT, m->path, "encoder forward pass failed (a token outside "
-                       "the position or vocabulary table, or out of memory)");
+    *n = position_room(p, *n);
+    if ((rc = prog_forward(p, g0, *tokens, *n, ha, err)))
+        return rc;
     if (va->out_path) {
         wg_atomic_file f;
         if ((rc = wg_atomic_open(&f, va->out_path, err)) ||
-            (rc = wg_atomic_write(&f, *ha, sizeof(float) * (size_t)*n * a->hidden, err)) ||
+            (rc = wg_atomic_write(&f, *ha, sizeof(float) * (size_t)*n * p->hidden, err)) ||
             (rc = wg_atomic_commit(&f, err)))
             return rc;
     }
+    (void)m;
     return 0;
 }
 
@@ -207,18 +225,18 @@ static int read_ref_hidden(const char *path, float *out, size_t count, wg_error 
     return 0;
 }
 
-static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *err)
+static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_args *va, wg_error *err)
 {
-    wg_bert a = {0}, b = {0};
     int32_t *tokens = NULL;
     float *ha = NULL, *hb = NULL;
     wg_plan_entry *plan = NULL;
     json_t *out = NULL;
     int n = 0, rc;
     getter g0 = {m, NULL, va->pc->search, va->threads};
-    if ((rc = encoder_original(&a, m, va, &g0, &tokens, &n, &ha, err)))
+    if ((rc = encoder_original(p, m, va, &g0, &tokens, &n, &ha, err)))
         goto done;
-    size_t count = (size_t)n * a.hidden;
+    int H = (int)p->hidden;
+    size_t count = (size_t)n * H;
     wg_hidden_compare cmp;
     if (!(hb = malloc(sizeof(float) * count))) {
         rc = wg_fail(err, WG_EIO, NULL, "out of memory");
@@ -227,7 +245,7 @@ static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *e
     if (va->ref) {
         if ((rc = read_ref_hidden(va->ref, hb, count, err)))
             goto done;
-        wg_hidden_compare_run(hb, ha, n, a.hidden, &cmp);
+        wg_hidden_compare_run(hb, ha, n, H, &cmp);
         out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", m->family,
                         "compared_with", va->ref, "metrics", hidden_json(&cmp));
     } else {
@@ -237,14 +255,12 @@ static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *e
             goto done;
         }
         getter g1 = {m, plan, va->pc->search, va->threads};
+        free(hb);
+        hb = NULL;
         if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
-            (rc = wg_bert_load(&b, m, get_weight, &g1, err)))
+            (rc = prog_forward(p, &g1, tokens, n, &hb, err)))
             goto done;
-        if (wg_bert_forward(&b, tokens, NULL, NULL, n, hb, va->threads)) {
-            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
-            goto done;
-        }
-        wg_hidden_compare_run(ha, hb, n, a.hidden, &cmp);
+        wg_hidden_compare_run(ha, hb, n, H, &cmp);
         json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
         out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", m->family, "plan",
                         json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
@@ -254,12 +270,10 @@ static int verify_encoder(const wg_model *m, const encoder_args *va, wg_error *e
         json_dumpf(out, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');
     } else {
-        print_encoder(out, &cmp, a.hidden);
+        print_encoder(out, &cmp, H);
     }
 done:
     json_decref(out);
-    wg_bert_free(&a);
-    wg_bert_free(&b);
     free(tokens);
     free(ha);
     free(hb);
@@ -282,7 +296,7 @@ typedef struct measure_args {
 } measure_args;
 
 /* Per-tensor costs by the C reference on the measuring tokens; into *ms (owned by the caller). */
-static int measure_llama(wg_plan_cli *pc, const wg_model *m, const measure_args *ma,
+static int measure_llama(const wg_prog *p, wg_plan_cli *pc, const wg_model *m, const measure_args *ma,
                          const int32_t *tok, int n, const float *la, int vocab, int maxn,
                          int threads, wg_plan_measured *ms, json_t **out, wg_error *err)
 {
@@ -292,22 +306,16 @@ static int measure_llama(wg_plan_cli *pc, const wg_model *m, const measure_args 
     wg_plan_scores *sc = NULL;
     int rc = 0;
     if (ma->src) { /* other tokens than the evaluation's: their own original logits */
-        wg_llama a;
         getter g0 = {m, NULL, pc->search, threads};
-        if (!(rc = cli_read_tokens(ma->src, ma->bytes, maxn, &mt, &mn, vocab, err)) &&
-            !(rc = wg_llama_load(&a, m, get_weight, &g0, err))) {
-            if (!(ml = malloc(sizeof(float) * (size_t)mn * (size_t)vocab)) ||
-                wg_llama_forward(&a, mt, mn, ml, threads))
-                rc = wg_fail(err, WG_EIO, NULL, "forward pass failed (out of memory?)");
-            wg_llama_free(&a);
-        }
+        if (!(rc = cli_read_tokens(ma->src, ma->bytes, maxn, &mt, &mn, vocab, err)))
+            rc = prog_forward(p, &g0, mt, mn = position_room(p, mn), &ml, err);
     }
     if (!rc)
         rc = wg_plan_cli_scores(pc, m, threads, &sc, err);
     if (!rc && wg_measure_pick(sc, m->n_tensors, pc->o.group, ma->all, &ms->mv, &ms->n))
         rc = wg_fail(err, WG_EIO, NULL, "out of memory");
     if (!rc)
-        rc = wg_measure_llama(m, ma->src ? mt : tok, mn, ma->src ? ml : la, pc->search, threads,
+        rc = wg_measure_program(p, m, ma->src ? mt : tok, mn, ma->src ? ml : la, pc->search, threads,
                               ms->mv, ms->n, err);
     if (!rc) {
         *out = wg_measure_json(m, ms->mv, ms->n, "kl", sc);
@@ -325,26 +333,20 @@ static int measure_llama(wg_plan_cli *pc, const wg_model *m, const measure_args 
 }
 
 /* The plan's end-to-end metrics: quantized forward pass against the original logits la. */
-static int eval_plan(wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int n,
+static int eval_plan(const wg_prog *p, wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int n,
                      const float *la, int vocab, int threads, json_t **rep, json_t **metrics,
                      wg_error *err)
 {
     wg_plan_entry *plan = calloc(m->n_tensors + 1, sizeof *plan);
-    float *lb = malloc(sizeof(float) * (size_t)n * (size_t)vocab);
+    float *lb = NULL;
     wg_plan_result pr;
-    wg_llama b = {0};
     wg_progress_stage("plan");
-    int rc = !plan || !lb ? wg_fail(err, WG_EIO, NULL, "out of memory")
+    int rc = !plan ? wg_fail(err, WG_EIO, NULL, "out of memory")
                           : wg_plan_cli_run(pc, m, threads, plan, &pr, err);
     getter g1 = {m, plan, pc->search, threads};
     if (!rc) {
-        wg_progress_stage("quantize");
-        rc = wg_llama_load(&b, m, get_weight, &g1, err);
-    }
-    if (!rc) {
         wg_progress_stage("forward");
-        if (wg_llama_forward(&b, tok, n, lb, threads))
-            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed");
+        rc = prog_forward(p, &g1, tok, n, &lb, err);
     }
     if (!rc) {
         wg_lm_compare cmp;
@@ -352,7 +354,6 @@ static int eval_plan(wg_plan_cli *pc, const wg_model *m, const int32_t *tok, int
         *metrics = compare_json(&cmp);
         *rep = wg_plan_report(m, plan, pc, &pr);
     }
-    wg_llama_free(&b);
     free(lb);
     free(plan);
     return rc;
@@ -410,7 +411,7 @@ int cmd_verify(int argc, char **argv)
                          "without --ref-logits");
     wg_error err = {0};
     wg_model *m = NULL;
-    wg_llama a = {0}, b = {0};
+    wg_prog *p = NULL;
     int32_t *tokens = NULL;
     float *la = NULL, *lb = NULL;
     wg_plan_measured ms = {0};
@@ -420,25 +421,31 @@ int cmd_verify(int argc, char **argv)
     wg_open_opts oo = {.rules_path = pc.rules};
     if ((rc = wg_model_open(argv[optind], &oo, &m, &err)))
         goto fail;
-    if (wg_bert_family(m)) {
+    char why[512] = "";
+    if (!(p = wg_prog_build(m, why, sizeof why))) {
+        rc = wg_fail(&err, WG_EINPUT, m->path, "cannot verify: %s", why);
+        goto fail;
+    }
+    if (!strcmp(p->task, "encoder")) {
         encoder_args va = {tok, ref, logits_out, bytes, json, maxn, threads, &pc};
-        if ((rc = verify_encoder(m, &va, &err)))
+        if ((rc = verify_encoder(p, m, &va, &err)))
             goto fail;
         goto done;
     }
     wg_bar_begin(m);
     wg_progress_stage("forward");
     getter g0 = {m, NULL, pc.search, threads};
-    if ((rc = wg_llama_load(&a, m, get_weight, &g0, &err)))
+    struct { int vocab; } a = {(int)wg_prog_out_width(p)};
+    if ((rc = cli_read_tokens(tok, bytes, maxn, &tokens, &n, (int)p->vocab, &err)))
         goto fail;
-    if ((rc = cli_read_tokens(tok, bytes, maxn, &tokens, &n, a.vocab, &err)))
-        goto fail;
-    la = malloc(sizeof(float) * (size_t)n * a.vocab);
+    n = position_room(p, n);
     lb = malloc(sizeof(float) * (size_t)n * a.vocab);
-    if (!la || !lb || wg_llama_forward(&a, tokens, n, la, threads)) {
-        rc = wg_fail(&err, WG_EIO, NULL, "forward pass failed (out of memory?)");
+    if (!lb) {
+        rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
     }
+    if ((rc = prog_forward(p, &g0, tokens, n, &la, &err)))
+        goto fail;
     if (logits_out) {
         wg_atomic_file lf;
         if ((rc = wg_atomic_open(&lf, logits_out, &err)) ||
@@ -462,12 +469,12 @@ int cmd_verify(int argc, char **argv)
     } else {
         json_t *rep = NULL, *met = NULL, *mj = NULL;
         if (ma.on) {
-            if ((rc = measure_llama(&pc, m, &ma, tokens, n, la, a.vocab, maxn, threads, &ms,
+            if ((rc = measure_llama(p, &pc, m, &ma, tokens, n, la, a.vocab, maxn, threads, &ms,
                                     &mj, &err)))
                 goto fail;
             pc.measured = &ms;
         }
-        if ((rc = eval_plan(&pc, m, tokens, n, la, a.vocab, threads, &rep, &met, &err))) {
+        if ((rc = eval_plan(p, &pc, m, tokens, n, la, a.vocab, threads, &rep, &met, &err))) {
             json_decref(mj);
             goto fail;
         }
@@ -479,7 +486,7 @@ int cmd_verify(int argc, char **argv)
             v.measured = NULL;
             v.costs_path = NULL;
             json_t *prep = NULL, *pmet = NULL;
-            if ((rc = eval_plan(&v, m, tokens, n, la, a.vocab, threads, &prep, &pmet, &err))) {
+            if ((rc = eval_plan(p, &v, m, tokens, n, la, a.vocab, threads, &prep, &pmet, &err))) {
                 json_decref(mj);
                 goto fail;
             }
@@ -530,8 +537,7 @@ fail:
     rc = cli_report(&err);
 done:
     json_decref(out);
-    wg_llama_free(&a);
-    wg_llama_free(&b);
+    wg_prog_free(p);
     free(tokens);
     free(la);
     free(lb);

@@ -62,3 +62,20 @@ t_inspect_graph_constants_apart() {
   wg inspect --json models/tinyllama > "$TMPDIR/s.json"
   assert_json "$TMPDIR/s.json" 'j.constants.tensors===0 && j.totals.parameters===2492672'
 }
+
+# the forward programs against Hugging Face transformers' own outputs (fp32, eager attention) on
+# tiny checkpoints of every family with a template, made on the device machine by
+# tools/zoo/make_programs.py: logits or last hidden states within f32 rounding (measured
+# 3e-8 .. 9e-5 absolute on logits of up to |4|), top-1 equal everywhere
+t_program_every_family_agrees_with_transformers() {
+  zstd -dcq tests/zoo/programs.tar.zst | tar -xf - -C "$TMPDIR"
+  local n=0 d m
+  for d in "$TMPDIR"/programs/*/; do
+    m=$(basename "$d")
+    wg verify "$d" --tokens "$d/ids.txt" --ref-logits "$d/hf_out.f32" --json > "$TMPDIR/$m.json" || { echo "$m: verify failed"; return 1; }
+    assert_json "$TMPDIR/$m.json" 'const x=j.metrics; x.logits_max_abs_err!==undefined ? x.logits_max_abs_err<5e-4 && x.top1_agreement===1 && x.logits_cosine>0.999999 : x.hidden_max_rel_err<1e-5 && x.hidden_cosine>0.999999' || { echo "$m disagrees: $(cat "$TMPDIR/$m.json")"; return 1; }
+    n=$((n+1))
+  done
+  echo "$n checkpoints agree"
+  [ "$n" -ge 21 ]
+}

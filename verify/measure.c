@@ -2,6 +2,7 @@
  * dequantizes to, the C reference evaluation for Llama-family models, and their JSON form. */
 #include "measure.h"
 #include "verify.h"
+#include "../program/program.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,26 +86,21 @@ static float *swap_get(void *ctx, const char *name, int64_t *rows, int64_t *K)
     return out;
 }
 
-int wg_measure_llama(const wg_model *m, const int32_t *tokens, int n, const float *ref_logits,
-                     bool search, int threads, wg_plan_measure *mv, size_t nmv, wg_error *err)
+int wg_measure_program(const wg_prog *p, const wg_model *m, const int32_t *tokens, int n,
+                       const float *ref_logits, bool search, int threads, wg_plan_measure *mv,
+                       size_t nmv, wg_error *err)
 {
-    float *lb = NULL;
-    int rc = 0;
+    int V = (int)wg_prog_out_width(p);
+    float *lb = malloc(sizeof(float) * (size_t)n * (size_t)V);
+    int rc = lb ? 0 : wg_fail(err, WG_EIO, NULL, "out of memory");
+    wg_pinputs in = {n, tokens, NULL, NULL};
     for (size_t k = 0; !rc && k < nmv; k++) {
         swap_getter g = {m, mv[k].tensor, &mv[k].fmt, search, threads};
-        wg_llama b;
-        if ((rc = wg_llama_load(&b, m, swap_get, &g, err)))
-            break;
-        if (!lb && !(lb = malloc(sizeof(float) * (size_t)n * (size_t)b.vocab)))
-            rc = wg_fail(err, WG_EIO, NULL, "out of memory");
-        if (!rc && wg_llama_forward(&b, tokens, n, lb, threads))
-            rc = wg_fail(err, WG_EIO, NULL, "forward pass failed (out of memory?)");
-        if (!rc) {
+        if (!(rc = wg_prog_run(p, swap_get, &g, &in, lb, threads, err))) {
             wg_lm_compare c;
-            wg_lm_compare_logits(ref_logits, lb, tokens, n, b.vocab, &c);
+            wg_lm_compare_logits(ref_logits, lb, tokens, n, V, &c);
             mv[k].cost = c.kl;
         }
-        wg_llama_free(&b);
     }
     free(lb);
     return rc;

@@ -20,10 +20,12 @@ int wg_measure_pick(const wg_plan_scores *s, size_t n_tensors, int group, bool a
 /* t's values in format f as f32 in the tensor's own layout (not the matrix view), malloc'd;
  * NULL on failure. */
 float *wg_measure_values(const wg_tensor *t, const wg_qformat *f, bool search, int threads);
-/* Llama-family models: each pair's cost by the C reference forward pass on tokens, against
- * ref_logits [n][vocab] of the original weights (KL nats/token). */
-int wg_measure_llama(const wg_model *m, const int32_t *tokens, int n, const float *ref_logits,
-                     bool search, int threads, wg_plan_measure *mv, size_t nmv, wg_error *err);
+/* Decoders: each pair's cost by the forward program on tokens (only that tensor quantized),
+ * against ref_logits [n][vocab] of the original weights (KL nats/token). */
+struct wg_prog;
+int wg_measure_program(const struct wg_prog *p, const wg_model *m, const int32_t *tokens, int n,
+                       const float *ref_logits, bool search, int threads, wg_plan_measure *mv,
+                       size_t nmv, wg_error *err);
 /* To and from JSON; from_json looks tensors up by name in m and skips unknown ones. */
 json_t *wg_measure_json(const wg_model *m, const wg_plan_measure *mv, size_t n, const char *metric,
                         const wg_plan_scores *s);

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""tools/zoo/make_programs.py — the forward programs' ground truth (tests/zoo/programs.tar.zst).
+
+One tiny random-init Hugging Face checkpoint per family the programs implement, each with a
+config that switches on the variants its template must get right (biases, q/k norms, soft-caps,
+sliding windows shorter than the sequence, partial rotary, multipliers, tied heads), and beside it
+what transformers itself computes on fixed token ids, in fp32 with eager attention: logits of a
+causal LM, or the last hidden state of an encoder. Weights are rounded to fp16 before the forward
+pass and saved in fp16, so that wgpack reads exactly the numbers PyTorch multiplied by.
+
+usage: python3 tools/zoo/make_programs.py OUTDIR     (writes OUTDIR/programs.tar.zst)
+Run where torch and transformers are (the device machine; the shipped archive was made with
+transformers 5.17.0, torch 2.11.0). Deterministic seeds; CPU; a minute.
+"""
+import json, os, subprocess, sys, tarfile, io
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+H, I, V, L, P, N = 64, 96, 96, 3, 64, 24
+IDS = [(i * 7 + 3) % V for i in range(N)]
+
+
+def dec(**kw):
+    base = dict(hidden_size=H, intermediate_size=I, num_hidden_layers=L, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=V, max_position_embeddings=P,
+                tie_word_embeddings=False)
+    base.update(kw)
+    return base
+
+
+def enc(**kw):
+    base = dict(hidden_size=H, intermediate_size=I, num_hidden_layers=2, num_attention_heads=4,
+                vocab_size=V, max_position_embeddings=P)
+    base.update(kw)
+    return base
+
+
+MODELS = {
+    "llama": ("llama", dec()),
+    "llama-bias-tied": ("llama", dec(attention_bias=True, mlp_bias=True, tie_word_embeddings=True)),
+    "llama-rope-llama3": ("llama", dec(rope_theta=50000.0, rope_scaling=dict(
+        rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+        original_max_position_embeddings=16))),
+    "mistral-window": ("mistral", dec(sliding_window=5)),
+    "qwen2": ("qwen2", dec()),
+    "qwen3": ("qwen3", dec(head_dim=16)),
+    "granite": ("granite", dec(embedding_multiplier=6.0, residual_multiplier=0.3,
+                               attention_multiplier=0.1, logits_scaling=4.0)),
+    "gemma": ("gemma", dec(head_dim=16, hidden_activation="gelu_pytorch_tanh")),
+    "gemma2": ("gemma2", dec(head_dim=16, sliding_window=6, query_pre_attn_scalar=12,
+                             attn_logit_softcapping=5.0, final_logit_softcapping=3.0)),
+    "phi3": ("phi3", dec(pad_token_id=0)),
+    "olmo2": ("olmo2", dec()),
+    "starcoder2": ("starcoder2", dec(sliding_window=7, tie_word_embeddings=True)),
+    "stablelm": ("stablelm", dec(num_key_value_heads=4, partial_rotary_factor=0.25, use_qkv_bias=True)),
+    "cohere": ("cohere", dec(logit_scale=0.5, tie_word_embeddings=True)),
+    "gpt2": ("gpt2", dict(n_embd=H, n_layer=L, n_head=4, vocab_size=V, n_positions=P)),
+    "bert": ("bert", enc()),
+    "roberta": ("roberta", enc(pad_token_id=1)),
+    "xlm-roberta": ("xlm-roberta", enc(pad_token_id=1)),
+    "camembert": ("camembert", enc(pad_token_id=1)),
+    "electra": ("electra", enc(embedding_size=H)),
+    "distilbert": ("distilbert", dict(dim=H, hidden_dim=I, n_layers=2, n_heads=4, vocab_size=V,
+                                      max_position_embeddings=P)),
+}
+ENCODERS = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert"}
+
+
+def build(name, mt, kw, root, log):
+    torch.manual_seed(sum(map(ord, name)))
+    cfg = AutoConfig.for_model(mt, **kw)
+    cfg._attn_implementation = "eager"
+    cls = AutoModel if mt in ENCODERS else AutoModelForCausalLM
+    model = cls.from_config(cfg, attn_implementation="eager").eval()
+    with torch.no_grad():  # random norms and biases too, so that 1 + w and biases count
+        for pname, p in model.named_parameters():
+            if p.dim() == 1:
+                p.copy_(torch.randn_like(p) * 0.2 + (0.0 if "bias" in pname or mt.startswith("gemma") else 1.0))
+        model = model.half().float()
+    d = os.path.join(root, name)
+    model.half().save_pretrained(d, safe_serialization=True)
+    model.float()
+    ids = torch.tensor([IDS])
+    with torch.no_grad():
+        out = model(input_ids=ids) if mt in ENCODERS else model(input_ids=ids, use_cache=False)
+    y = (out.last_hidden_state if mt in ENCODERS else out.logits)[0].float().numpy()
+    y.astype("<f4").tofile(os.path.join(d, "hf_out.f32"))
+    with open(os.path.join(d, "ids.txt"), "w") as f:
+        f.write(" ".join(map(str, IDS)) + "\n")
+    meta = dict(model_type=mt, output="last_hidden_state" if mt in ENCODERS else "logits",
+                shape=list(y.shape), transformers=transformers.__version__, torch=torch.__version__)
+    with open(os.path.join(d, "hf.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    log.append(dict(name=name, **meta))
+    print(f"{name}: {mt} {y.shape}", flush=True)
+
+
+def main():
+    out = sys.argv[1]
+    root = os.path.join(out, "programs")
+    os.makedirs(root, exist_ok=True)
+    log = []
+    for name, (mt, kw) in MODELS.items():
+        try:
+            build(name, mt, kw, root, log)
+        except Exception as e:  # reported, the others go on
+            print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
+    subprocess.run(["tar", "-C", out, "-c", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
+                    "--numeric-owner", "-f", os.path.join(out, "programs.tar"), "programs"], check=True)
+    print(json.dumps(log)[:2000])
+
+
+if __name__ == "__main__":
+    main()
