@@ -6,6 +6,7 @@
  * hidden state for encoders; the runtime's timings.
  * Options, tokens and the reference here; the runner and the comparison (with the
  * tolerance's reasoning) in verify/engine.h. */
+#include "../program/program.h"
 #include "cli.h"
 #include "plan_cli.h"
 #include "../pack/pack.h"
@@ -109,19 +110,13 @@ static int parse_opts(int argc, char **argv, run_opts *o)
 static int read_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok, int *n,
                        wg_error *err)
 {
-    const wg_man_forward *f = m->forward;
-    int rc = cli_read_tokens(o->tokens, o->bytes, o->max_tokens, tok, n, f->vocab, err);
+    const wg_prog *p = m->program;
+    int rc = cli_read_tokens(o->tokens, o->bytes, o->max_tokens, tok, n, (int)p->vocab, err);
     if (rc)
         return rc;
-    int room = INT_MAX;
-    if (f->arch == WG_FWD_BERT)
-        room = f->variant == 1 ? f->max_pos - f->pad_id - 1 : f->max_pos;
-    else {
-        if (f->max_pos)
-            room = f->max_pos - o->e.generate;
-        if (f->sliding_window) /* the reference attends to every position: stay inside */
-            room = room < f->sliding_window - o->e.generate ? room : f->sliding_window - o->e.generate;
-    }
+    int64_t room = INT_MAX;
+    if (p->max_positions > 0) /* the model's position table: learned, or what rotary was made for */
+        room = p->max_positions - (strcmp(p->positions, "padding") ? 0 : p->pad_id + 1) - o->e.generate;
     *n = *n < room ? *n : room;
     if (*n < 2)
         return wg_fail(err, WG_EINPUT, m->path, "the model's position table leaves room for %d "
@@ -147,9 +142,9 @@ static int write_f32(const char *path, const float *v, size_t n, wg_error *err)
 static int run_reference(const run_opts *o, const wg_manifest *m, const int32_t *tok, int n,
                          const wg_engine_out *rt, reference *ref, wg_error *err)
 {
-    const wg_man_forward *f = m->forward;
-    bool llama = f->arch == WG_FWD_LLAMA;
-    int dim = llama ? f->vocab : f->hidden, rc;
+    const wg_prog *p = m->program;
+    bool llama = !strcmp(p->task, "causal-lm");
+    int dim = (int)wg_prog_out_width(p), rc;
     ref->n_ext = n + (rt->ngen > 1 ? rt->ngen - 1 : 0);
     int32_t *ext = malloc(sizeof *ext * (size_t)ref->n_ext);
     ref->out = malloc(sizeof(float) * (size_t)ref->n_ext * (size_t)dim);
@@ -160,17 +155,8 @@ static int run_reference(const run_opts *o, const wg_manifest *m, const int32_t 
     memcpy(ext, tok, sizeof *ext * (size_t)n);
     if (ref->n_ext > n)
         memcpy(ext + n, rt->gen, sizeof *ext * (size_t)(ref->n_ext - n));
-    wg_llama lm;
-    wg_bert b;
-    if (llama && !(rc = wg_llama_from_forward(&lm, o->e.dir, m, err))) {
-        if (wg_llama_forward(&lm, ext, ref->n_ext, ref->out, o->threads))
-            rc = wg_fail(err, WG_EIO, NULL, "reference forward pass failed (out of memory)");
-        wg_llama_free(&lm);
-    } else if (!llama && !(rc = wg_bert_from_forward(&b, o->e.dir, m, err))) {
-        if (wg_bert_forward(&b, ext, NULL, NULL, n, ref->out, o->threads))
-            rc = wg_fail(err, WG_EIO, NULL, "reference forward pass failed (out of memory)");
-        wg_bert_free(&b);
-    }
+    wg_pinputs in = {llama ? ref->n_ext : n, ext, NULL, NULL};
+    rc = wg_bundle_program_run(o->e.dir, m, &in, ref->out, o->threads, err);
     free(ext);
     if (!rc && o->ref_out)
         rc = write_f32(o->ref_out, ref->out, (size_t)n * (size_t)dim, err);
@@ -191,10 +177,10 @@ static json_t *report_base(const run_opts *o, const wg_manifest *m, int n, const
     static const char *const timing[] = {"adapter", "load_ms", "first_layer_ms", "prefill_ms",
                                          "prefill_tokens_per_s", "decode_tokens_per_s",
                                          "bytes_fetched", "precision"};
-    json_t *j = json_pack("{s:s, s:s, s:o, s:i, s:i}", "bundle", o->e.dir, "arch",
-                          m->forward->arch == WG_FWD_LLAMA ? "llama" : "bert", "engine",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:i, s:i}", "bundle", o->e.dir, "task",
+                          m->program->task, "model_type", m->program->model_type, "engine",
                           o->ref_only ? json_null() : json_string(o->e.engine), "tokens", n,
-                          "layers", m->forward->layers);
+                          "layers", wg_prog_layers(m->program));
     for (size_t i = 0; i < sizeof timing / sizeof *timing; i++)
         json_object_set_new(j, timing[i], runner_field(rt, timing[i]));
     return j;
@@ -214,9 +200,10 @@ static void print_value(const char *label, json_t *j, const char *k, const char 
 
 static void print_report(json_t *j)
 {
-    bool llama = !strcmp(json_string_value(json_object_get(j, "arch")), "llama");
-    printf("bundle:    %s (%s, %d layers), %d tokens\n", json_string_value(json_object_get(j, "bundle")),
-           llama ? "decoder" : "encoder", (int)jnum(j, "layers"), (int)jnum(j, "tokens"));
+    bool llama = !strcmp(json_string_value(json_object_get(j, "task")), "causal-lm");
+    printf("bundle:    %s (%s %s, %d layers), %d tokens\n", json_string_value(json_object_get(j, "bundle")),
+           json_string_value(json_object_get(j, "model_type")), llama ? "decoder" : "encoder",
+           (int)jnum(j, "layers"), (int)jnum(j, "tokens"));
     if (json_is_string(json_object_get(j, "engine"))) {
         printf("runtime:   %s on %s\n", json_string_value(json_object_get(j, "engine")),
                json_is_string(json_object_get(j, "adapter")) ? json_string_value(json_object_get(j, "adapter")) : "?");
@@ -256,11 +243,11 @@ static int open_bundle(const run_opts *o, wg_manifest *m, wg_error *err)
         err->code = err->code == WG_EIO ? WG_EIO : WG_EINPUT; /* a bad manifest is bad input */
         return err->code;
     }
-    if (!m->forward)
+    if (!m->program)
         return wg_fail(err, WG_EINPUT, m->path, "this bundle's model cannot run: %s",
-                       m->forward_missing ? m->forward_missing : "the manifest has no forward "
+                       m->program_missing ? m->program_missing : "the manifest has no program "
                        "section (built by an older wgpack?)");
-    if (o->e.generate && m->forward->arch != WG_FWD_LLAMA)
+    if (o->e.generate && strcmp(m->program->task, "causal-lm"))
         return wg_fail(err, WG_EUSAGE, NULL, "run: --generate needs a decoder (this bundle's "
                        "model is an encoder)");
     return 0;
@@ -270,7 +257,7 @@ static int open_bundle(const run_opts *o, wg_manifest *m, wg_error *err)
 static int run_both(const run_opts *o, const wg_manifest *m, const int32_t *tok, int n,
                     wg_engine_out *rt, reference *ref, wg_error *err)
 {
-    int rc = 0, width = m->forward->arch == WG_FWD_LLAMA ? m->forward->vocab : m->forward->hidden;
+    int rc = 0, width = (int)wg_prog_out_width(m->program);
     if (!o->ref_only && !(rc = wg_engine_run(&o->e, m, tok, n, rt, err)) && o->rt_out)
         rc = write_f32(o->rt_out, rt->out, (size_t)n * (size_t)width, err);
     if (!rc && !o->no_ref)

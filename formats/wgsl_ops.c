@@ -56,7 +56,11 @@ static const char rmsnorm_src[] =
     "    s = s + v * v;\n"
     "  }\n"
     "  let inv = 1.0 / sqrt(rsum(li, s) / f32(H) + pf(2u));\n"
-    "  for (var k = li; k < H; k = k + 256u) { y[base + k] = w[k] * (x[base + k] * inv); }\n"
+    "  let off = pf(4u); let hw = pu(5u) != 0u;\n"
+    "  for (var k = li; k < H; k = k + 256u) {\n"
+    "    let z = x[base + k] * inv;\n"
+    "    y[base + k] = select(z, (w[k] + off) * z, hw);\n"
+    "  }\n"
     "}\n";
 
 static const char layernorm_src[] =
@@ -75,47 +79,72 @@ static const char layernorm_src[] =
     "  var q = 0.0;\n"
     "  for (var k = li; k < H; k = k + 256u) { let d = x[base + k] - mean; q = q + d * d; }\n"
     "  let inv = 1.0 / sqrt(rsum(li, q) / f32(H) + pf(2u));\n"
-    "  for (var k = li; k < H; k = k + 256u) { y[base + k] = ((x[base + k] - mean) * inv) * w[k] + b[k]; }\n"
+    "  let hw = pu(3u) != 0u; let hb = pu(4u) != 0u;\n"
+    "  for (var k = li; k < H; k = k + 256u) {\n"
+    "    let z = (x[base + k] - mean) * inv;\n"
+    "    y[base + k] = select(z, z * w[k], hw) + select(0.0, b[k], hb);\n"
+    "  }\n"
     "}\n";
 
 /* erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7); tanh's argument clamped so that no
  * implementation's exp() overflows */
+#define ACT_FN \
+    "fn erf_(x: f32) -> f32 {\n" \
+    "  let a = abs(x);\n" \
+    "  let t = 1.0 / (1.0 + 0.3275911 * a);\n" \
+    "  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));\n" \
+    "  return sign(x) * (1.0 - poly * exp(-a * a));\n" \
+    "}\n" \
+    "fn act(v: f32, k: u32) -> f32 {\n" \
+    "  switch k {\n" \
+    "    case 1u: { return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752)); }\n" \
+    "    case 2u: { return 0.5 * v * (1.0 + tanh(clamp(0.79788456080286536 * (v + 0.044715 * v * v * v), -15.0, 15.0))); }\n" \
+    "    case 3u: { return max(v, 0.0); }\n" \
+    "    case 4u: { return v / (1.0 + exp(-v)); }\n" \
+    "    case 5u: { return v / (1.0 + exp(clamp(-1.702 * v, -80.0, 80.0))); }\n" \
+    "    case 6u: { return tanh(clamp(v, -15.0, 15.0)); }\n" \
+    "    default: { return v; }\n" \
+    "  }\n" \
+    "}\n"
+
+/* y = act((y + b) * pre) * post: biases, activations, scales and soft-caps in one op */
 static const char bias_act_src[] =
     PARAMS
     "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
     "@group(0) @binding(1) var<storage, read> b: array<f32>;\n"
     "@group(0) @binding(2) var<uniform> p: P;\n"
-    PF FLAT
-    "fn erf_(x: f32) -> f32 {\n"
-    "  let a = abs(x);\n"
-    "  let t = 1.0 / (1.0 + 0.3275911 * a);\n"
-    "  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));\n"
-    "  return sign(x) * (1.0 - poly * exp(-a * a));\n"
-    "}\n"
-    "fn act(v: f32, k: u32) -> f32 {\n"
-    "  switch k {\n"
-    "    case 1u: { return 0.5 * v * (1.0 + erf_(v * 0.70710678118654752)); }\n"
-    "    case 2u: { return 0.5 * v * (1.0 + tanh(clamp(0.79788456080286536 * (v + 0.044715 * v * v * v), -15.0, 15.0))); }\n"
-    "    case 3u: { return max(v, 0.0); }\n"
-    "    case 4u: { return v / (1.0 + exp(-v)); }\n"
-    "    default: { return v; }\n"
-    "  }\n"
-    "}\n"
+    PF FLAT ACT_FN
     EW_MAIN
     "  var v = y[i];\n"
     "  if (pu(3u) != 0u) { v = v + b[i % pu(1u)]; }\n"
-    "  y[i] = act(v, pu(2u));\n"
+    "  let pre = pf(4u); let post = pf(5u);\n"
+    "  if (pre != 1.0) { v = v * pre; }\n"
+    "  v = act(v, pu(2u));\n"
+    "  if (post != 1.0) { v = v * post; }\n"
+    "  y[i] = v;\n"
     "}\n";
 
-static const char silu_mul_src[] =
+/* gate = act(gate) * up (SwiGLU, GeGLU) */
+static const char glu_src[] =
     PARAMS
     "@group(0) @binding(0) var<storage, read_write> g: array<f32>;\n"
     "@group(0) @binding(1) var<storage, read> u: array<f32>;\n"
     "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT ACT_FN
+    EW_MAIN
+    "  g[i] = act(g[i], pu(1u)) * u[i];\n"
+    "}\n";
+
+/* y[t][j] = x[t][col0 + j]: the parts of a fused projection */
+static const char slice_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
     PF FLAT
     EW_MAIN
-    "  let v = g[i];\n"
-    "  g[i] = v / (1.0 + exp(-v)) * u[i];\n"
+    "  let ow = pu(3u);\n"
+    "  y[i] = x[(i / ow) * pu(1u) + pu(2u) + i % ow];\n"
     "}\n";
 
 static const char add_src[] =
@@ -128,10 +157,11 @@ static const char add_src[] =
     "  a[i] = a[i] + b[i];\n"
     "}\n";
 
-/* q, k and v of n tokens in one pass: invocation (t, slot, i < hd/2) rotates the pair
- * (i, i + hd/2) of q head `slot` (slot < heads) into qr row t, of k head slot - heads into the
- * key cache at row pos0 + t, or copies that pair of v head slot - heads - kv_heads into the
- * value cache at row pos0 + t */
+/* q, k and v of n tokens in one pass: invocation (t, slot, i < hd/2) handles pair i of q head
+ * `slot` (slot < heads, into q_rotated row t), of k head slot - heads (into the key cache at
+ * row pos0 + t) or of v head slot - heads - kv_heads (copied into the value cache). Pairs
+ * i < rot/2 are rotated by the table row of their position: (i, i + rot/2) ("rotate half") or
+ * (2i, 2i + 1) (interleaved); the others are the head's values past rot, copied. */
 static const char rope_kv_src[] =
     PARAMS
     "@group(0) @binding(0) var<storage, read> q: array<f32>;\n"
@@ -143,32 +173,40 @@ static const char rope_kv_src[] =
     "@group(0) @binding(6) var<storage, read_write> vc: array<f32>;\n"
     "@group(0) @binding(7) var<uniform> p: P;\n"
     PF FLAT
+    "fn pair(src: ptr<function, vec2<f32>>, cs: vec2<f32>) -> vec2<f32> {\n"
+    "  let a = (*src).x; let b = (*src).y;\n"
+    "  return vec2<f32>(a * cs.x - b * cs.y, b * cs.x + a * cs.y);\n"
+    "}\n"
     "@compute @workgroup_size(256)\n"
     "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let n = pu(0u); let heads = pu(1u); let kvh = pu(2u); let hd = pu(3u); let pos0 = pu(4u);\n"
-    "  let hh = hd / 2u; let slots = heads + 2u * kvh;\n"
+    "  let heads = pu(2u); let kvh = pu(3u); let hd = pu(4u); let pos0 = pu(5u); let rot = pu(6u);\n"
+    "  let inter = pu(7u) != 0u;\n"
+    "  let hh = hd / 2u; let rh = rot / 2u; let slots = heads + 2u * kvh;\n"
     "  let j = flat(wg, li);\n"
-    "  if (j >= n * slots * hh) { return; }\n"
+    "  if (j >= pu(0u)) { return; }\n"
     "  let i = j % hh;\n"
     "  let slot = (j / hh) % slots;\n"
     "  let t = j / (hh * slots);\n"
-    "  let cs = tab[(pos0 + t) * hh + i];\n"
+    "  var a = rot + 2u * (i - rh); var b = a + 1u;\n"
+    "  if (i < rh) { a = select(i, 2u * i, inter); b = select(i + rh, 2u * i + 1u, inter); }\n"
+    "  var cs = vec2<f32>(1.0, 0.0);\n"
+    "  if (i < rh) { cs = tab[(pos0 + t) * rh + i]; }\n"
     "  if (slot < heads) {\n"
     "    let o = (t * heads + slot) * hd;\n"
-    "    let x0 = q[o + i]; let x1 = q[o + i + hh];\n"
-    "    qr[o + i] = x0 * cs.x - x1 * cs.y;\n"
-    "    qr[o + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "    var x = vec2<f32>(q[o + a], q[o + b]);\n"
+    "    let r = pair(&x, cs);\n"
+    "    qr[o + a] = r.x; qr[o + b] = r.y;\n"
     "  } else if (slot < heads + kvh) {\n"
     "    let h = slot - heads;\n"
     "    let src = (t * kvh + h) * hd; let dst = ((pos0 + t) * kvh + h) * hd;\n"
-    "    let x0 = k[src + i]; let x1 = k[src + i + hh];\n"
-    "    kc[dst + i] = x0 * cs.x - x1 * cs.y;\n"
-    "    kc[dst + i + hh] = x1 * cs.x + x0 * cs.y;\n"
+    "    var x = vec2<f32>(k[src + a], k[src + b]);\n"
+    "    let r = pair(&x, cs);\n"
+    "    kc[dst + a] = r.x; kc[dst + b] = r.y;\n"
     "  } else {\n"
     "    let h = slot - heads - kvh;\n"
     "    let src = (t * kvh + h) * hd; let dst = ((pos0 + t) * kvh + h) * hd;\n"
-    "    vc[dst + i] = v[src + i];\n"
-    "    vc[dst + i + hh] = v[src + i + hh];\n"
+    "    vc[dst + a] = v[src + a];\n"
+    "    vc[dst + b] = v[src + b];\n"
     "  }\n"
     "}\n";
 
@@ -205,23 +243,27 @@ static const char attention_src[] =
     "  let kh = h / (heads / kvh);\n"
     "  let causal = pu(5u) != 0u;\n"
     "  let L = select(pu(6u), pu(4u) + t + 1u, causal);\n"
+    "  let win = pu(10u);\n"
+    "  let first = select(0u, L - win, causal && win > 0u && L > win);\n"
+    "  let cap = pf(9u);\n"
     "  let qb = (t * heads + h) * hd4;\n"
     "  let sb = (t * heads + h) * pu(7u);\n"
     "  let scale = pf(8u);\n"
     "  let lowest = bitcast<f32>(0xff7fffffu);\n"
     "  var mx = lowest;\n"
-    "  for (var j = li; j < L; j = j + 256u) {\n"
+    "  for (var j = first + li; j < L; j = j + 256u) {\n"
     "    let kb = (j * kvh + kh) * hd4;\n"
     "    var d4 = vec4<f32>(0.0);\n"
     "    for (var i = 0u; i < hd4; i = i + 1u) { d4 = d4 + q[qb + i] * kc[kb + i]; }\n"
     "    var d = ((d4.x + d4.y) + (d4.z + d4.w)) * scale;\n"
+    "    if (cap > 0.0) { d = cap * tanh(clamp(d / cap, -15.0, 15.0)); }\n"
     "    if (!causal && mask[j] == 0u) { d = d + lowest; }\n"
     "    s[sb + j] = d;\n"
     "    mx = max(mx, d);\n"
     "  }\n"
     "  let M = wred(li, mx, true);\n"
     "  var sum = 0.0;\n"
-    "  for (var j = li; j < L; j = j + 256u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
+    "  for (var j = first + li; j < L; j = j + 256u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
     "  let S = wred(li, sum, false);\n"
     "  storageBarrier();\n"
     "  workgroupBarrier();\n"
@@ -229,7 +271,7 @@ static const char attention_src[] =
     "  var a = vec4<f32>(0.0);\n"
     "  if (li < slices * hd4) {\n"
     "    let c = li % hd4;\n"
-    "    for (var j = li / hd4; j < L; j = j + slices) { a = a + s[sb + j] * vc[(j * kvh + kh) * hd4 + c]; }\n"
+    "    for (var j = first + li / hd4; j < L; j = j + slices) { a = a + s[sb + j] * vc[(j * kvh + kh) * hd4 + c]; }\n"
     "  }\n"
     "  acc[li] = a;\n"
     "  workgroupBarrier();\n"
@@ -245,22 +287,23 @@ static const char attention_src[] =
 #define U "uniform"
 #define EW "W = ceil(count/256): (min(W,65535), ceil(W/65535), 1)"
 
+/* bindings are named as the program's operand slots (program/ops.c), plus "scores" (the
+ * attention's scratch, the runtime's) and "params" (the uniform block, laid out as the op's
+ * fields there); grid: workgroups along x from a field (divided by div, split past 65535 into
+ * y) or, for attention, x = heads and y = n */
 static const wg_op ops[] = {
-    {"rmsnorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits, has_residual}",
-      {{0, "x", RW}, {1, "residual", R}, {2, "weight", R}, {3, "y", RW}, {4, "params", U}}, 5, rmsnorm_src},
-    {"layernorm", 256, "(n, 1, 1)", "{n, H, eps: f32 bits}",
-      {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW}, {4, "params", U}}, 5, layernorm_src},
-    {"bias_act", 256, EW, "{count, R, act (0 none, 1 gelu, 2 gelu_tanh, 3 relu, 4 silu), has_bias}",
-      {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3, bias_act_src},
-    {"silu_mul", 256, EW, "{count}", {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3, silu_mul_src},
-    {"add", 256, EW, "{count}", {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3, add_src},
-    {"rope_kv", 256, "count = n*(heads+2*kv_heads)*hd/2; " EW, "{n, heads, kv_heads, hd, pos0}",
-      {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "table", R}, {4, "q_rotated", RW}, {5, "k_cache", RW},
-       {6, "v_cache", RW}, {7, "params", U}}, 8, rope_kv_src},
-    {"attention", 256, "(heads, n, 1)",
-      "{n, heads, kv_heads, hd, pos0, causal, T, stride, scale: f32 bits}",
-      {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R}, {4, "scores", RW}, {5, "out", RW},
-       {6, "params", U}}, 7, attention_src},
+    {"rmsnorm", 256, "(n, 1, 1)", {{0, "x", RW}, {1, "residual", R}, {2, "weight", R}, {3, "y", RW},
+      {4, "params", U}}, 5, rmsnorm_src, "n", NULL, 1},
+    {"layernorm", 256, "(n, 1, 1)", {{0, "x", R}, {1, "weight", R}, {2, "bias", R}, {3, "y", RW},
+      {4, "params", U}}, 5, layernorm_src, "n", NULL, 1},
+    {"bias_act", 256, EW, {{0, "y", RW}, {1, "bias", R}, {2, "params", U}}, 3, bias_act_src, "count", NULL, 256},
+    {"glu", 256, EW, {{0, "gate", RW}, {1, "up", R}, {2, "params", U}}, 3, glu_src, "count", NULL, 256},
+    {"add", 256, EW, {{0, "a", RW}, {1, "b", R}, {2, "params", U}}, 3, add_src, "count", NULL, 256},
+    {"slice", 256, EW, {{0, "x", R}, {1, "y", RW}, {2, "params", U}}, 3, slice_src, "count", NULL, 256},
+    {"rope_kv", 256, EW, {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "table", R}, {4, "q_rotated", RW},
+      {5, "k_cache", RW}, {6, "v_cache", RW}, {7, "params", U}}, 8, rope_kv_src, "count", NULL, 256},
+    {"attention", 256, "(heads, n, 1)", {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R},
+      {4, "scores", RW}, {5, "out", RW}, {6, "params", U}}, 7, attention_src, "heads", "n", 1},
 };
 
 const wg_op *wg_ops(int *n)

@@ -2,6 +2,7 @@
  * name them, transport copies, manifest, CDN headers, then swap the directory into place. */
 #define _GNU_SOURCE
 #include "pack_internal.h"
+#include "../program/program.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -808,11 +809,12 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
         json_object_set_new(manifest, "kernels", kernels);
         json_object_set_new(manifest, "wasm", wasm);
         char why[WG_ERRLEN] = "";
-        json_t *fwd = wg_forward_describe(m, why, sizeof why);
-        if (fwd)
-            json_object_set_new(manifest, "forward", fwd);
+        wg_prog *prog = wg_prog_build(m, why, sizeof why);
+        if (prog)
+            json_object_set_new(manifest, "program", wg_prog_to_json(prog));
         else
-            json_object_set_new(manifest, "forward_missing", json_string(why));
+            json_object_set_new(manifest, "program_missing", json_string(why));
+        wg_prog_free(prog);
     } else {
         json_decref(kernels);
         json_decref(wasm);

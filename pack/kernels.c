@@ -4,6 +4,7 @@
  * the file. */
 #define _GNU_SOURCE
 #include "pack_internal.h"
+#include "../program/program.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -175,11 +176,23 @@ static int op_files(const char *dir, char *txt, size_t cap, json_t *files, json_
             json_array_append_new(bl, json_pack("{s:i, s:s, s:s}", "binding", ops[i].bindings[b].binding,
                                                 "resource", ops[i].bindings[b].resource, "type",
                                                 ops[i].bindings[b].type));
-        json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:[i,i,i], s:{s:s}, s:o, s:s, s:s, s:s, s:b, s:b}",
+        json_t *fields = json_array();
+        int nd, di = wg_pop_find(ops[i].name);
+        const wg_pop_def *d = di >= 0 ? &wg_pop_defs(&nd)[di] : NULL;
+        for (int f = 0; d && f < d->nfields; f++) {
+            const char *c = strchr(d->fields[f], ':');
+            json_array_append_new(fields, json_pack("{s:s%, s:s}", "name", d->fields[f],
+                                                    c ? (size_t)(c - d->fields[f]) : strlen(d->fields[f]),
+                                                    "type", c ? c + 1 : "u32"));
+        }
+        json_t *grid = json_pack("{s:s, s:i}", "x", ops[i].grid_x, "div", ops[i].grid_div);
+        if (ops[i].grid_y)
+            json_object_set_new(grid, "y", json_string(ops[i].grid_y));
+        json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:[i,i,i], s:{s:s, s:o}, s:o, s:o, s:s, s:s, s:b, s:b}",
             "file", file, "kind", "op", "op", ops[i].name, "arith", "f32", "workgroup_size",
-            ops[i].workgroup_size, 1, 1, "dispatch", "rule", ops[i].dispatch, "bindings", bl,
-            "params", ops[i].params, "xxh3", hx, "integrity", sri, "requires_shader_f16", 0,
-            "requires_subgroups", 0));
+            ops[i].workgroup_size, 1, 1, "dispatch", "rule", ops[i].dispatch, "grid", grid,
+            "bindings", bl, "fields", fields, "xxh3", hx, "integrity", sri,
+            "requires_shader_f16", 0, "requires_subgroups", 0));
         json_object_set_new(ids, ops[i].name, json_pack("{s:I}", "f32", (json_int_t)json_array_size(files) - 1));
     }
     *byp = json_object();

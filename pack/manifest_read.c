@@ -1,9 +1,10 @@
 /* pack/manifest_read.c — read a bundle's manifest.json as untrusted input (contract in pack.h):
  * one reader for verify-bundle, kernel-ref, run and the build's "is this directory ours" check,
- * the forward section (what `wgpack run` and a runtime follow) included. Structure only: no
+ * the program section (what `wgpack run` and a runtime follow) included. Structure only: no
  * shard is read here. */
 #define _GNU_SOURCE
 #include "pack_internal.h"
+#include "../program/program.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -416,62 +417,6 @@ static int read_lists(rd *r, json_t *root, const wg_name_index *files)
     return rc;
 }
 
-/* ---- the forward section: one table row per role, dims by name ---- */
-enum { D_ONE, D_H, D_Q, D_KV, D_I, D_V, D_P, D_T };
-static const char *const dim_names[] = {"1", "hidden", "heads*head_dim", "kv_heads*head_dim",
-                                        "intermediate", "vocab", "max_positions", "type_vocab"};
-typedef struct fwd_role {
-    const char *key;
-    int rows, K;
-    bool optional;
-} fwd_role;
-typedef struct fwd_arch {
-    const char *name;
-    const fwd_role *global, *layer;
-    size_t nglobal, nlayer;
-} fwd_arch;
-
-static const fwd_role llama_global[] = {
-    {"embed", D_V, D_H, false}, {"final_norm", D_ONE, D_H, false}, {"head", D_V, D_H, false}};
-static const fwd_role llama_layer[] = {
-    {"in_norm", D_ONE, D_H, false}, {"post_norm", D_ONE, D_H, false}, {"wq", D_Q, D_H, false},
-    {"wk", D_KV, D_H, false},       {"wv", D_KV, D_H, false},         {"wo", D_H, D_Q, false},
-    {"bq", D_ONE, D_Q, true},       {"bk", D_ONE, D_KV, true},        {"bv", D_ONE, D_KV, true},
-    {"gate", D_I, D_H, false},      {"up", D_I, D_H, false},          {"down", D_H, D_I, false}};
-static const fwd_role bert_global[] = {
-    {"word", D_V, D_H, false},     {"pos", D_P, D_H, false},     {"type", D_T, D_H, true},
-    {"emb_ln_w", D_ONE, D_H, false}, {"emb_ln_b", D_ONE, D_H, false}};
-static const fwd_role bert_layer[] = {
-    {"wq", D_H, D_H, false},      {"bq", D_ONE, D_H, false},    {"wk", D_H, D_H, false},
-    {"bk", D_ONE, D_H, false},    {"wv", D_H, D_H, false},      {"bv", D_ONE, D_H, false},
-    {"wo", D_H, D_H, false},      {"bo", D_ONE, D_H, false},    {"ln1_w", D_ONE, D_H, false},
-    {"ln1_b", D_ONE, D_H, false}, {"w1", D_I, D_H, false},      {"b1", D_ONE, D_I, false},
-    {"w2", D_H, D_I, false},      {"b2", D_ONE, D_H, false},    {"ln2_w", D_ONE, D_H, false},
-    {"ln2_b", D_ONE, D_H, false}};
-#define N_OF(a) (sizeof a / sizeof *a)
-static const fwd_arch fwd_archs[] = {
-    [WG_FWD_LLAMA] = {"llama", llama_global, llama_layer, N_OF(llama_global), N_OF(llama_layer)},
-    [WG_FWD_BERT] = {"bert", bert_global, bert_layer, N_OF(bert_global), N_OF(bert_layer)},
-};
-
-#define MAX_DIM ((int64_t)1 << 24)
-
-static bool fwd_dim(json_t *o, const char *key, int64_t lo, int64_t hi, int *out)
-{
-    int64_t v;
-    if (!get_int(o, key, lo, hi, &v))
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool fwd_real(json_t *o, const char *key, double *out)
-{
-    json_t *v = json_object_get(o, key);
-    *out = json_number_value(v);
-    return json_is_number(v) && isfinite(*out) && *out > 0;
-}
-
 int wg_str_index(const char *s, const char *const *list)
 {
     for (int i = 0; s && list[i]; i++)
@@ -480,158 +425,28 @@ int wg_str_index(const char *s, const char *const *list)
     return -1;
 }
 
-static int fwd_llama_facts(rd *r, json_t *o, wg_man_forward *f)
+/* ---- the program section (program/json.c checks it; weights resolved here) ---- */
+static bool program_dims(void *ctx, const char *name, int64_t *rows, int64_t *K)
 {
-    if (!fwd_dim(o, "kv_heads", 1, MAX_DIM, &f->kv_heads) || !fwd_real(o, "rope_theta", &f->theta) ||
-        !fwd_dim(o, "max_positions", 0, MAX_DIM, &f->max_pos) ||
-        (json_object_get(o, "sliding_window") &&
-         !fwd_dim(o, "sliding_window", 0, MAX_DIM, &f->sliding_window)))
-        return bad(r, "forward: kv_heads, rope_theta, max_positions or sliding_window missing or "
-                   "out of range");
-    json_t *rs = json_object_get(o, "rope_scaling");
-    if (rs && !json_is_null(rs)) {
-        static const char *const types[] = {"linear", "llama3", NULL};
-        f->rope_type = wg_str_index(json_string_value(json_object_get(rs, "type")), types) + 1;
-        if (!f->rope_type || !fwd_real(rs, "factor", &f->rope_factor) || f->rope_factor > 1e4 ||
-            (f->rope_type == 2 && (!fwd_real(rs, "low_freq_factor", &f->rope_low) ||
-                                   !fwd_real(rs, "high_freq_factor", &f->rope_high) ||
-                                   !fwd_real(rs, "original_max_positions", &f->rope_orig) ||
-                                   f->rope_high <= f->rope_low)))
-            return bad(r, "forward: rope_scaling is not a linear or llama3 scaling with factors in range");
-    }
-    if (f->heads % f->kv_heads || f->head_dim % 2)
-        return bad(r, "forward: heads (%d) must be a multiple of kv_heads (%d) and head_dim (%d) "
-                   "even", f->heads, f->kv_heads, f->head_dim);
-    return 0;
-}
-
-static int fwd_bert_facts(rd *r, json_t *o, wg_man_forward *f)
-{
-    static const char *const variants[] = {"bert", "roberta", "distilbert", NULL};
-    static const char *const acts[] = {"gelu", "gelu_tanh", "relu", NULL};
-    f->variant = wg_str_index(get_str(o, "variant"), variants);
-    f->act = wg_str_index(get_str(o, "act"), acts);
-    f->kv_heads = f->heads;
-    if (f->variant < 0 || f->act < 0)
-        return bad(r, "forward: variant must be bert, roberta or distilbert and act gelu, "
-                   "gelu_tanh or relu");
-    if (!fwd_dim(o, "max_positions", 1, MAX_DIM, &f->max_pos) ||
-        !fwd_dim(o, "type_vocab", 0, MAX_DIM, &f->type_vocab) ||
-        !fwd_dim(o, "pad_id", -1, f->vocab - 1, &f->pad_id))
-        return bad(r, "forward: max_positions, type_vocab or pad_id missing or out of range");
-    if ((int64_t)f->heads * f->head_dim != f->hidden)
-        return bad(r, "forward: heads x head_dim (%d x %d) is not hidden (%d)", f->heads,
-                   f->head_dim, f->hidden);
-    if (f->variant == 1 && f->pad_id < 0)
-        return bad(r, "forward: a roberta encoder needs pad_id (its positions count from it)");
-    return 0;
-}
-
-/* the facts every arch has, then the arch's own */
-static int fwd_facts(rd *r, json_t *o, wg_man_forward *f)
-{
-    if (!fwd_dim(o, "layers", 1, 65536, &f->layers) || !fwd_dim(o, "hidden", 1, MAX_DIM, &f->hidden) ||
-        !fwd_dim(o, "heads", 1, MAX_DIM, &f->heads) || !fwd_dim(o, "head_dim", 1, MAX_DIM, &f->head_dim) ||
-        !fwd_dim(o, "intermediate", 1, MAX_DIM, &f->inter) || !fwd_dim(o, "vocab", 1, MAX_DIM, &f->vocab) ||
-        !fwd_real(o, "eps", &f->eps))
-        return bad(r, "forward: layers, hidden, heads, head_dim, intermediate, vocab or eps "
-                   "missing or out of range");
-    return f->arch == WG_FWD_LLAMA ? fwd_llama_facts(r, o, f) : fwd_bert_facts(r, o, f);
-}
-
-static int64_t fwd_size(const wg_man_forward *f, int d)
-{
-    switch (d) {
-    case D_ONE: return 1;
-    case D_H: return f->hidden;
-    case D_Q: return (int64_t)f->heads * f->head_dim;
-    case D_KV: return (int64_t)f->kv_heads * f->head_dim;
-    case D_I: return f->inter;
-    case D_V: return f->vocab;
-    case D_P: return f->max_pos;
-    default: return f->type_vocab;
-    }
-}
-
-/* role ro of object o (layer `li`, -1 for the model's) into *out */
-static int fwd_role_tensor(rd *r, json_t *o, int li, const fwd_role *ro, const wg_man_forward *f,
-                           const wg_man_tensor **out)
-{
-    json_t *v = json_object_get(o, ro->key);
-    char where[48] = "";
-    if (li >= 0)
-        snprintf(where, sizeof where, "layer %d ", li);
-    *out = NULL;
-    if ((!v || json_is_null(v)) && ro->optional)
-        return ro->rows == D_T && f->type_vocab ? bad(r, "forward: type is null but type_vocab "
-                                                      "is %d", f->type_vocab) : 0;
-    const char *name = json_string_value(v);
-    const wg_man_tensor *t = name ? wg_manifest_tensor(r->m, name) : NULL;
+    const wg_man_tensor *t = wg_manifest_tensor(ctx, name);
     if (!t || t->raw)
-        return bad(r, "forward: %s%s names %s, not a float tensor of the manifest", where, ro->key,
-                   name ? name : "nothing");
-    int64_t rows = fwd_size(f, ro->rows), K = fwd_size(f, ro->K);
-    if (t->rows != rows || t->K != K || rows < 1)
-        return bad(r, "forward: %s%s names %s, which is %lldx%lld, not %s x %s (%lldx%lld)", where,
-                   ro->key, name, (long long)t->rows, (long long)t->K, dim_names[ro->rows],
-                   dim_names[ro->K], (long long)rows, (long long)K);
-    *out = t;
-    return 0;
+        return false;
+    *rows = t->rows;
+    *K = t->K;
+    return true;
 }
 
-static int fwd_tensors(rd *r, json_t *o, wg_man_forward *f)
+static int read_program(rd *r, json_t *root)
 {
-    const fwd_arch *a = &fwd_archs[f->arch];
-    json_t *layers = json_object_get(o, "layer");
-    if (!json_is_array(layers) || json_array_size(layers) != (size_t)f->layers)
-        return bad(r, "forward: layer is not an array of its %d layers", f->layers);
-    f->global = calloc(a->nglobal, sizeof *f->global);
-    f->layer = calloc((size_t)f->layers * a->nlayer, sizeof *f->layer);
-    if (!f->global || !f->layer)
-        return wg_fail(r->err, WG_EIO, r->m->path, "out of memory");
-    int rc = 0;
-    for (size_t k = 0; k < a->nglobal && !rc; k++)
-        rc = fwd_role_tensor(r, o, -1, &a->global[k], f, &f->global[k]);
-    for (int li = 0; li < f->layers && !rc; li++) {
-        json_t *L = json_array_get(layers, (size_t)li);
-        if (!json_is_object(L))
-            return bad(r, "forward: layer %d is not an object", li);
-        for (size_t k = 0; k < a->nlayer && !rc; k++)
-            rc = fwd_role_tensor(r, L, li, &a->layer[k], f, &f->layer[(size_t)li * a->nlayer + k]);
-    }
-    return rc;
-}
-
-static int read_forward(rd *r, json_t *root)
-{
-    json_t *o = json_object_get(root, "forward");
+    json_t *o = json_object_get(root, "program");
     wg_manifest *m = r->m;
-    m->forward_missing = get_str(root, "forward_missing");
+    m->program_missing = get_str(root, "program_missing");
     if (!o || json_is_null(o))
         return 0;
-    static const char *const archs[] = {"", "llama", "bert", NULL};
-    int arch = json_is_object(o) ? wg_str_index(get_str(o, "arch"), archs) : -1;
-    if (arch < 1)
-        return bad(r, "forward: not an object with arch \"llama\" or \"bert\"");
-    if (!(m->forward = calloc(1, sizeof *m->forward)))
-        return wg_fail(r->err, WG_EIO, m->path, "out of memory");
-    m->forward->arch = (wg_fwd_arch)arch;
-    int rc = fwd_facts(r, o, m->forward);
-    return rc ? rc : fwd_tensors(r, o, m->forward);
-}
-
-const wg_man_tensor *wg_forward_tensor(const wg_manifest *m, int layer, const char *key)
-{
-    const wg_man_forward *f = m->forward;
-    if (!f || layer >= f->layers)
-        return NULL;
-    const fwd_arch *a = &fwd_archs[f->arch];
-    const fwd_role *roles = layer < 0 ? a->global : a->layer;
-    size_t n = layer < 0 ? a->nglobal : a->nlayer;
-    for (size_t k = 0; k < n; k++)
-        if (!strcmp(roles[k].key, key))
-            return layer < 0 ? f->global[k] : f->layer[(size_t)layer * n + k];
-    return NULL;
+    char why[WG_ERRLEN];
+    if (!(m->program = wg_prog_from_json(o, program_dims, m, why, sizeof why)))
+        return bad(r, "%s", why);
+    return 0;
 }
 
 static int read_all(rd *r, json_t *root)
@@ -663,7 +478,7 @@ static int read_all(rd *r, json_t *root)
         rc = file_entry(r, wasm, "wasm/", "wasm module", &m->wasm);
     }
     if (!rc)
-        rc = read_forward(r, root);
+        rc = read_program(r, root);
     wg_name_index_free(&files);
     return rc;
 }
@@ -695,10 +510,6 @@ void wg_manifest_free(wg_manifest *m)
     free(m->parts);
     free(m->kernels);
     wg_name_index_free(&m->by_name);
-    if (m->forward) {
-        free(m->forward->global);
-        free(m->forward->layer);
-        free(m->forward);
-    }
+    wg_prog_free(m->program);
     memset(m, 0, sizeof *m);
 }

@@ -129,34 +129,11 @@ typedef struct wg_man_tensor {
     int64_t rows, K;
     size_t part0, nparts;     /* into wg_manifest.parts */
 } wg_man_tensor;
-/* The manifest's "forward" section (written by pack/forward.c from the C reference loaders):
- * how a runtime runs the bundle's model. wg_manifest_read() checks it like the rest:
- *  - arch "llama" (decoder) or "bert" (encoder; variant bert|roberta|distilbert, act
- *    gelu|gelu_tanh|relu); every dimension an integer in [1, 2^24] (layers <= 65536;
- *    max_positions and sliding_window >= 0 for llama, 0 when unknown / none; type_vocab 0 exactly
- *    when there is no token-type table); eps and rope_theta finite and positive;
- *    llama: heads % kv_heads == 0, head_dim even; bert: heads x head_dim == hidden, RoBERTa
- *    with a pad_id (positions count from it), pad_id in [-1, vocab);
- *  - `layer` has exactly `layers` entries; every role names a tensor of the manifest that is
- *    not raw and whose rows x K is exactly its role's (e.g. llama wk: kv_heads*head_dim x
- *    hidden, bert w2: hidden x intermediate; norms and biases 1 x N); the optional roles
- *    (llama bq/bk/bv, bert type) may be null or absent. Keys it does not know are ignored.
- * A bundle without the section has forward NULL and forward_missing its one-line reason (NULL
- * when the manifest gives none, as older bundles do). */
-typedef enum wg_fwd_arch { WG_FWD_LLAMA = 1, WG_FWD_BERT } wg_fwd_arch;
-typedef struct wg_man_forward {
-    wg_fwd_arch arch;
-    int variant;              /* bert: 0 bert, 1 roberta, 2 distilbert (as wg_bert_kind) */
-    int act;                  /* bert: 0 gelu, 1 gelu_tanh, 2 relu (as wg_bert_act) */
-    int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
-    int max_pos, sliding_window, type_vocab, pad_id;
-    double eps, theta;
-    int rope_type;            /* llama rope_scaling: 0 none, 1 linear, 2 llama3 (as wg_llama) */
-    double rope_factor, rope_low, rope_high, rope_orig;
-    const struct wg_man_tensor **global; /* the arch's model-level roles, then */
-    const struct wg_man_tensor **layer;  /* layers x its per-layer roles (NULL: optional, absent) */
-} wg_man_forward;
-
+/* The manifest's "program" section (program/program.h, docs/program.schema.json): what the
+ * bundle's model computes, read with wg_prog_from_json (every op checked, every weight a float
+ * tensor of the manifest of exactly the size the program says). A bundle without it has
+ * program NULL and program_missing its one-line reason (NULL when the manifest gives none). */
+struct wg_prog;
 typedef struct wg_manifest {
     char path[4200];
     json_t *root;
@@ -171,16 +148,13 @@ typedef struct wg_manifest {
     bool has_wasm;
     wg_man_file wasm;
     wg_name_index by_name;
-    wg_man_forward *forward;  /* NULL: the bundle does not say how to run its model */
-    const char *forward_missing;
+    struct wg_prog *program;  /* NULL: the bundle does not say how to run its model */
+    const char *program_missing;
 } wg_manifest;
 int wg_manifest_read(const char *dir, wg_manifest *m, wg_error *err);
 const wg_man_tensor *wg_manifest_tensor(const wg_manifest *m, const char *name);
 void wg_manifest_free(wg_manifest *m);
-/* The tensor the forward section names for role `key` ("embed", "wq", "ln2_b", ...: the
- * section's own keys) of layer `layer`, or of the model when layer < 0. NULL for an optional
- * role left out, and for a key the arch does not have. */
-const wg_man_tensor *wg_forward_tensor(const wg_manifest *m, int layer, const char *key);
+
 
 /* ---- a bundle's tensors as numbers (pack/bundle_read.c) ----
  * The stored planes of tensor t (a part, or all its parts in order) read from their shards and

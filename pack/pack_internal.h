@@ -39,11 +39,8 @@ int wg_layout(const wg_model *m, const wg_plan_entry *plan, uint64_t cap, wg_lay
               wg_error *err);
 void wg_layout_free(wg_layout_t *L);
 void wg_row_bytes(const wg_tensor *t, const wg_plan_entry *e, uint64_t rb[3], int64_t *rows);
-/* The manifest's "forward" section (pack/forward.c): how to run the model, as the C reference
- * would; NULL with a one-line reason in why[] when the model type has no forward pass. */
 /* The index of s in list (NULL-terminated), or -1 (also for s NULL). */
 int wg_str_index(const char *s, const char *const *list);
-json_t *wg_forward_describe(const wg_model *m, char *why, size_t n);
 int wg_bundle_kernels(const wg_model *m, const wg_plan_entry *plan, const char *dir,
                       json_t **section, wg_error *err);
 int wg_bundle_wasm(const char *dir, json_t **entry, wg_error *err);

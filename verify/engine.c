@@ -2,6 +2,7 @@
  * (contract in engine.h): a work directory with the tokens, the runner under node (or deno),
  * and its result.json and out.f32 checked against what was asked. */
 #define _GNU_SOURCE
+#include "../program/program.h"
 #include "engine.h"
 #include "node.h"
 
@@ -91,22 +92,22 @@ static int check_result(const wg_manifest *m, const wg_engine_opts *o, int n, in
                         wg_error *err)
 {
     json_t *r = rt->result, *g = json_object_get(r, "generated"), *v;
-    const char *arch = json_string_value(json_object_get(r, "arch"));
-    bool llama = m->forward->arch == WG_FWD_LLAMA;
-    if (!arch || strcmp(arch, llama ? "llama" : "bert") ||
+    const char *task = json_string_value(json_object_get(r, "task"));
+    bool llama = !strcmp(m->program->task, "causal-lm");
+    if (!task || strcmp(task, m->program->task) ||
         json_integer_value(json_object_get(r, "tokens")) != n ||
         json_integer_value(json_object_get(r, "dim")) != dim ||
         (llama && o->generate && json_array_size(g) != (size_t)o->generate))
         return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): its result.json does not describe "
                        "%d tokens of a %s of output width %d%s", o->engine, n,
-                       llama ? "llama" : "bert", dim, o->generate ? " and the tokens generated" : "");
+                       m->program->task, dim, o->generate ? " and the tokens generated" : "");
     rt->ngen = llama && o->generate ? o->generate : 0;
     if (!(rt->gen = malloc(sizeof *rt->gen * ((size_t)rt->ngen + 1))))
         return wg_fail(err, WG_EIO, NULL, "out of memory");
     for (int i = 0; i < rt->ngen; i++) {
         v = json_array_get(g, (size_t)i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) >= m->forward->vocab)
+            json_integer_value(v) >= m->program->vocab)
             return wg_fail(err, WG_EIO, o->dir, "the runtime (%s): generated token %d is not "
                            "an id of the vocabulary", o->engine, i);
         rt->gen[i] = (int32_t)json_integer_value(v);
@@ -172,7 +173,7 @@ static int run_in(const wg_engine_opts *o, const wg_manifest *m, const char *wor
                   const int32_t *tok, int n, wg_engine_out *rt, wg_error *err)
 {
     char path[PATH_MAX];
-    int st = 0, dim = m->forward->arch == WG_FWD_LLAMA ? m->forward->vocab : m->forward->hidden;
+    int st = 0, dim = (int)wg_prog_out_width(m->program);
     snprintf(path, sizeof path, "%s/tokens.i32", work);
     int rc = write_i32(path, tok, n, err);
     if (rc || (rc = spawn_runtime(o, work, &st, err)))

@@ -19,6 +19,7 @@
  * reference's argmax although the reference's top-1 leads by more than twice that; encoders
  * fail when a token's last hidden state is off by more than eps relative (L2), which also
  * bounds the cosine (>= 1 - eps^2/2). Runs on real adapters calibrate the factor. */
+#include "../program/program.h"
 #include "engine.h"
 #include "verify.h"
 
@@ -35,10 +36,9 @@ static bool all_finite(const float *v, size_t n)
     return true;
 }
 
-static int64_t kmax_of(const wg_man_forward *f, int n)
+static int64_t kmax_of(const wg_prog *p, int n)
 {
-    int64_t k = f->hidden > f->inter ? f->hidden : f->inter;
-    k = k > (int64_t)f->heads * f->head_dim ? k : (int64_t)f->heads * f->head_dim;
+    int64_t k = wg_prog_kmax(p);
     return k > n ? k : n;
 }
 
@@ -62,13 +62,13 @@ static void greedy_check(json_t *j, const float *ref, const wg_engine_out *rt, i
 static bool compare_llama(json_t *j, const wg_manifest *m, const int32_t *tok, int n,
                           const float *ref, int n_ext, const wg_engine_out *rt)
 {
-    const wg_man_forward *f = m->forward;
-    int V = f->vocab, decided = 0;
+    const wg_prog *f = m->program;
+    int V = (int)wg_prog_out_width(f), decided = 0;
     wg_lm_compare c;
     const float *a = ref ? ref : rt->out, *b = rt->out ? rt->out : ref;
     wg_lm_compare_logits(a, b, tok, n, V, &c);
     bool both = ref && rt->out, finite = !rt->out || all_finite(rt->out, (size_t)n * V);
-    double zmax = 0, eps = wg_f32_order_eps(f->layers, kmax_of(f, n_ext), rt->unit);
+    double zmax = 0, eps = wg_f32_order_eps(wg_prog_layers(f), kmax_of(f, n_ext), rt->unit);
     for (size_t i = 0; ref && i < (size_t)n * V; i++)
         zmax = fabs(ref[i]) > zmax ? fabs(ref[i]) : zmax;
     double tol = eps * (zmax > 1 ? zmax : 1);
@@ -97,13 +97,13 @@ static bool compare_llama(json_t *j, const wg_manifest *m, const int32_t *tok, i
 static bool compare_bert(json_t *j, const wg_manifest *m, int n, const float *ref,
                          const wg_engine_out *rt)
 {
-    const wg_man_forward *f = m->forward;
-    int H = f->hidden;
+    const wg_prog *f = m->program;
+    int H = (int)wg_prog_out_width(f);
     bool both = ref && rt->out, finite = !rt->out || all_finite(rt->out, (size_t)n * H);
     wg_hidden_compare c = {0};
     if (both && finite)
         wg_hidden_compare_run(ref, rt->out, n, H, &c);
-    double eps = wg_f32_order_eps(f->layers, kmax_of(f, n), rt->unit);
+    double eps = wg_f32_order_eps(wg_prog_layers(f), kmax_of(f, n), rt->unit);
     static const char *const lm_keys[] = {"nll", "reference_nll", "max_abs_logit_diff",
                                           "top1_agreement", "kl", "generated"};
     for (size_t i = 0; i < sizeof lm_keys / sizeof *lm_keys; i++)
@@ -123,6 +123,6 @@ static bool compare_bert(json_t *j, const wg_manifest *m, int n, const float *re
 bool wg_engine_compare(json_t *j, const wg_manifest *m, const int32_t *tok, int n,
                        const float *ref, int n_ext, const wg_engine_out *rt)
 {
-    return m->forward->arch == WG_FWD_LLAMA ? compare_llama(j, m, tok, n, ref, n_ext, rt)
-                                            : compare_bert(j, m, n, ref, rt);
+    return !strcmp(m->program->task, "causal-lm") ? compare_llama(j, m, tok, n, ref, n_ext, rt)
+                                                 : compare_bert(j, m, n, ref, rt);
 }

@@ -97,15 +97,14 @@ void wg_ref_layernorm(const float *x, const float *w, const float *b, float *y, 
 float wg_ref_act(wg_bert_act act, float x);
 
 /* ---- the reference of a bundle (verify/bundle_ref.c) ----
- * The forward pass the manifest's forward section describes (wg_manifest_read checked it), with
- * the bundle's stored tensors dequantized by the reference dequantizer as weights: what a
- * runtime running the bundle computes, up to f32 rounding. dir is the bundle directory. Returns
- * 0, WG_EINPUT (no section of that arch, a shard missing or of another size), WG_EIO; on error
- * nothing is left allocated. Free with wg_llama_free / wg_bert_free. */
+ * The bundle's program (wg_manifest_read checked it) run by the C interpreter with the bundle's
+ * stored tensors dequantized by the reference dequantizer as weights: what a runtime running
+ * the bundle computes, up to f32 rounding. dir is the bundle directory. Returns 0, WG_EINPUT (no
+ * program, a shard missing or of another size), WG_EIO. */
 struct wg_manifest;
-int wg_llama_from_forward(wg_llama *lm, const char *dir, const struct wg_manifest *m,
-                          wg_error *err);
-int wg_bert_from_forward(wg_bert *b, const char *dir, const struct wg_manifest *m, wg_error *err);
+struct wg_pinputs;
+int wg_bundle_program_run(const char *dir, const struct wg_manifest *m,
+                          const struct wg_pinputs *in, float *out, int threads, wg_error *err);
 
 /* How far a runtime's output may stray from the reference by accumulation order alone, as a
  * relative error (README, "wgpack run", gives the reasoning): a dot product of length K summed

@@ -10,14 +10,15 @@ export async function runModel({ bundle, tokens, generate = 0, maxSeq, chunk, on
   const out = await m.forward(tokens);
   const firstForwardMs = performance.now() - t0;
   await m.ready;
-  const result = { ok: true, arch: m.arch, adapter: m.stats.adapter, profile: m.profile, precision: m.precision, tokens: tokens.length,
-                   dim: m.arch === 'llama' ? m.config.vocab : m.config.hidden, max_seq: m.maxSeq, chunk: m.chunk,
+  const causal = m.task === 'causal-lm';
+  const result = { ok: true, task: m.task, model_type: m.modelType, adapter: m.stats.adapter, profile: m.profile, precision: m.precision, tokens: tokens.length,
+                   dim: m.outputWidth, max_seq: m.maxSeq, chunk: m.chunk,
                    load_ms: m.stats.load_ms, first_layer_ms: m.stats.first_layer_ms, first_forward_ms: firstForwardMs,
                    bytes_fetched: m.stats.bytes_fetched, prefill_ms: null, prefill_tokens_per_s: null,
                    decode_tokens_per_s: null, generated: [] };
   // timings on a warm model
   const t1 = performance.now();
-  if (m.arch === 'llama') {
+  if (causal) {
     await m.forward(tokens);
     result.prefill_ms = performance.now() - t1;
     if (generate > 0) {
@@ -31,9 +32,9 @@ export async function runModel({ bundle, tokens, generate = 0, maxSeq, chunk, on
     result.prefill_ms = performance.now() - t1;
     result.prefill_tokens_per_s = tokens.length / (result.prefill_ms / 1000);
   }
-  // the weight bytes one decoded token streams: every matrix of every layer and the head
-  const F = m.config, byName = new Map(m.manifest.tensors.map(t => [t.name, t]));
-  const mats = m.arch === 'llama' ? [...F.layer.flatMap(L => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]), F.head] : [];
+  // the weight bytes one decoded token streams: every matrix the program multiplies by
+  const byName = new Map(m.manifest.tensors.map(t => [t.name, t]));
+  const mats = causal ? [...new Set(m.program.stages.flatMap(s => s.ops.filter(o => o.op === 'matmul').map(o => o.args.weight)))] : [];
   result.decode_weight_bytes = mats.reduce((a, n) => a + (byName.get(n)?.bytes || 0), 0);
   return { result, out, model: m };
 }

@@ -85,7 +85,7 @@ async function node(origin) {
     const B = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpubench.mjs')).href);
     const { device } = await B.openBenchDevice();
     result.read_ceiling_gbs = await B.readCeiling(device, B.timer(device));
-    if (model.arch === 'llama') {
+    if (model.task === 'causal-lm') {
       // where a decoded token's time goes: one submit + map round trip with no work, the CPU
       // time to encode and submit one token's passes, and the rate without reading logits back
       const dev = model.device, rt = [];

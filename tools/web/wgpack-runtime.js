@@ -7,70 +7,69 @@
 //   const ids = await m.generate([1, 2, 3], 32);          // greedy; { temperature, topK, seed }
 //   console.log(m.stats);                                 // bytes, load_ms, first_layer_ms, tokens/s
 //
-// What runs is described by the manifest's `forward` section (written by wgpack from its C
-// reference forward passes): a Llama-family decoder (RMSNorm, rotary embeddings, grouped-query
-// attention with a KV cache on the GPU, SwiGLU, optional q/k/v biases, tied or untied head) or
-// a BERT-family encoder (word + position + token-type embeddings, LayerNorm, GELU, bidirectional
-// attention with a mask; forward() returns the last hidden state [n][hidden]).
-// Every weight matrix is multiplied by the bundle's own format kernels straight from the shard
-// buffers (GEMM for a prompt, GEMV for one decoded token); embeddings are gathered on the GPU;
-// every other op is one of the bundle's op kernels. Activations are f32.
-// Options (besides the loader's): maxSeq (KV cache length; default min(max_positions, 2048),
-// and never past a sliding window), chunk (prompt tokens per prefill pass, default 256),
-// onLayer({layer, layers, ms}) when a layer's weights are resident: forward() may be called at
-// once and starts on each layer as soon as its shards have arrived.
+// What runs is the manifest's `program` (docs/program.schema.json): a flat list of ops over named
+// values, grouped into stages (the embeddings, each layer, the head), written by wgpack from the
+// same templates its C interpreter runs. This file has no per-family code: it is an interpreter.
+// Each op runs its kernel: `matmul` and `gather` the weight's own format kernels straight from
+// the shard buffers (GEMM for a prompt, GEMV for one decoded token), every other op the bundle's
+// op kernel of that name, whose uniform fields the manifest lists by name (kernels.files[].fields)
+// and which this file fills from the op's `fields` (numbers, or "S"/"S*k" tokens of this pass,
+// "P" its first position, "M" the attention scratch stride). Activations are f32.
+// Causal LMs keep their key/value caches on the GPU (prompt in chunks, then one token a pass);
+// encoders run one pass over at most `chunk` tokens and return the program's output.
+// Options (besides the loader's): maxSeq (cache length; default min(max_positions, 2048)), chunk
+// (prompt tokens per pass, default 256), onLayer({layer, layers, ms}) when a layer's weights are
+// resident: forward() may be called at once and starts each stage as soon as its shards arrive.
 import { openBundle } from './wgpack-loader.js';
 
 const SLOTS = 256;          // uniform slots (256 bytes apart) per stage
 const f32bits = (() => { const f = new Float32Array(1), u = new Uint32Array(f.buffer); return x => { f[0] = x; return u[0]; }; })();
 const grid1 = W => [Math.min(W, 65535), Math.ceil(W / 65535)];
-const ew = count => grid1(Math.ceil(count / 256));
 
 export async function loadModel(manifestUrl, opts = {}) {
   const t0 = performance.now();
   const b = await openBundle(manifestUrl, opts);
   if (b.backend !== 'webgpu') throw new Error('wgpack: running a model needs WebGPU, and this page has none');
-  const man = b.manifest, F = man.forward;
-  if (!F) throw new Error(`wgpack: this bundle cannot run: ${man.forward_missing || 'its manifest has no forward section'}`);
-  if (F.arch !== 'llama' && F.arch !== 'bert') throw new Error(`wgpack: this bundle cannot run: no runtime for arch ${F.arch}`);
-  const dev = b.device, llama = F.arch === 'llama';
+  const man = b.manifest, Pg = man.program;
+  if (!Pg) throw new Error(`wgpack: this bundle cannot run: ${man.program_missing || 'its manifest has no program section'}`);
+  if (Pg.version !== 1) throw new Error(`wgpack: program version ${Pg.version}: this runtime reads version 1`);
+  const dev = b.device, causal = Pg.task === 'causal-lm';
   const US = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const vals = new Map(Pg.values.map(v => [v.name, v]));
+  const outName = Object.values(Pg.outputs)[0], outWidth = vals.get(outName).width;
   const tensor = name => {
     const t = b.tensors.get(name);
-    if (!t) throw new Error(`wgpack: the forward section names ${name}, which the bundle does not have`);
+    if (!t) throw new Error(`wgpack: the program names ${name}, which the bundle does not have`);
     return t;
   };
   const maxKp = Math.max(...man.tensors.map(t => t.padded_K || t.K || 0));
   const buf = (floats, usage = US) => dev.createBuffer({ size: Math.max(16, Math.ceil((floats + maxKp) * 4 / 16) * 16), usage });
-  const posLimit = F.max_positions > 0 ? F.max_positions : 2048;
-  const maxSeq = Math.min(opts.maxSeq || Math.min(posLimit, 2048), posLimit, llama && F.sliding_window > 0 ? F.sliding_window : Infinity);
+  const posLimit = Pg.max_positions > 0 ? Pg.max_positions : 2048;
+  const maxSeq = Math.min(opts.maxSeq || Math.min(posLimit, 2048), posLimit);
   const N = Math.min(opts.chunk || 256, maxSeq);
 
-  // ---- stages: the embeddings, each layer, the head; each waits for its own shards
-  const stageNames = ['embed', ...F.layer.map((_, i) => `layer ${i}`), 'head'];
-  const stageTensors = [
-    llama ? [F.embed] : [F.word, F.pos, F.type, F.emb_ln_w, F.emb_ln_b],
-    ...F.layer.map(L => Object.values(L)),
-    llama ? [F.final_norm, F.head] : [],
-  ].map(list => list.filter(Boolean));
+  // ---- stages: each waits for the shards of the weights its ops name
+  const stages = Pg.stages, last = stages.length - 1;
+  const layerStages = stages.map((s, i) => [s, i]).filter(([s]) => s.name.startsWith('layer '));
+  const weightsOf = st => [...new Set(st.ops.flatMap(o => Object.values(o.args)).filter(n => vals.get(n)?.kind === 'weight'))];
   const shardsOf = list => [...new Set(list.flatMap(n => tensor(n).parts.map(p => p.shard)))];
   const stats = { bytes_total: man.shards.reduce((a, s) => a + s.bytes, 0), load_ms: null, first_layer_ms: null,
                   prefill_tokens_per_s: null, decode_tokens_per_s: null, adapter: adapterName(b.adapter) };
   Object.defineProperty(stats, 'bytes_fetched', { get: () => b.bytesFetched, enumerable: true });
-  const resident = stageTensors.map(list => Promise.all(shardsOf(list).map(i => b.shardReady(i))));
+  const resident = stages.map(st => Promise.all(shardsOf(weightsOf(st)).map(i => b.shardReady(i))));
   resident.forEach(p => p.catch(() => {}));
-  Promise.all([resident[0], resident[1]]).then(() => { stats.first_layer_ms = performance.now() - t0; }, () => {});
-  F.layer.forEach((_, i) => resident[i + 1].then(() => opts.onLayer?.({ layer: i, layers: F.layer.length, ms: performance.now() - t0 }), () => {}));
+  const firstLayer = layerStages.length ? layerStages[0][1] : last;
+  Promise.all(resident.slice(0, firstLayer + 1)).then(() => { stats.first_layer_ms = performance.now() - t0; }, () => {});
+  layerStages.forEach(([, si], i) => resident[si].then(() => opts.onLayer?.({ layer: i, layers: layerStages.length, ms: performance.now() - t0 }), () => {}));
 
-  // ---- shared state: weight vectors as f32, rotary table, KV caches, attention mask
+  // ---- shared state: weight vectors as f32, the rotary table, key/value caches, the mask
   const vectors = new Map();
   function vector(name) {
-    if (!name) return Promise.resolve(null);
     if (!vectors.has(name)) vectors.set(name, toF32(name));
     return vectors.get(name);
   }
   async function toF32(name) {
-    const t = tensor(name), n = (t.rows || 1) * (t.K || t.shape.reduce((a, x) => a * x, 1));
+    const t = tensor(name), n = vals.get(name).width;
     const out = buf(n);
     const enc = dev.createCommandEncoder();
     if (t.format === 'raw') {
@@ -84,10 +83,10 @@ export async function loadModel(manifestUrl, opts = {}) {
         const params = dev.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
         const Kp = t.padded_K || t.K;
         dev.queue.writeBuffer(params, 0, new Uint32Array([p.rows, t.K, Kp, 1, t.group_size || Kp, 0, 0, 0]));
-        const res = { ...planes(p), 4: { buffer: out, offset: 0 }, 5: { buffer: params } };
+        const res = { ...b.planes(p), 4: { buffer: out, offset: 0 }, 5: { buffer: params } };
         if (p.row0) throw new Error(`wgpack: ${name}: a vector split across shards`);
         pass.setPipeline(pipe);
-        pass.setBindGroup(0, bindGroup(pipe, kf, res));
+        pass.setBindGroup(0, b.bindGroup(pipe, kf, res));
         pass.dispatchWorkgroups(...grid1(p.rows));
       }
       pass.end();
@@ -95,33 +94,31 @@ export async function loadModel(manifestUrl, opts = {}) {
     dev.queue.submit([enc.finish()]);
     return out;
   }
-  const { planes, bindGroup } = b;   // the loader's: a part's planes in place, a kernel's bind group
-  const hd = F.head_dim, nh = F.heads, nkv = llama ? F.kv_heads : F.heads;
-  const Q = nh * hd, KV = nkv * hd, H = F.hidden, I = F.intermediate;
-  let ropeTab = null, caches = [];
-  if (llama) {
-    const half = hd / 2, tab = new Float32Array(maxSeq * half * 2);
+  let ropeTab = null;
+  if (Pg.rope) {
+    const half = Pg.rope.rot / 2, tab = new Float32Array(Math.max(1, maxSeq * half * 2));
     for (let t = 0; t < maxSeq; t++)
       for (let i = 0; i < half; i++) {
-        const a = t * ropeFreq(F, i, hd);
+        const a = t * ropeFreq(Pg.rope, i);
         tab[(t * half + i) * 2] = Math.cos(a); tab[(t * half + i) * 2 + 1] = Math.sin(a);
       }
     ropeTab = buf(tab.length);
     dev.queue.writeBuffer(ropeTab, 0, tab);
-    caches = F.layer.map(() => ({ k: buf(maxSeq * KV), v: buf(maxSeq * KV) }));
   }
-  const mask = buf(maxSeq);   // encoders' attention mask; elsewhere a placeholder for unused bindings
+  const dummy = buf(4);
+  const caches = new Map(Pg.values.filter(v => v.kind === 'cache').map(v => [v.name, buf(maxSeq * v.width)]));
+  const mask = buf(maxSeq);   // the attention_mask input (u32 0/1)
+  // the attention scratch: [rows][heads][M] scores, M the keys a pass may see
+  const maxHeads = Math.max(1, ...stages.flatMap(s => s.ops.filter(o => o.op === 'attention').map(o => o.fields.heads)));
+  const M = causal ? maxSeq : N;
 
-  // ---- programs: one per batch size (the prompt chunk, and one token for decoding)
+  // ---- programs: one per row count (the prompt chunk; one token for decoding)
   function program(R) {
-    const nst = stageNames.length;
-    const A = { x: buf(R * H), h: buf(R * H), q: buf(R * Q), k: buf(R * KV), v: buf(R * KV), qr: buf(R * Q),
-                att: buf(R * Q), o: buf(R * H), g: buf(R * I), u: buf(R * I), e: buf(R * H),
-                scores: buf(R * nh * (llama ? maxSeq : N)),
-                logits: llama ? buf(R * F.vocab) : null };
-    const prog = { R, A, arena: dev.createBuffer({ size: nst * SLOTS * 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
-                   mirror: new Uint32Array(nst * SLOTS * 64), stages: [] };
-    prog.stages = stageNames.map((_, si) => {
+    const A = new Map();
+    for (const v of Pg.values) if (v.kind === 'act') A.set(v.name, buf(R * v.width));
+    const prog = { R, A, scores: buf(R * maxHeads * M), arena: dev.createBuffer({ size: stages.length * SLOTS * 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+                   mirror: new Uint32Array(stages.length * SLOTS * 64), stages: [] };
+    prog.stages = stages.map((_, si) => {
       const st = { si, steps: [], next: 0, built: false };
       st.promise = resident[si].then(() => build(prog, st)).then(() => { st.built = true; });
       st.promise.catch(() => {});
@@ -130,17 +127,49 @@ export async function loadModel(manifestUrl, opts = {}) {
     return prog;
   }
   const slot = (prog, st) => {
-    if (st.next >= SLOTS) throw new Error(`wgpack: ${stageNames[st.si]} needs more than ${SLOTS} dispatches`);
+    if (st.next >= SLOTS) throw new Error(`wgpack: ${stages[st.si].name} needs more than ${SLOTS} dispatches`);
     const s = st.si * SLOTS + st.next++;
     return { s, res: { buffer: prog.arena, offset: s * 256, size: 64 } };
   };
-  async function op(prog, st, name, bufs, params, grid) {
-    const { kf, pipe } = await b.opPipeline(name);
-    const { s, res } = slot(prog, st);
-    const entries = kf.bindings.map((bd, i) => ({ binding: bd.binding, resource: bd.type === 'uniform' ? res : { buffer: bufs[i] } }));
-    st.steps.push({ pipe, bg: dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }), slot: s, params, grid });
+  // a field of an op for pass c: a number, or "S", "S*k", "P", "M"
+  const field = (v, c) => {
+    if (typeof v === 'number') return v;
+    const k = v.length > 1 ? Number(v.slice(2)) : 1;
+    return k * ({ S: c.n, P: c.pos0, M }[v[0]]);
+  };
+  // the buffer an operand names: an activation of this program, a cache, the rotary table, the
+  // mask, or a weight vector (dequantized once to f32)
+  async function operand(prog, name) {
+    if (name === undefined) return dummy;
+    const v = vals.get(name);
+    switch (v.kind) {
+      case 'act': return prog.A.get(name);
+      case 'cache': return caches.get(name);
+      case 'table': return ropeTab || dummy;
+      case 'input': return mask;
+      case 'weight': return vector(name);
+    }
+    throw new Error(`wgpack: value ${name} of kind ${v.kind}`);
   }
-  // y = x . W^T for the tensor `name` (n rows of x; GEMV when the program is one token)
+  // an op kernel: bindings by resource name, uniform fields by name, grid by the kernel's rule
+  async function opKernel(prog, st, o) {
+    const { kf, pipe } = await b.opPipeline(o.op);
+    const { s, res } = slot(prog, st);
+    const entries = [];
+    for (const bd of kf.bindings) {
+      const r = bd.type === 'uniform' ? res : { buffer: bd.resource === 'scores' ? prog.scores : await operand(prog, o.args[bd.resource]) };
+      entries.push({ binding: bd.binding, resource: r });
+    }
+    const fields = kf.fields, g = kf.dispatch.grid;
+    st.steps.push({ pipe, bg: dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }), slot: s,
+      params: c => fields.map(f => { const x = field(o.fields[f.name], c); return f.type === 'f32' ? f32bits(x) : x >>> 0; }),
+      grid: c => {
+        const fv = name => field(o.fields[name], c);
+        const x = Math.ceil(fv(g.x) / g.div);
+        return g.y ? [x, fv(g.y)] : grid1(x);
+      } });
+  }
+  // y = x . W^T for the tensor `name` (GEMV when the program is one token)
   async function linear(prog, st, name, x, y) {
     const t = tensor(name), kind = prog.R === 1 ? 'gemv' : 'gemm';
     if (t.format === 'raw') throw new Error(`wgpack: ${name} is stored raw (${t.dtype}); the runtime multiplies only by quantized or float weight formats`);
@@ -149,7 +178,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     for (const p of t.parts) {
       const out = t.parts.length === 1 ? y : buf(prog.R * p.rows);
       const { s, res } = slot(prog, st);
-      const bg = bindGroup(pipe, kf, { ...planes(p), 3: { buffer: x }, 4: { buffer: out }, 5: res });
+      const bg = b.bindGroup(pipe, kf, { ...b.planes(p), 3: { buffer: x }, 4: { buffer: out }, 5: res });
       const rows = p.rows;
       st.steps.push({ pipe, bg, slot: s, params: c => [rows, t.K, Kp, kind === 'gemv' ? 1 : c.n, G],
         grid: kind === 'gemv' ? () => grid1(Math.ceil(rows / kf.dispatch.rows_per_workgroup))
@@ -158,7 +187,7 @@ export async function loadModel(manifestUrl, opts = {}) {
         st.steps.push({ copies: c => Array.from({ length: c.n }, (_, m) => [out, m * rows * 4, y, (m * t.rows + p.row0) * 4, rows * 4]) });
     }
   }
-  // y[t] = table[idx[t]] for the embedding `name`; idsOf(c) gives the row indices of this run
+  // y[t] = table[idx[t]] for the embedding `name`; idsOf(c) gives the row indices of this pass
   async function gather(prog, st, name, idsOf, y) {
     const t = tensor(name);
     const { kf, pipe } = await b.pipeline(t.format, 'gather');
@@ -166,7 +195,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     for (const p of t.parts) {
       const single = t.parts.length === 1, out = single ? y : buf(prog.R * t.K), idx = buf(prog.R);
       const { s, res } = slot(prog, st);
-      const bg = bindGroup(pipe, kf, { ...planes(p), 3: { buffer: idx }, 4: { buffer: out }, 5: res });
+      const bg = b.bindGroup(pipe, kf, { ...b.planes(p), 3: { buffer: idx }, 4: { buffer: out }, 5: res });
       const local = c => { const l = []; idsOf(c).forEach((r, m) => { if (r >= p.row0 && r < p.row0 + p.rows) l.push([m, r - p.row0]); }); return l; };
       st.steps.push({ pipe, bg, slot: s, params: c => [p.rows, t.K, Kp, local(c).length, G], grid: c => grid1(local(c).length),
         prepare: c => { const l = local(c); if (l.length) dev.queue.writeBuffer(idx, 0, new Uint32Array(l.map(e => e[1]))); } });
@@ -174,63 +203,32 @@ export async function loadModel(manifestUrl, opts = {}) {
         st.steps.push({ copies: c => local(c).map(([m], j) => [out, j * t.K * 4, y, m * t.K * 4, t.K * 4]) });
     }
   }
+  const inputOf = { input_ids: c => c.ids, position_ids: c => c.pos, token_type_ids: c => c.types };
 
   async function build(prog, st) {
-    const A = prog.A, si = st.si, L = F.layer[si - 1];
-    const eps = f32bits(F.eps);
-    const add = (a, bb, width) => op(prog, st, 'add', [a, bb], c => [c.n * width], c => ew(c.n * width));
-    const bias = (y, name, width, act = 0) => name || act
-      ? vector(name).then(v => op(prog, st, 'bias_act', [y, v || mask], c => [c.n * width, width, act, v ? 1 : 0], c => ew(c.n * width)))
-      : null;
-    // x += r (the previous block's output, when given) then y = rmsnorm(x)
-    const rms = async (x, r, name, y) => op(prog, st, 'rmsnorm', [x, r || mask, await vector(name), y], c => [c.n, H, eps, r ? 1 : 0], c => [c.n, 1]);
-    const ln = async (x, w, bb, y) => op(prog, st, 'layernorm', [x, await vector(w), await vector(bb), y], c => [c.n, H, eps], c => [c.n, 1]);
-    if (si === 0 && llama) return gather(prog, st, F.embed, c => c.ids, A.x);
-    if (si === 0) {
-      await gather(prog, st, F.word, c => c.ids, A.e);
-      await gather(prog, st, F.pos, c => c.pos, A.o);
-      await add(A.e, A.o, H);
-      if (F.type) { await gather(prog, st, F.type, c => c.types, A.o); await add(A.e, A.o, H); }
-      return ln(A.e, F.emb_ln_w, F.emb_ln_b, A.x);
+    for (const o of stages[st.si].ops) {
+      if (o.op === 'gather') {
+        const idsOf = inputOf[o.args.index];
+        if (!idsOf) throw new Error(`wgpack: gather by ${o.args.index}: not an index input`);
+        await gather(prog, st, o.args.table, idsOf, prog.A.get(o.args.y));
+      } else if (o.op === 'matmul') {
+        const y = prog.A.get(o.args.y);
+        await linear(prog, st, o.args.weight, prog.A.get(o.args.x), y);
+        if (o.args.bias) {
+          const rows = vals.get(o.args.y).width;
+          await opKernel(prog, st, { op: 'bias_act', args: { y: o.args.y, bias: o.args.bias },
+                                     fields: { count: `S*${rows}`, R: rows, act: 0, has_bias: 1, pre: 1, post: 1 } });
+        }
+      } else {
+        await opKernel(prog, st, o);
+      }
     }
-    if (si === stageNames.length - 1) {
-      if (!llama) return;
-      await rms(A.x, A.o, F.final_norm, A.h);
-      return linear(prog, st, F.head, A.h, A.logits);
-    }
-    if (llama) {
-      const C = caches[si - 1];
-      await rms(A.x, si > 1 ? A.o : null, L.in_norm, A.h);
-      await linear(prog, st, L.wq, A.h, A.q); await bias(A.q, L.bq, Q);
-      await linear(prog, st, L.wk, A.h, A.k); await bias(A.k, L.bk, KV);
-      await linear(prog, st, L.wv, A.h, A.v); await bias(A.v, L.bv, KV);
-      await op(prog, st, 'rope_kv', [A.q, A.k, A.v, ropeTab, A.qr, C.k, C.v], c => [c.n, nh, nkv, hd, c.pos0],
-               c => ew(c.n * (nh + 2 * nkv) * hd / 2));
-      await op(prog, st, 'attention', [A.qr, C.k, C.v, mask, A.scores, A.att],
-               c => [c.n, nh, nkv, hd, c.pos0, 1, 0, maxSeq, f32bits(1 / Math.sqrt(hd))], c => [nh, c.n]);
-      await linear(prog, st, L.wo, A.att, A.o);
-      await rms(A.x, A.o, L.post_norm, A.h);
-      await linear(prog, st, L.gate, A.h, A.g); await linear(prog, st, L.up, A.h, A.u);
-      await op(prog, st, 'silu_mul', [A.g, A.u], c => [c.n * I], c => ew(c.n * I));
-      return linear(prog, st, L.down, A.g, A.o);   // added to x by the next block's rmsnorm
-    }
-    const act = { gelu: 1, gelu_tanh: 2, relu: 3 }[F.act];
-    await linear(prog, st, L.wq, A.x, A.q); await bias(A.q, L.bq, Q);
-    await linear(prog, st, L.wk, A.x, A.k); await bias(A.k, L.bk, Q);
-    await linear(prog, st, L.wv, A.x, A.v); await bias(A.v, L.bv, Q);
-    await op(prog, st, 'attention', [A.q, A.k, A.v, mask, A.scores, A.att],
-             c => [c.n, nh, nh, hd, 0, 0, c.n, N, f32bits(1 / Math.sqrt(hd))], c => [nh, c.n]);
-    await linear(prog, st, L.wo, A.att, A.o); await bias(A.o, L.bo, H); await add(A.o, A.x, H);
-    await ln(A.o, L.ln1_w, L.ln1_b, A.x);
-    await linear(prog, st, L.w1, A.x, A.g); await bias(A.g, L.b1, I, act);
-    await linear(prog, st, L.w2, A.g, A.o); await bias(A.o, L.b2, H); await add(A.o, A.x, H);
-    return ln(A.o, L.ln2_w, L.ln2_b, A.x);
   }
 
-  // run stages [from, to) of a program on c = {n, pos0, ids, pos, types}; `after` adds commands
-  async function execute(prog, c, stages, after) {
-    let enc = dev.createCommandEncoder(), pass = null, last = null;
-    for (const si of stages) {
+  // run stages of a program on c = {n, pos0, ids, pos, types}; `after` adds commands
+  async function execute(prog, c, list, after) {
+    let enc = dev.createCommandEncoder(), pass = null, lastPipe = null;
+    for (const si of list) {
       const st = prog.stages[si];
       if (!st.built) {
         if (pass) { pass.end(); pass = null; }
@@ -248,8 +246,8 @@ export async function loadModel(manifestUrl, opts = {}) {
         }
         const g = s.grid(c);
         if (!g[0] || !g[1]) continue;
-        if (!pass) { pass = enc.beginComputePass(); last = null; }
-        if (s.pipe !== last) { pass.setPipeline(s.pipe); last = s.pipe; }
+        if (!pass) { pass = enc.beginComputePass(); lastPipe = null; }
+        if (s.pipe !== lastPipe) { pass.setPipeline(s.pipe); lastPipe = s.pipe; }
         pass.setBindGroup(0, s.bg); pass.dispatchWorkgroups(g[0], g[1]);
       }
     }
@@ -271,35 +269,45 @@ export async function loadModel(manifestUrl, opts = {}) {
   }
 
   // compile every kernel the model needs before the first call
-  const kinds = llama ? ['gemm', 'gemv', 'gather', 'dequantize'] : ['gemm', 'gather', 'dequantize'];
   const formats = [...new Set(man.tensors.filter(t => t.format !== 'raw').map(t => t.format))];
+  const kinds = causal ? ['gemm', 'gemv', 'gather', 'dequantize'] : ['gemm', 'gather', 'dequantize'];
+  const opNames = [...new Set(stages.flatMap(s => s.ops.map(o => o.op)).filter(n => n !== 'matmul' && n !== 'gather').concat(['bias_act']))];
   await Promise.all([...formats.flatMap(f => kinds.filter(k => man.kernels.by_profile[b.profile]?.[f]?.[k]).map(k => b.pipeline(f, k))),
-                     ...(llama ? ['rmsnorm', 'bias_act', 'silu_mul', 'rope_kv', 'attention'] : ['layernorm', 'bias_act', 'add', 'attention']).map(o => b.opPipeline(o))]);
-  const P = program(N), D = llama ? program(1) : null;
-  const stagesAll = stageNames.map((_, i) => i), stagesBody = stagesAll.slice(0, -1);
+                     ...opNames.map(o => b.opPipeline(o))]);
+  const P = program(N), D = causal ? program(1) : null;
+  const all = stages.map((_, i) => i), body = all.slice(0, -1);
+  // the head's live-in values: what its ops read before writing (copied from the prompt's last row)
+  const pureOut = new Set(['gather.y', 'matmul.y', 'rmsnorm.y', 'layernorm.y', 'slice.y', 'rope_kv.q_rotated',
+                           'rope_kv.k_cache', 'rope_kv.v_cache', 'attention.out']);
+  const headIn = [], written = new Set();
+  for (const o of stages[last].ops) {
+    for (const [k, v] of Object.entries(o.args))
+      if (vals.get(v)?.kind === 'act' && !pureOut.has(`${o.op}.${k}`) && !written.has(v) && !headIn.includes(v)) headIn.push(v);
+    for (const v of Object.values(o.args)) written.add(v);
+  }
   const ready = Promise.all([...P.stages, ...(D ? D.stages : [])].map(s => s.promise)).then(() => { stats.load_ms = performance.now() - t0; });
   ready.catch(() => {});
   let pos = 0;
 
   const checkIds = ids => {
     if (!ids.length) throw new Error('wgpack: no tokens');
-    for (const t of ids) if (!(Number.isInteger(t) && t >= 0 && t < F.vocab)) throw new Error(`wgpack: token id ${t} is outside the vocabulary (${F.vocab})`);
+    for (const t of ids) if (!(Number.isInteger(t) && t >= 0 && t < Pg.vocab)) throw new Error(`wgpack: token id ${t} is outside the vocabulary (${Pg.vocab})`);
   };
-  // prompt tokens from position `pos` on, in chunks; logits of every row (all) or the last
-  async function prefill(ids, all) {
+  const positions = (ids, p0) => Array.from(ids, (id, t) => p0 + t + Pg.position_ids.offset);
+  // prompt tokens from position `pos` on, in chunks; outputs of every row (all) or the last
+  async function prefill(ids, all_) {
     if (pos + ids.length > maxSeq) throw new Error(`wgpack: ${pos + ids.length} positions exceed the cache (${maxSeq})`);
-    const outs = [];
+    const outs = [], W = outWidth;
     for (let at = 0; at < ids.length; at += N) {
-      const part = Array.from(ids.slice(at, at + N)), n = part.length, last = at + n === ids.length;
-      const c = { n, pos0: pos, ids: part };
-      if (all) outs.push(read(await execute(P, c, stagesAll, enc => readback(enc, P.A.logits, 0, n * F.vocab * 4))));
-      else if (!last) await execute(P, c, stagesBody);
+      const part = Array.from(ids.slice(at, at + N)), n = part.length, lastChunk = at + n === ids.length;
+      const c = { n, pos0: pos, ids: part, pos: positions(part, pos) };
+      if (all_) outs.push(read(await execute(P, c, all, enc => readback(enc, P.A.get(outName), 0, n * W * 4))));
+      else if (!lastChunk) await execute(P, c, body);
       else {
-        await execute(P, c, stagesBody, enc => {   // the last row's stream and its pending block output
-          enc.copyBufferToBuffer(P.A.x, (n - 1) * H * 4, D.A.x, 0, H * 4);
-          enc.copyBufferToBuffer(P.A.o, (n - 1) * H * 4, D.A.o, 0, H * 4);
+        await execute(P, c, body, enc => {
+          for (const v of headIn) { const w = vals.get(v).width * 4; enc.copyBufferToBuffer(P.A.get(v), (n - 1) * w, D.A.get(v), 0, w); }
         });
-        outs.push(read(await execute(D, { n: 1, pos0: 0, ids: [0] }, [stageNames.length - 1], enc => readback(enc, D.A.logits, 0, F.vocab * 4))));
+        outs.push(read(await execute(D, { n: 1, pos0: pos + n - 1, ids: [0], pos: [0] }, [last], enc => readback(enc, D.A.get(outName), 0, W * 4))));
       }
       pos += n;
     }
@@ -312,23 +320,30 @@ export async function loadModel(manifestUrl, opts = {}) {
   async function decode(id, wantLogits = true) {
     if (pos + 1 > maxSeq) throw new Error(`wgpack: ${pos + 1} positions exceed the cache (${maxSeq})`);
     const t = performance.now();
-    const rb = await execute(D, { n: 1, pos0: pos, ids: [id] }, stagesAll, enc => wantLogits && readback(enc, D.A.logits, 0, F.vocab * 4));
+    const rb = await execute(D, { n: 1, pos0: pos, ids: [id], pos: positions([id], pos) }, all, enc => wantLogits && readback(enc, D.A.get(outName), 0, outWidth * 4));
     stats.encode_ms = performance.now() - t;
     pos++;
     return wantLogits ? read(rb) : null;
   }
-  async function encode(ids, opts2 = {}) {
+  // RoBERTa counts positions from pad_id + 1 and gives padding pad_id (as the C interpreter)
+  const encoderPositions = ids => {
+    if (Pg.position_ids.rule !== 'padding') return positions(ids, 0);
+    let seen = 0;
+    return Array.from(ids, id => id === Pg.position_ids.pad_id ? Pg.position_ids.pad_id : Pg.position_ids.pad_id + ++seen);
+  };
+  async function encode(ids, o2 = {}) {
     const n = ids.length;
     if (n > N) throw new Error(`wgpack: ${n} tokens exceed the encoder's window (${N})`);
-    const maskv = opts2.attentionMask || new Array(n).fill(1);
+    const maskv = o2.attentionMask || new Array(n).fill(1);
     dev.queue.writeBuffer(mask, 0, new Uint32Array(Array.from(maskv, v => (v ? 1 : 0))));
-    const types = opts2.tokenTypeIds || new Array(n).fill(0);
-    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: bertPositions(F, ids), types: Array.from(types) }, stagesAll,
-                              enc => readback(enc, P.A.x, 0, n * H * 4)));
+    const types = o2.tokenTypeIds || new Array(n).fill(0);
+    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: encoderPositions(ids), types: Array.from(types) }, all,
+                              enc => readback(enc, P.A.get(outName), 0, n * outWidth * 4)));
   }
 
   const model = {
-    manifest: man, arch: F.arch, config: F, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
+    manifest: man, task: Pg.task, modelType: Pg.model_type, program: Pg, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
+    outputName: Object.keys(Pg.outputs)[0], outputWidth: outWidth,
     // the matrix kernels' arithmetic: f16 where the adapter has shader-f16 (opts.f32 keeps f32)
     precision: b.f16 ? 'f16' : 'f32',
     reset() { pos = 0; },
@@ -341,20 +356,21 @@ export async function loadModel(manifestUrl, opts = {}) {
       await decode(0, true);
       return (steps + 1) / ((performance.now() - t) / 1000);
     },
-    // logits [n][vocab] (decoders; the KV cache restarts) or the last hidden state [n][hidden]
+    // the program's output for every token: logits [n][vocab] (causal LMs; the cache restarts)
+    // or the encoder's output (last_hidden_state [n][hidden])
     async forward(ids, o = {}) {
       checkIds(ids);
-      if (!llama) return encode(ids, o);
+      if (!causal) return encode(ids, o);
       pos = 0;
       return prefill(ids, true);
     },
     async generate(ids, maxNew, o = {}) {
-      if (!llama) throw new Error('wgpack: generate() needs a decoder; this bundle is an encoder');
+      if (!causal) throw new Error('wgpack: generate() needs a causal LM; this bundle is an encoder');
       checkIds(ids);
       pos = 0;
       const pick = sampler(o);
       const out = [];
-      let t1 = performance.now();
+      const t1 = performance.now();
       let logits = await prefill(ids, false);
       const t2 = performance.now();
       stats.prefill_tokens_per_s = ids.length / ((t2 - t1) / 1000);
@@ -370,11 +386,11 @@ export async function loadModel(manifestUrl, opts = {}) {
   return model;
 }
 
-// pair i's rotary frequency, scaled as the forward section says (as wg_rope_freq in verify/llama.c)
-function ropeFreq(F, i, hd) {
-  const f = Math.pow(F.rope_theta, (-2 * i) / hd), R = F.rope_scaling;
-  if (!R) return f;
-  if (R.type === 'linear') return f / R.factor;
+// pair i's rotary frequency, scaled as the program says (as wg_prog_rope_freq in program/interp.c)
+function ropeFreq(R, i) {
+  const f = Math.pow(R.theta, (-2 * i) / R.rot);
+  if (!R.scaling) return f;
+  if (R.scaling === 'linear') return f / R.factor;
   const wavelen = 2 * Math.PI / f, lo = R.original_max_positions / R.low_freq_factor, hi = R.original_max_positions / R.high_freq_factor;
   if (wavelen > lo) return f / R.factor;
   if (wavelen >= hi) {
@@ -387,12 +403,6 @@ function ropeFreq(F, i, hd) {
 function adapterName(a) {
   const i = a?.info || {};
   return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || 'unknown adapter';
-}
-
-// RoBERTa counts positions from pad_id + 1 and gives padding pad_id; BERT 0..n-1 (as the C reference)
-function bertPositions(F, ids) {
-  let seen = 0;
-  return Array.from(ids, (id, t) => F.variant !== 'roberta' ? t : id === F.pad_id ? F.pad_id : F.pad_id + ++seen);
 }
 
 // greedy (temperature 0: the first largest logit), or temperature / top-k sampling with a
