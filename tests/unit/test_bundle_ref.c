@@ -1,9 +1,10 @@
 /* tests/unit/test_bundle_ref.c — the reference of a bundle (verify/bundle_ref.c): built from the
- * manifest's forward section and the stored shards, it must be the reference `wgpack verify`
+ * manifest's program section and the stored shards, it must be the reference `wgpack verify`
  * runs for the same plan (the model's weights quantized and dequantized in memory), weight for
  * weight and logit for logit, bit for bit; and the tolerance helpers `wgpack run` decides by. */
 #include "../../verify/verify.h"
 #include "../../pack/pack.h"
+#include "../../program/program.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -90,68 +91,35 @@ static void same(const float *a, const float *b, size_t n, const char *what)
         cr_assert_eq(memcmp(a, b, n * sizeof *a), 0, "%s differs", what);
 }
 
-Test(bundle_ref, llama_is_verify_of_the_same_plan)
+/* the program run on the bundle's stored weights equals the program run on the model's weights
+ * quantized and dequantized in memory for the same plan, bit for bit */
+static void same_as_verify(const char *model, int n)
 {
     fixture f;
-    open_fixture(&f, "models/tinyllama");
-    cr_assert(f.man.forward && f.man.forward->arch == WG_FWD_LLAMA);
-    wg_llama a, b;
+    open_fixture(&f, model);
+    cr_assert(f.man.program, "%s: no program section", model);
+    char why[512] = "";
+    wg_prog *p = wg_prog_build(f.m, why, sizeof why);
+    cr_assert(p, "%s", why);
+    int32_t tok[64];
+    for (int t = 0; t < n; t++)
+        tok[t] = (int32_t)((t * 37 + 11) % p->vocab);
+    size_t W = (size_t)wg_prog_out_width(p);
+    cr_assert_eq(W, (size_t)wg_prog_out_width(f.man.program));
+    float *za = malloc(sizeof(float) * (size_t)n * W), *zb = malloc(sizeof(float) * (size_t)n * W);
     wg_error err = {0};
-    cr_assert_eq(wg_llama_from_forward(&a, f.dir, &f.man, &err), 0, "%s", err.msg);
-    cr_assert_eq(wg_llama_load(&b, f.m, quantized, &f.g, &err), 0, "%s", err.msg);
-    cr_assert(a.layers == b.layers && a.hidden == b.hidden && a.kv_heads == b.kv_heads &&
-              a.head_dim == b.head_dim && a.inter == b.inter && a.vocab == b.vocab &&
-              a.eps == b.eps && a.theta == b.theta);
-    size_t H = (size_t)a.hidden, V = (size_t)a.vocab, Q = (size_t)a.heads * a.head_dim,
-           KV = (size_t)a.kv_heads * a.head_dim, I = (size_t)a.inter;
-    same(a.embed, b.embed, V * H, "embed");
-    same(a.head, b.head, V * H, "head");
-    same(a.final_norm, b.final_norm, H, "final_norm");
-    for (int i = 0; i < a.layers; i++) {
-        const struct wg_llama_layer *x = &a.l[i], *y = &b.l[i];
-        same(x->wq, y->wq, Q * H, "wq"), same(x->wk, y->wk, KV * H, "wk");
-        same(x->wv, y->wv, KV * H, "wv"), same(x->wo, y->wo, H * Q, "wo");
-        same(x->gate, y->gate, I * H, "gate"), same(x->up, y->up, I * H, "up");
-        same(x->down, y->down, H * I, "down"), same(x->bq, y->bq, Q, "bq");
-        same(x->in_norm, y->in_norm, H, "in_norm"), same(x->post_norm, y->post_norm, H, "post_norm");
-    }
-    int32_t tok[48];
-    for (int t = 0; t < 48; t++)
-        tok[t] = (t * 37 + 11) % a.vocab;
-    float *za = malloc(sizeof(float) * 48 * V), *zb = malloc(sizeof(float) * 48 * V);
-    cr_assert_eq(wg_llama_forward(&a, tok, 48, za, 1), 0);
-    cr_assert_eq(wg_llama_forward(&b, tok, 48, zb, 2), 0);
-    same(za, zb, 48 * V, "logits");
+    wg_pinputs in = {n, tok, NULL, NULL};
+    cr_assert_eq(wg_bundle_program_run(f.dir, &f.man, &in, za, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(wg_prog_run(p, quantized, &f.g, &in, zb, 2, &err), 0, "%s", err.msg);
+    same(za, zb, (size_t)n * W, "outputs");
     free(za), free(zb);
-    wg_llama_free(&a), wg_llama_free(&b);
+    wg_prog_free(p);
     close_fixture(&f);
 }
 
-Test(bundle_ref, bert_is_verify_of_the_same_plan)
-{
-    fixture f;
-    open_fixture(&f, "models/tinybert");
-    wg_bert a, b;
-    wg_error err = {0};
-    cr_assert_eq(wg_bert_from_forward(&a, f.dir, &f.man, &err), 0, "%s", err.msg);
-    cr_assert_eq(wg_bert_load(&b, f.m, quantized, &f.g, &err), 0, "%s", err.msg);
-    cr_assert(a.kind == b.kind && a.act == b.act && a.pad_id == b.pad_id && a.max_pos == b.max_pos &&
-              a.type_vocab == b.type_vocab && a.eps == b.eps && a.inter == b.inter);
-    int32_t ids[40];
-    for (int t = 0; t < 40; t++)
-        ids[t] = (t * 53 + 7) % a.vocab;
-    size_t H = (size_t)a.hidden;
-    float *ha = malloc(sizeof(float) * 40 * H), *hb = malloc(sizeof(float) * 40 * H);
-    cr_assert_eq(wg_bert_forward(&a, ids, NULL, NULL, 40, ha, 1), 0);
-    cr_assert_eq(wg_bert_forward(&b, ids, NULL, NULL, 40, hb, 2), 0);
-    same(ha, hb, 40 * H, "last hidden state");
-    /* a llama constructor refuses an encoder's section */
-    wg_llama lm;
-    cr_assert_eq(wg_llama_from_forward(&lm, f.dir, &f.man, &err), WG_EINPUT);
-    free(ha), free(hb);
-    wg_bert_free(&a), wg_bert_free(&b);
-    close_fixture(&f);
-}
+Test(bundle_ref, llama_is_verify_of_the_same_plan) { same_as_verify("models/tinyllama", 48); }
+Test(bundle_ref, bert_is_verify_of_the_same_plan) { same_as_verify("models/tinybert", 40); }
+Test(bundle_ref, gpt2_is_verify_of_the_same_plan) { same_as_verify("models/tinygpt2", 48); }
 
 Test(bundle_ref, tolerance_helpers)
 {
