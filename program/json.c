@@ -159,8 +159,10 @@ static bool add_val(rd *r, wg_prog *p, json_t *o, wg_tensor_dims_fn dims, void *
     static const char *const keys[] = {"name", "kind", "width", "rows", NULL};
     const char *name = json_string_value(json_object_get(o, "name")),
                *kind = json_string_value(json_object_get(o, "kind"));
-    if (!json_is_object(o) || !name || !kind || !keys_only(r, o, "values[]", keys))
+    if (!json_is_object(o) || !name || !kind)
         return bad(r, "values[%d] is not an object with name and kind", p->nvals);
+    if (!keys_only(r, o, "values[]", keys))
+        return false;
     if (wg_prog_value(p, name) >= 0)
         return bad(r, "value %s listed twice", name);
     int k = 0;
@@ -198,9 +200,10 @@ static bool add_op(rd *r, wg_prog *p, json_t *o)
     static const char *const keys[] = {"op", "args", "fields", NULL};
     const char *name = json_string_value(json_object_get(o, "op"));
     json_t *args = json_object_get(o, "args"), *fields = json_object_get(o, "fields");
-    if (!json_is_object(o) || !name || !json_is_object(args) || !json_is_object(fields) ||
-        !keys_only(r, o, "op", keys))
+    if (!json_is_object(o) || !name || !json_is_object(args) || !json_is_object(fields))
         return bad(r, "an op is not an object with op, args and fields");
+    if (!keys_only(r, o, "op", keys))
+        return false;
     int di = wg_pop_find(name), nd;
     if (di < 0)
         return bad(r, "op \"%s\" is not in the op table", name);
@@ -292,7 +295,11 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
     int64_t ver;
     if (!p)
         return bad(&r, "out of memory"), NULL;
-    if (!json_is_object(o) || !keys_only(&r, o, "program", keys) ||
+    if (!json_is_object(o)) {
+        bad(&r, "not an object");
+        goto fail;
+    }
+    if (!keys_only(&r, o, "program", keys) ||
         !get_int(&r, o, "version", WG_PROG_VERSION, WG_PROG_VERSION, &ver) ||
         !get_str(&r, o, "model_type", p->model_type, sizeof p->model_type) ||
         !get_str(&r, o, "task", p->task, sizeof p->task) ||

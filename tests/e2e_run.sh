@@ -31,45 +31,50 @@ t_run_refuses_bad_arguments() {
 
 t_run_refuses_what_is_not_a_runnable_bundle() {
   run_refused 2 "cannot read manifest" "$TMPDIR/nothing/manifest.json" "$TMPDIR/nothing" --text README.md || return 1
-  # a family the runtime does not run: the manifest says why, and so does run, in one line
-  wg build models/tinygpt2 -o "$TMPDIR/g" > /dev/null || return 1
-  assert_json "$TMPDIR/g/manifest.json" '!j.forward && /gpt2/.test(j.forward_missing)' || return 1
-  run_refused 2 "cannot run: no forward pass for model type 'gpt2'" "$TMPDIR/g/manifest.json" "$TMPDIR/g" --text README.md || return 1
+  # a model type without a template: the manifest says why, and so does run, in one line
+  cp -r models/tinyllama "$TMPDIR/x" && sed -i 's/"model_type": *"llama"/"model_type": "mpt"/' "$TMPDIR/x/config.json"
+  wg build "$TMPDIR/x" -o "$TMPDIR/g" > /dev/null || return 1
+  assert_json "$TMPDIR/g/manifest.json" '!j.program && /model type .mpt./.test(j.program_missing)' || return 1
+  run_refused 2 "cannot run: no forward program for model type 'mpt'" "$TMPDIR/g/manifest.json" "$TMPDIR/g" --text README.md || return 1
   # an encoder generates nothing
   wg build models/tinybert -o "$TMPDIR/e" > /dev/null || return 1
   run_refused 1 "--generate needs a decoder" "wgpack: run" "$TMPDIR/e" --text README.md --generate 2 || return 1
 }
 
-# the forward section is untrusted input like the rest of the manifest: each edit is refused
+# the program section is untrusted input like the rest of the manifest: each edit is refused
 # (exit 2, one line naming the manifest) before anything runs or is written
-t_run_refuses_a_corrupted_forward_section() {
+t_run_refuses_a_corrupted_program_section() {
   wg build models/tinyllama -o "$TMPDIR/good" > /dev/null || return 1
   wg build models/tinybert -o "$TMPDIR/goode" > /dev/null || return 1
   local edit msg
   while IFS='|' read -r dir edit msg; do
     rm -rf "$TMPDIR/t"; cp -r "$TMPDIR/$dir" "$TMPDIR/t"
-    node -e 'const fs=require("fs"),f=process.argv[1],m=JSON.parse(fs.readFileSync(f)),F=m.forward;
+    node -e 'const fs=require("fs"),f=process.argv[1],m=JSON.parse(fs.readFileSync(f)),P=m.program,L=P.stages[1].ops,W=n=>P.values.find(v=>v.name===n);
       eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(m))' "$TMPDIR/t/manifest.json" "$edit" || return 1
     run_refused 2 "$msg" "$TMPDIR/t/manifest.json" "$TMPDIR/t" --text README.md || { echo "edit: $edit"; return 1; }
   done <<'EDITS'
-good|F.layer[1].wk=F.layer[1].wq|layer 1 wk names model.layers.1.self_attn.q_proj.weight, which is 256x256, not kv_heads*head_dim x hidden (128x256)
-good|F.layer[0].down="model.layers.0.mlp.gate_proj.weight"|layer 0 down names
-good|F.embed="no.such.tensor"|embed names no.such.tensor, not a float tensor of the manifest
-good|F.head=7|head names nothing
-good|F.layer.pop()|layer is not an array of its 4 layers
-good|F.heads=3|heads (3) must be a multiple of kv_heads (2)
-good|F.layers=2**40|layers, hidden, heads
-good|F.eps=-1|layers, hidden, heads, head_dim, intermediate, vocab or eps
-good|F.rope_theta="x"|rope_theta
-good|F.arch="gpt2"|arch "llama" or "bert"
-good|m.forward=[]|arch "llama" or "bert"
-good|F.layer[2].bq="model.layers.2.self_attn.k_proj.weight"|layer 2 bq names model.layers.2.self_attn.k_proj.weight, which is 128x256, not 1 x heads*head_dim (1x256)
-good|F.layer[3]=null|layer 3 is not an object
-goode|F.variant="electra"|variant must be bert, roberta or distilbert
-goode|F.head_dim=16|heads x head_dim (4 x 16) is not hidden (128)
-goode|F.type=null|type is null but type_vocab is 2
-goode|F.pad_id=100000|pad_id missing or out of range
-goode|F.layer[0].w1=F.layer[0].w2|layer 0 w1 names
+good|L[0].op="conv9d"|op "conv9d" is not in the op table
+good|L[1].args.weight="no.such"|names no value of the program
+good|W("model.layers.0.self_attn.k_proj.weight").rows=64|the bundle's tensor is 128x256
+good|W("model.norm.weight").name="model.nope"|names no float tensor of the bundle
+good|W("x").width=100|y is not a row of the table
+good|delete L[0].fields.eps|fields are not exactly 6
+good|L[0].fields.n="S*x"|is not SYMBOL*POSITIVE_INTEGER
+good|L.find(o=>o.op==="attention").fields.heads=3|heads, kv_heads, hd, causal or window out of range
+good|L.find(o=>o.op==="attention").fields.hd=6|heads, kv_heads, hd, causal or window out of range
+good|L.find(o=>o.op==="attention").fields.T="S"|n, pos0, T or stride inconsistent
+good|L[0].args.y=L[0].args.x|also bound to another operand
+good|L[1].args.y="model.norm.weight"|not a value of the kind the op takes
+good|P.version=2|version missing or out of range
+good|P.extra=1|unknown key "extra"
+good|m.program=[]|program: not an object
+good|P.rope.theta=0|theta missing or out of range
+good|P.stages=[]|stages not empty
+good|L.find(o=>o.op==="rope_kv").fields.rot=30|rot is not the program's rotary table
+good|P.outputs={logits:"nothing"}|output 'nothing' is not an activation
+goode|P.position_ids.rule="alibi"|position_ids rule "alibi"
+goode|L.find(o=>o.op==="add").fields.count="S*7"|count or widths inconsistent
+goode|L.find(o=>o.op==="attention").fields.causal=1|n, pos0, T or stride inconsistent
 EDITS
 }
 
@@ -118,7 +123,7 @@ t_run_default_model_in_chromium_mixed_and_budget() {
   wg build models/tinyllama -o "$TMPDIR/p" --target-bits 4.5 > /dev/null || return 1
   for b in m p; do
     run_agrees "$TMPDIR/$b" --text tools/train_tiny_lm.py --max-tokens 96 --generate 8 || return 1
-    assert_json "$TMPDIR/run.json" 'j.arch==="llama" && j.tokens===96 && j.top1_agreement===1 && Math.abs(j.nll-j.reference_nll)<1e-3 && j.generated.length===8 && j.greedy_first_token_matches===true && j.decode_tokens_per_s>0' || return 1
+    assert_json "$TMPDIR/run.json" 'j.task==="causal-lm" && j.model_type==="llama" && j.tokens===96 && j.top1_agreement===1 && Math.abs(j.nll-j.reference_nll)<1e-3 && j.generated.length===8 && j.greedy_first_token_matches===true && j.decode_tokens_per_s>0' || return 1
   done
   # the text report says the same
   wg_run "$TMPDIR/m" --text tools/train_tiny_lm.py --max-tokens 32 > "$TMPDIR/r.txt" || return 1
@@ -136,7 +141,7 @@ t_run_default_model_in_deno() {
 t_run_encoder_in_chromium() {
   wg build models/tinybert -o "$TMPDIR/e" > /dev/null || return 1
   run_agrees "$TMPDIR/e" --text tools/train_tiny_lm.py || return 1
-  assert_json "$TMPDIR/run.json" 'j.arch==="bert" && j.tokens===128 && j.cosine>1-1e-6 && j.nll===null && j.decode_tokens_per_s===null' || return 1
+  assert_json "$TMPDIR/run.json" 'j.task==="encoder" && j.tokens===128 && j.cosine>1-1e-6 && j.nll===null && j.decode_tokens_per_s===null' || return 1
 }
 
 # a shard whose bytes changed (same size) is refused by the runtime's integrity check: exit 2,
@@ -151,11 +156,11 @@ t_run_corrupted_shard_fails_cleanly() {
 }
 
 # a bundle of an ONNX source (HF export of the BERT fixture: weight matrices renamed
-# onnx::MatMul_*, stored transposed; the forward section finds them by role and layer), fp16 so
+# onnx::MatMul_*, stored transposed; the program's template finds them by role and layer), fp16 so
 # that the runtime's output can be held to ONNX Runtime's own on the original model too
 t_run_onnx_source_in_chromium_matches_onnxruntime() {
   wg build models/tinybert-onnx -o "$TMPDIR/o" --preset fp16 > /dev/null || return 1
-  assert_json "$TMPDIR/o/manifest.json" 'j.forward.arch==="bert" && /^onnx::MatMul_/.test(j.forward.layer[0].wq)' || return 1
+  assert_json "$TMPDIR/o/manifest.json" 'j.program.task==="encoder" && /^onnx::MatMul_/.test(j.program.stages[1].ops[0].args.weight)' || return 1
   head -c 264 models/tinybert-onnx/ref_ids.i32 > "$TMPDIR/ids.i32"   # the first sequence: 66 ids, mask all 1
   run_agrees "$TMPDIR/o" --tokens "$TMPDIR/ids.i32" --runtime-out "$TMPDIR/h.f32" || return 1
   node -e '
@@ -167,12 +172,12 @@ t_run_onnx_source_in_chromium_matches_onnxruntime() {
 }
 
 # rope scaling: llama3 (Llama 3.x) runs and agrees; a type the reference does not implement
-# leaves the bundle without a forward pass (the reason in the manifest, exit 2 from run)
+# leaves the bundle without a program (the reason in the manifest, exit 2 from run)
 t_run_rope_scaling_llama3_and_refused_types() {
   cp -r models/tinyllama "$TMPDIR/l3"
   node -e 'const f=process.argv[1], c=require(f); c.rope_parameters={rope_theta:10000, rope_type:"llama3", factor:8, low_freq_factor:1, high_freq_factor:4, original_max_position_embeddings:64}; require("fs").writeFileSync(f, JSON.stringify(c))' "$TMPDIR/l3/config.json"
   wg build "$TMPDIR/l3" -o "$TMPDIR/b3" > /dev/null || return 1
-  assert_json "$TMPDIR/b3/manifest.json" 'j.forward.rope_scaling.type==="llama3" && j.forward.rope_scaling.original_max_positions===64' || return 1
+  assert_json "$TMPDIR/b3/manifest.json" 'j.program.rope.scaling==="llama3" && j.program.rope.original_max_positions===64' || return 1
   run_agrees "$TMPDIR/b3" --text tools/train_tiny_lm.py --max-tokens 96 || return 1
   # the scaling changes the function: the reference NLL is not the unscaled model's
   wg build models/tinyllama -o "$TMPDIR/b0" > /dev/null || return 1
@@ -181,8 +186,8 @@ t_run_rope_scaling_llama3_and_refused_types() {
   cp -r models/tinyllama "$TMPDIR/y"
   node -e 'const f=process.argv[1], c=require(f); c.rope_parameters={rope_theta:10000, rope_type:"yarn", factor:4}; require("fs").writeFileSync(f, JSON.stringify(c))' "$TMPDIR/y/config.json"
   wg build "$TMPDIR/y" -o "$TMPDIR/by" > /dev/null || return 1
-  assert_json "$TMPDIR/by/manifest.json" '!j.forward && /rope scaling .yarn. is not supported/.test(j.forward_missing)' || return 1
-  refused 2 "rope scaling" "$TMPDIR/by" wg_run "$TMPDIR/by" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
+  assert_json "$TMPDIR/by/manifest.json" '!j.program && /rope_scaling type .yarn. is not implemented/.test(j.program_missing)' || return 1
+  refused 2 "rope_scaling" "$TMPDIR/by" wg_run "$TMPDIR/by" --text tools/train_tiny_lm.py --max-tokens 16 || return 1
 }
 
 # every family the runtime runs, on the classification zoo's tiny HF checkpoints (tools/zoo: real
