@@ -135,7 +135,7 @@ static const char glu_src[] =
     "  g[i] = act(g[i], pu(1u)) * u[i];\n"
     "}\n";
 
-/* y[t][j] = x[t][col0 + j]: the parts of a fused projection */
+/* y[t][j] = x[t][col0 + (j / group) * gstride + j % group]: the parts of a fused projection */
 static const char slice_src[] =
     PARAMS
     "@group(0) @binding(0) var<storage, read> x: array<f32>;\n"
@@ -143,8 +143,8 @@ static const char slice_src[] =
     "@group(0) @binding(2) var<uniform> p: P;\n"
     PF FLAT
     EW_MAIN
-    "  let ow = pu(3u);\n"
-    "  y[i] = x[(i / ow) * pu(1u) + pu(2u) + i % ow];\n"
+    "  let ow = pu(3u); let gr = pu(4u); let j = i % ow;\n"
+    "  y[i] = x[(i / ow) * pu(1u) + pu(2u) + (j / gr) * pu(5u) + j % gr];\n"
     "}\n";
 
 static const char add_src[] =

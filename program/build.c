@@ -489,13 +489,20 @@ void pb_add(wg_pbuild *b, int a, int other)
     emit(b, "add", (int[]){a, other}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(a) : 0)}, 1);
 }
 
-void pb_slice(wg_pbuild *b, int x, int y, int64_t col0)
+void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride)
 {
-    if (PB_OK(b) && col0 + W_(y) > W_(x))
-        pb_fail(b, "program: slice past its source");
     if (!PB_OK(b))
         return;
-    emit(b, "slice", (int[]){x, y}, 2, (wg_pexpr[]){SX(W_(y)), K(W_(x)), K(col0), K(W_(y))}, 4);
+    if (group <= 0 || W_(y) % group || col0 + (W_(y) / group - 1) * gstride + group > W_(x))
+        pb_fail(b, "program: slice past its source");
+    emit(b, "slice", (int[]){x, y}, 2,
+         (wg_pexpr[]){SX(W_(y)), K(W_(x)), K(col0), K(W_(y)), K(group), K(gstride)}, 6);
+}
+
+void pb_slice(wg_pbuild *b, int x, int y, int64_t col0)
+{
+    if (PB_OK(b))
+        pb_slice_groups(b, x, y, col0, W_(y), 0);
 }
 
 void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, int out)

@@ -60,6 +60,8 @@ void pb_bias_act(wg_pbuild *b, int y, int bias, int act, double pre, double post
 void pb_glu(wg_pbuild *b, int gate, int up, int act);
 void pb_add(wg_pbuild *b, int a, int other);
 void pb_slice(wg_pbuild *b, int x, int y, int64_t col0);
+/* y's width in groups of `group` columns, group g from x's column col0 + g * gstride */
+void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride);
 
 /* one attention block's shape and variants */
 typedef struct pb_attn {

@@ -95,10 +95,16 @@ static int check_op(ck *c)
                    ? 0 : bad(c, "count, gate, up or act inconsistent");
     if (!strcmp(n, "add"))
         return fper(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) ? 0 : bad(c, "count or widths inconsistent");
-    if (!strcmp(n, "slice"))
-        return fper(c, 0, (double)wd(c, 1)) && fconst(c, 1, (double)wd(c, 0)) &&
-                       fint(c, 2, 0, (double)(wd(c, 0) - wd(c, 1))) && fconst(c, 3, (double)wd(c, 1))
-                   ? 0 : bad(c, "in_w, col0, out_w inconsistent");
+    if (!strcmp(n, "slice")) {
+        const wg_pexpr *f = c->op->f;
+        if (!fper(c, 0, (double)wd(c, 1)) || !fconst(c, 1, (double)wd(c, 0)) ||
+            !fconst(c, 3, (double)wd(c, 1)) || !fint(c, 2, 0, (double)wd(c, 0)) ||
+            !fint(c, 4, 1, (double)wd(c, 1)) || !fint(c, 5, 0, (double)wd(c, 0)) ||
+            (int64_t)wd(c, 1) % (int64_t)f[4].c ||
+            f[2].c + (wd(c, 1) / f[4].c - 1) * f[5].c + f[4].c > wd(c, 0))
+            return bad(c, "in_w, col0, out_w, group, gstride inconsistent");
+        return 0;
+    }
     if (!strcmp(n, "rope_kv")) {
         const wg_pexpr *f = c->op->f;
         if (!fint(c, 2, 1, 1 << 16) || !fint(c, 3, 1, 1 << 16) || !fint(c, 4, 2, 1024) ||

@@ -163,12 +163,15 @@ static int run_add(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
-/* y[t][0..out_w) = x[t][col0 ..) */
+/* y[t][j] = x[t][col0 + (j / group) * gstride + j % group]: a column range of a fused
+ * projection (gstride 0), or every head's part of a per-head interleaved one */
 static int run_slice(const wg_pexec *x, const wg_pop *op)
 {
-    int in_w = (int)F(1), col0 = (int)F(2), out_w = (int)F(3);
+    int in_w = (int)F(1), col0 = (int)F(2), out_w = (int)F(3), group = (int)F(4), gs = (int)F(5);
     for (int t = 0; t < x->n; t++)
-        memcpy(ACT(1) + (size_t)t * out_w, ACT(0) + (size_t)t * in_w + col0, (size_t)out_w * 4);
+        for (int g = 0; g < out_w / group; g++)
+            memcpy(ACT(1) + (size_t)t * out_w + (size_t)g * group,
+                   ACT(0) + (size_t)t * in_w + col0 + (size_t)g * gs, (size_t)group * 4);
     return 0;
 }
 
@@ -273,7 +276,8 @@ static const wg_pop_def defs[] = {
      {"count", "R", "act", "has_bias", "pre:f32", "post:f32"}, 6, run_bias_act},
     {"glu", {{"gate", A, 0, 1}, {"up", A, 0, 0}}, 2, {"count", "act"}, 2, run_glu},
     {"add", {{"a", A, 0, 1}, {"b", A, 0, 0}}, 2, {"count"}, 1, run_add},
-    {"slice", {{"x", A, 0, 0}, {"y", A, 0, 1}}, 2, {"count", "in_w", "col0", "out_w"}, 4, run_slice},
+    {"slice", {{"x", A, 0, 0}, {"y", A, 0, 1}}, 2, {"count", "in_w", "col0", "out_w", "group", "gstride"},
+     6, run_slice},
     {"rope_kv", {{"q", A, 0, 0}, {"k", A, 0, 0}, {"v", A, 0, 0}, {"table", T, 0, 0},
                  {"q_rotated", A, 0, 1}, {"k_cache", C | A, 0, 1}, {"v_cache", C | A, 0, 1}}, 7,
      {"count", "n", "heads", "kv_heads", "hd", "pos0", "rot", "interleaved"}, 8, run_rope_kv},
