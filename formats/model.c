@@ -360,10 +360,37 @@ void wg_model_name(const wg_model *m, char *out, size_t n)
 
 /* ------------------------------------------------------------------ atomic output */
 
+/* What rename() may replace: nothing, or a regular file. A device, FIFO, socket or
+ * directory would be destroyed (or, as root, /dev/full replaced), and a symbolic link
+ * (/dev/stdout, a link into someone else's tree) would be replaced by a file where the user
+ * meant its target: both are refused, never written through. */
+static int replaceable(const char *path, wg_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : wg_fail(err, WG_EIO, path, "cannot inspect the output: %s",
+                                             strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, path, "the output is a symbolic link: not replaced "
+                       "(give the path of a regular file)");
+    if (!S_ISREG(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, path, "the output exists and is not a regular file "
+                       "(%s): not replaced", S_ISDIR(st.st_mode) ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : "a special file");
+    return 0;
+}
+
 int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+    if (!strcmp(path, "-"))
+        return wg_fail(err, WG_EUSAGE, path, "this output cannot go to stdout: give a file name");
+    int rc = replaceable(path, err);
+    if (rc)
+        return rc;
     if (strlen(path) + 16 >= sizeof f->tmp)
         return wg_fail(err, WG_EUSAGE, path, "output path too long");
     snprintf(f->final, sizeof f->final, "%s", path);
@@ -411,6 +438,10 @@ int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
     int rc = wg_atomic_finish(f, err);
     if (rc)
         return rc;
+    if ((rc = replaceable(f->final, err))) { /* it may have changed since open */
+        wg_atomic_abort(f);
+        return rc;
+    }
     if (rename(f->tmp, f->final)) {
         int e = errno;
         wg_atomic_abort(f);

@@ -213,8 +213,11 @@ typedef struct wg_atomic_file {
     int fd;
     char tmp[4096], final[4096];
 } wg_atomic_file;
-/* Creates "<dir>/.<name>.tmp.XXXXXX" beside the target. On any write error the temp file is
- * removed. commit = fsync + rename over the target. */
+/* The one mechanism for every single-file output. Creates "<dir>/.<name>.tmp.XXXXXX" beside
+ * the target. On any write error the temp file is removed. commit = fsync + rename over the
+ * target. The target may be absent or a regular file: a symbolic link, directory, device,
+ * FIFO or socket there is refused (WG_EUSAGE, at open and again before the rename), as is
+ * "-" (callers that can write to stdout handle "-" themselves). */
 int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err);
 int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err);
 /* fsync and close the temporary file without renaming it (the caller renames later, e.g.
