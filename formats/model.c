@@ -398,8 +398,10 @@ int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err)
     int dl = slash ? (int)(slash - path + 1) : 0;
     snprintf(f->tmp, sizeof f->tmp, "%.*s.%s.tmp.XXXXXX", dl, path, slash ? slash + 1 : path);
     f->fd = mkstemp(f->tmp);
-    if (f->fd < 0)
+    if (f->fd < 0) {
+        f->tmp[0] = 0;
         return wg_fail(err, WG_EIO, path, "cannot create output: %s", strerror(errno));
+    }
     return 0;
 }
 
@@ -436,8 +438,12 @@ int wg_atomic_finish(wg_atomic_file *f, wg_error *err)
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
 {
     int rc = wg_atomic_finish(f, err);
-    if (rc)
-        return rc;
+    return rc ? rc : wg_atomic_rename(f, err);
+}
+
+int wg_atomic_rename(wg_atomic_file *f, wg_error *err)
+{
+    int rc;
     if ((rc = replaceable(f->final, err))) { /* it may have changed since open */
         wg_atomic_abort(f);
         return rc;
@@ -447,6 +453,7 @@ int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
         wg_atomic_abort(f);
         return wg_fail(err, WG_EIO, f->final, "cannot rename output into place: %s", strerror(e));
     }
+    f->tmp[0] = 0;
     return 0;
 }
 

@@ -224,6 +224,10 @@ int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err
  * several files in a chosen order); on failure the file is removed. */
 int wg_atomic_finish(wg_atomic_file *f, wg_error *err);
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err);
+/* After wg_atomic_finish: the rename alone (what commit does last); on failure the temporary
+ * is removed. A caller making several files visible together finishes each, then renames. */
+int wg_atomic_rename(wg_atomic_file *f, wg_error *err);
+/* Removes the temporary (nothing once committed). */
 void wg_atomic_abort(wg_atomic_file *f);
 
 /* mkdir -p (mode 0755); false if path is not a directory afterwards. */

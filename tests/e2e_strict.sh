@@ -40,3 +40,49 @@ s_output_files_one_mechanism() {
 }
 
 t_strict_output_files_one_mechanism() { strict s_output_files_one_mechanism; }
+
+# runs count of a results database
+db_runs() { sqlite3 "$1" 'select count(*) from runs'; }
+# the manifest inside an archive DIR.tar
+tar_manifest() { tar -xOf "$1" "$2/manifest.json"; }
+
+s_build_commits_all_or_nothing() {
+  cd "$TMPDIR"
+  local W=$OLDPWD
+  # a build paused (by strace, 3 s after it took the lock) while a second one starts
+  (strace -f -qq -o /dev/null -e trace=pwrite64 -e inject=pwrite64:delay_exit=3000000:when=1 \
+     "$WGPACK" build "$W/models/tinyllama" -o b --preset q8 --archive tar --db r.db > a.out 2>&1; echo $? > a.rc) &
+  for i in $(seq 200); do [ -s .b.lock ] && break; sleep 0.02; done
+  holder=$(cat .b.lock)
+  [ "$(cat /proc/$holder/comm)" = wgpack ]
+  refused 4 "another build into this directory is running (pid $holder" "b" \
+    wg build "$W/models/tinyllama" -o b --preset q4 --archive tar --db r.db
+  wait
+  [ "$(cat a.rc)" -eq 0 ]
+  # the loser changed nothing: one row, the archive and the bundle are the winner's
+  [ "$(db_runs r.db)" -eq 1 ]
+  tar_manifest b.tar b | cmp - b/manifest.json
+  assert_json b/manifest.json 'j.options.preset==="q8"'
+  cp b/manifest.json old.json
+  # a step that fails after others were written: nothing of this build appears
+  set +e
+  "$WGPACK" build "$W/models/tinyllama-onnx/model.onnx" -o b --preset q4 --archive tar --emit-onnx x.onnx --db no/such/r.db 2> err; rc=$?
+  set -e
+  [ $rc -eq 4 ] && [ ! -e x.onnx ] && [ ! -e x.onnx_data ] && cmp b/manifest.json old.json
+  tar_manifest b.tar b | cmp - old.json
+  "$WGPACK" build "$W/models/tinyllama-onnx/model.onnx" -o b --preset q4 --archive tar --emit-onnx x.onnx --external-data --db no/such/r.db 2> /dev/null && exit 1
+  [ ! -e x.onnx ] && [ ! -e x.onnx_data ] && cmp b/manifest.json old.json && no_tmp_left .
+  # what killed builds left beside b goes with the next build into b (and nothing else)
+  mkdir .b.tmp.Ab12Cd && echo x > .b.tmp.Ab12Cd/shard.bin && echo x > .b.tar.tmp.Zz99Yy
+  echo mine > .bx.tmp.Ab12Cd && echo mine > .c.tmp.Ab12Cd
+  for i in 1 2 3 4 5 6; do
+    timeout -s KILL 0.0$i "$WGPACK" build "$W/models/tinyllama" -o b --archive tar > /dev/null 2>&1 || true
+  done
+  wg build "$W/models/tinyllama-onnx/model.onnx" -o b --preset q4 --archive tar --emit-onnx x.onnx --db r.db > /dev/null
+  [ "$(ls -a | grep '\.tmp\.' | tr '\n' ' ')" = ".bx.tmp.Ab12Cd .c.tmp.Ab12Cd " ] || { ls -a; exit 1; }
+  [ "$(cat .bx.tmp.Ab12Cd .c.tmp.Ab12Cd)" = "$(printf 'mine\nmine')" ]
+  [ "$(db_runs r.db)" -eq 2 ] && [ -f x.onnx ] && tar_manifest b.tar b | cmp - b/manifest.json
+  wg verify-bundle b > /dev/null
+}
+
+t_strict_build_commits_all_or_nothing() { strict s_build_commits_all_or_nothing; }
