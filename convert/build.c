@@ -89,9 +89,8 @@ int cmd_build(int argc, char **argv)
         case O_STRIP: strip = true; break;
         case 'j': json = true; break;
         case 'T':
-            po.threads = atoi(optarg);
-            if (po.threads < 1 || po.threads > 64)
-                return cli_usage("build", "--threads must be 1..64");
+            if ((rc = cli_int("build", "--threads", optarg, 1, 64, &po.threads)))
+                return rc;
             break;
         case 'h': fputs(build_help, stdout); return 0;
         case O_SHARD:
@@ -105,9 +104,8 @@ int cmd_build(int argc, char **argv)
             po.compress = true;
             break;
         case O_ZLEVEL:
-            po.zstd_level = atoi(optarg);
-            if (po.zstd_level < 1 || po.zstd_level > 22)
-                return cli_usage("build", "--zstd-level must be 1..22");
+            if ((rc = cli_int("build", "--zstd-level", optarg, 1, 22, &po.zstd_level)))
+                return rc;
             break;
         case O_ARCHIVE:
             po.archive = !strcmp(optarg, "tar") ? WG_ARCHIVE_TAR : !strcmp(optarg, "tar.zst") ? WG_ARCHIVE_TAR_ZST
@@ -116,9 +114,8 @@ int cmd_build(int argc, char **argv)
                 return cli_usage("build", "--archive must be tar, tar.zst or zip");
             break;
         case O_TABS:
-            po.tabs = atoi(optarg);
-            if (po.tabs < 1 || po.tabs > 64)
-                return cli_usage("build", "--tabs must be 1..64");
+            if ((rc = cli_int("build", "--tabs", optarg, 1, 64, &po.tabs)))
+                return rc;
             break;
         case O_TABMEM:
             if (!wg_parse_size(optarg, &po.tab_memory) || !po.tab_memory)

@@ -111,9 +111,8 @@ static int parse_args(int argc, char **argv, export_args *a)
         case 'o': a->out = optarg; break;
         case 'j': a->json = true; break;
         case 'T':
-            a->threads = atoi(optarg);
-            if (a->threads < 1 || a->threads > 64)
-                return cli_usage("export-onnx", "--threads must be 1..64");
+            if ((rc = cli_int("export-onnx", "--threads", optarg, 1, 64, &a->threads)))
+                return rc;
             break;
         case 'h': fputs(export_help, stdout); return -1;
         case O_EXT: a->eo.external = true; break;

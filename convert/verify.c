@@ -75,63 +75,6 @@ static float *get_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
     return out;
 }
 
-int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
-                       wg_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wg_fail(err, WG_EINPUT, path, "cannot open token file");
-    int32_t *t = malloc(sizeof(int32_t) * (size_t)max);
-    int k = 0;
-    size_t len = strlen(path);
-    if (bytes) {
-        int c;
-        while (k < max && (c = fgetc(f)) != EOF)
-            t[k++] = c;
-    } else if (len > 4 && (!strcmp(path + len - 4, ".i64") || !strcmp(path + len - 4, ".i32"))) {
-        int w = path[len - 2] == '6' ? 8 : 4;
-        uint8_t b[8];
-        while (k < max && fread(b, 1, (size_t)w, f) == (size_t)w) {
-            int64_t v = 0;
-            for (int i = w - 1; i >= 0; i--)
-                v = v << 8 | b[i];
-            if (w == 4)
-                v = (int32_t)v;
-            if (v < 0 || v >= vocab) {
-                fclose(f);
-                free(t);
-                return wg_fail(err, WG_EINPUT, path, "token %d is %lld, outside the vocabulary "
-                               "(%d)", k, (long long)v, vocab);
-            }
-            t[k++] = (int32_t)v;
-        }
-    } else {
-        long v;
-        while (k < max && fscanf(f, "%ld", &v) == 1) {
-            if (v < 0 || v >= vocab) {
-                fclose(f);
-                free(t);
-                return wg_fail(err, WG_EINPUT, path, "token %d is %ld, outside the vocabulary "
-                               "(%d)", k, v, vocab);
-            }
-            t[k++] = (int32_t)v;
-        }
-    }
-    fclose(f);
-    if (k < 2) {
-        free(t);
-        return wg_fail(err, WG_EINPUT, path, "needs at least 2 tokens");
-    }
-    for (int i = 0; bytes && i < k; i++)
-        if (t[i] >= vocab) {
-            free(t);
-            return wg_fail(err, WG_EINPUT, path, "byte %d is outside the vocabulary (%d)", i, vocab);
-        }
-    *out = t;
-    *n = k;
-    return 0;
-}
-
 /* the program's output [n][width] for tok with g's weights (original or planned) */
 static int prog_forward(const wg_prog *p, getter *g, const int32_t *tok, int n, float **out,
                         wg_error *err)
@@ -386,7 +329,7 @@ int cmd_verify(int argc, char **argv)
         switch (c) {
         case 't': tok = optarg; bytes = false; break;
         case 'x': tok = optarg; bytes = true; break;
-        case 'N': maxn = atoi(optarg); break;
+        case 'N': if ((rc = cli_int("verify", "--max-tokens", optarg, 2, 1 << 16, &maxn))) return rc; break;
         case 'R': ref = optarg; break;
         case 'L': logits_out = optarg; break;
         case 'M': ma.on = true; break;
@@ -395,7 +338,7 @@ int cmd_verify(int argc, char **argv)
         case 'K': ma.on = true; ma.bytes = false; ma.src = optarg; break;
         case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
-        case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+        case 'T': if ((rc = cli_int("verify", "--threads", optarg, 1, 64, &threads))) return rc; break;
         case 'h': fputs(verify_help, stdout); return 0;
         default:
             if ((rc = wg_plan_cli_option(&pc, c, optarg, "verify")) != 0)

@@ -86,3 +86,52 @@ s_build_commits_all_or_nothing() {
 }
 
 t_strict_build_commits_all_or_nothing() { strict s_build_commits_all_or_nothing; }
+
+s_strict_numbers_token_files_and_help() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
+  local t="$TMPDIR/tok.txt" B="$TMPDIR/b"
+  printf '1 2 3 4 5 6 7 8\n' > "$t"
+  # one integer syntax for every numeric option: digits, in range, nothing after
+  refused 1 "--max-tokens: '5abc' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --reference-only --max-tokens 5abc
+  refused 1 "--generate: '1e9' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --generate 1e9
+  refused 1 "--timeout: '0x10' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --timeout 0x10
+  refused 1 "--threads: '2x' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --reference-only --threads 2x
+  refused 1 "--max-seq: ' 64' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --max-seq ' 64'
+  refused 1 "--max-tokens: '' is not an integer" "wgpack verify" wg verify models/tinyllama --tokens "$t" --max-tokens ''
+  refused 1 "--threads: '0' is not an integer in 1..64" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --threads 0
+  refused 1 "--zstd-level: '6.5' is not an integer" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --compress zstd --zstd-level 6.5
+  refused 1 "--tabs: '2tabs' is not an integer" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --tabs 2tabs
+  refused 1 "--group-size: '32k' is not an integer" "wgpack quantize" wg quantize models/tinygpt2 --group-size 32k -o "$TMPDIR/x.st"
+  refused 1 "--critical-layers: '1.5' is not an integer" "wgpack quantize" wg quantize models/tinygpt2 --critical-layers 1.5 -o "$TMPDIR/x.st"
+  refused 1 "--threads: '+4' is not an integer" "wgpack export-onnx" wg export-onnx models/tinyllama-onnx/model.onnx --threads +4 -o "$TMPDIR/x.onnx"
+  refused 1 "--n: '1e2' is not an integer" "wgpack kernel-ref" wg kernel-ref "$B" model.norm.weight --n 1e2 -o "$TMPDIR"
+  refused 1 "--rows: '-1' is not an integer" "wgpack kernel-gen" wg kernel-gen --kind gemv --format q4g32s --rows -1
+  refused 1 "--seed: '-1' is not a non-negative" "wgpack verify" wg verify models/tinyllama-onnx/model.onnx --seed -1
+  [ ! -e "$TMPDIR/x" ] && [ ! -e "$TMPDIR/x.st" ] && [ ! -e "$TMPDIR/x.onnx" ]
+  # token files: every token decimal, a binary file whole tokens, a regular file
+  for bad in '1 2 3.5 4:token 2 (.3.5.)' '1 2 0x10 4:token 2 (.0x10.)' '1e2 3 4:token 0 (.1e2.)' \
+             '1 2 -3:token 2 (.-3.)' '1 2 3 4,:token 3 (.4,.)'; do
+    printf '%s\n' "${bad%%:*}" > "$TMPDIR/bad.txt"
+    refused 2 "is not a decimal integer" "$TMPDIR/bad.txt" wg run "$B" --tokens "$TMPDIR/bad.txt" --reference-only
+    grep -q "${bad#*:}" "$TMPDIR/refused.stderr"
+  done
+  printf '1 2 3\n4 5 abc\n' > "$TMPDIR/bad.txt"   # past --max-tokens still counts: the file is bad
+  refused 2 "token 5 ('abc') is not a decimal integer" "$TMPDIR/bad.txt" wg verify models/tinyllama --tokens "$TMPDIR/bad.txt" --max-tokens 2
+  head -c 9 /dev/zero > "$TMPDIR/t9.i32"
+  refused 2 "9 bytes is not a whole number of 4-byte tokens" "$TMPDIR/t9.i32" wg run "$B" --tokens "$TMPDIR/t9.i32" --reference-only
+  head -c 20 /dev/zero > "$TMPDIR/t.i64"
+  refused 2 "20 bytes is not a whole number of 8-byte tokens" "$TMPDIR/t.i64" wg run "$B" --tokens "$TMPDIR/t.i64" --reference-only
+  mkfifo "$TMPDIR/fifo"     # no writer: refused at once, never waited on
+  refused 2 "not a regular file (a FIFO)" "$TMPDIR/fifo" timeout 20 "$WGPACK" run "$B" --tokens "$TMPDIR/fifo" --reference-only
+  refused 2 "not a regular file (a directory)" "$TMPDIR" wg run "$B" --text "$TMPDIR" --reference-only
+  # good files still read: text with any whitespace, .i32
+  printf ' 1\t2\r\n3  4\n' > "$TMPDIR/ok.txt"
+  wg run "$B" --tokens "$TMPDIR/ok.txt" --reference-only --json > "$TMPDIR/r.json"
+  assert_json "$TMPDIR/r.json" 'j.tokens===4'
+  # --help for every command: usage on stdout, exit 0
+  for c in inspect quantize build verify-bundle verify export-onnx run kernel-ref kernel-gen matrix record-kernels; do
+    wg $c --help > "$TMPDIR/h" && grep -q "^usage: wgpack $c" "$TMPDIR/h"
+  done
+}
+
+t_strict_numbers_token_files_and_help() { strict s_strict_numbers_token_files_and_help; }
