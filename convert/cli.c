@@ -81,7 +81,7 @@ int cli_int(const char *cmd, const char *opt, const char *arg, long long lo, lon
     bool neg = arg[0] == '-' && lo < 0;
     if (!cli_parse_u64(arg + neg, strlen(arg + neg), neg ? (uint64_t)-lo : (uint64_t)hi, &v) ||
         (neg ? -(long long)v : (long long)v) < lo)
-        return cli_usage(cmd, "%s: '%s' is not an integer in %lld..%lld", opt, arg, lo, hi);
+        return cli_usage(cmd, "%s must be an integer in %lld..%lld, not '%s'", opt, lo, hi, arg);
     *out = (int)(neg ? -(long long)v : (long long)v);
     return 0;
 }
@@ -89,7 +89,7 @@ int cli_int(const char *cmd, const char *opt, const char *arg, long long lo, lon
 int cli_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out)
 {
     if (!cli_parse_u64(arg, strlen(arg), UINT64_MAX, out))
-        return cli_usage(cmd, "%s: '%s' is not a non-negative decimal integer", opt, arg);
+        return cli_usage(cmd, "%s must be a non-negative decimal integer, not '%s'", opt, arg);
     return 0;
 }
 
@@ -100,7 +100,7 @@ int cli_double(const char *cmd, const char *opt, const char *arg, double lo, dou
     errno = 0;
     double v = strtod(arg, &end);
     if (end == arg || *end || errno || !(v >= lo && v <= hi))
-        return cli_usage(cmd, "%s: '%s' is not a number in %g..%g", opt, arg, lo, hi);
+        return cli_usage(cmd, "%s must be a number in %g..%g, not '%s'", opt, lo, hi, arg);
     *out = v;
     return 0;
 }

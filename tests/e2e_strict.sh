@@ -92,21 +92,21 @@ s_strict_numbers_token_files_and_help() {
   local t="$TMPDIR/tok.txt" B="$TMPDIR/b"
   printf '1 2 3 4 5 6 7 8\n' > "$t"
   # one integer syntax for every numeric option: digits, in range, nothing after
-  refused 1 "--max-tokens: '5abc' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --reference-only --max-tokens 5abc
-  refused 1 "--generate: '1e9' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --generate 1e9
-  refused 1 "--timeout: '0x10' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --timeout 0x10
-  refused 1 "--threads: '2x' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --reference-only --threads 2x
-  refused 1 "--max-seq: ' 64' is not an integer" "wgpack run" wg run "$B" --tokens "$t" --max-seq ' 64'
-  refused 1 "--max-tokens: '' is not an integer" "wgpack verify" wg verify models/tinyllama --tokens "$t" --max-tokens ''
-  refused 1 "--threads: '0' is not an integer in 1..64" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --threads 0
-  refused 1 "--zstd-level: '6.5' is not an integer" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --compress zstd --zstd-level 6.5
-  refused 1 "--tabs: '2tabs' is not an integer" "wgpack build" wg build models/tinyllama -o "$TMPDIR/x" --tabs 2tabs
-  refused 1 "--group-size: '32k' is not an integer" "wgpack quantize" wg quantize models/tinygpt2 --group-size 32k -o "$TMPDIR/x.st"
-  refused 1 "--critical-layers: '1.5' is not an integer" "wgpack quantize" wg quantize models/tinygpt2 --critical-layers 1.5 -o "$TMPDIR/x.st"
-  refused 1 "--threads: '+4' is not an integer" "wgpack export-onnx" wg export-onnx models/tinyllama-onnx/model.onnx --threads +4 -o "$TMPDIR/x.onnx"
-  refused 1 "--n: '1e2' is not an integer" "wgpack kernel-ref" wg kernel-ref "$B" model.norm.weight --n 1e2 -o "$TMPDIR"
-  refused 1 "--rows: '-1' is not an integer" "wgpack kernel-gen" wg kernel-gen --kind gemv --format q4g32s --rows -1
-  refused 1 "--seed: '-1' is not a non-negative" "wgpack verify" wg verify models/tinyllama-onnx/model.onnx --seed -1
+  refused 1 "--max-tokens must be an integer in" "not '5abc'" wg run "$B" --tokens "$t" --reference-only --max-tokens 5abc
+  refused 1 "--generate must be an integer in" "not '1e9'" wg run "$B" --tokens "$t" --generate 1e9
+  refused 1 "--timeout must be an integer in" "not '0x10'" wg run "$B" --tokens "$t" --timeout 0x10
+  refused 1 "--threads must be an integer in" "not '2x'" wg run "$B" --tokens "$t" --reference-only --threads 2x
+  refused 1 "--max-seq must be an integer in" "not ' 64'" wg run "$B" --tokens "$t" --max-seq ' 64'
+  refused 1 "--max-tokens must be an integer in" "not ''" wg verify models/tinyllama --tokens "$t" --max-tokens ''
+  refused 1 "--threads must be an integer in 1..64" "not '0'" wg build models/tinyllama -o "$TMPDIR/x" --threads 0
+  refused 1 "--zstd-level must be an integer in" "not '6.5'" wg build models/tinyllama -o "$TMPDIR/x" --compress zstd --zstd-level 6.5
+  refused 1 "--tabs must be an integer in" "not '2tabs'" wg build models/tinyllama -o "$TMPDIR/x" --tabs 2tabs
+  refused 1 "--group-size must be an integer in" "not '32k'" wg quantize models/tinygpt2 --group-size 32k -o "$TMPDIR/x.st"
+  refused 1 "--critical-layers must be an integer in" "not '1.5'" wg quantize models/tinygpt2 --critical-layers 1.5 -o "$TMPDIR/x.st"
+  refused 1 "--threads must be an integer in" "not '+4'" wg export-onnx models/tinyllama-onnx/model.onnx --threads +4 -o "$TMPDIR/x.onnx"
+  refused 1 "--n must be an integer in" "not '1e2'" wg kernel-ref "$B" model.norm.weight --n 1e2 -o "$TMPDIR"
+  refused 1 "--rows must be an integer in" "not '-1'" wg kernel-gen --kind gemv --format q4g32s --rows -1
+  refused 1 "--seed must be a non-negative decimal integer" "not '-1'" wg verify models/tinyllama-onnx/model.onnx --seed -1
   [ ! -e "$TMPDIR/x" ] && [ ! -e "$TMPDIR/x.st" ] && [ ! -e "$TMPDIR/x.onnx" ]
   # token files: every token decimal, a binary file whole tokens, a regular file
   for bad in '1 2 3.5 4:token 2 (.3.5.)' '1 2 0x10 4:token 2 (.0x10.)' '1e2 3 4:token 0 (.1e2.)' \
