@@ -135,3 +135,21 @@ s_strict_numbers_token_files_and_help() {
 }
 
 t_strict_numbers_token_files_and_help() { strict s_strict_numbers_token_files_and_help; }
+
+s_report_inlined_json_escaped() {
+  local d="$TMPDIR/m<!--<script>&"$'\u2028'"x"
+  mkdir "$d" && cp models/tinyllama-onnx/model.onnx models/tinyllama-onnx/model.onnx.data "$d/"
+  timeout 600 "$WGPACK" verify "$d/model.onnx" --tokens models/tinyllama-onnx/ref_tokens.i64 --report "$TMPDIR/rep" > /dev/null
+  # the data block holds no character that can end or re-mode a <script>, and reads back as
+  # the same JSON (the path intact)
+  node -e 'const fs=require("fs"),h=fs.readFileSync(process.argv[1],"utf8"),o="<script id=\"data\" type=\"application/json\">";
+    const a=h.indexOf(o)+o.length,b=h.indexOf("</script>",a),t=h.slice(a,b);
+    if (/[<>&\u2028\u2029]/.test(t)) { console.error("unescaped:", t.match(/.{0,20}[<>&\u2028\u2029].{0,20}/)[0]); process.exit(1); }
+    const j=JSON.parse(t), r=JSON.parse(fs.readFileSync(process.argv[2],"utf8"));
+    if (JSON.stringify(j)!==JSON.stringify(r) || !JSON.stringify(j).includes(process.argv[3])) process.exit(1)' \
+    "$TMPDIR/rep/report.html" "$TMPDIR/rep/report.json" "$d"
+  # and the page renders with it (headless Chromium)
+  timeout 300 node tools/report/check_report.mjs "$TMPDIR/rep/report.html" "$TMPDIR/shot.png" components roles > /dev/null
+}
+
+t_strict_report_inlined_json_escaped() { strict s_report_inlined_json_escaped; }
