@@ -191,10 +191,11 @@ const wg_man_tensor *wg_forward_tensor(const wg_manifest *m, int layer, const ch
  * The stored planes of tensor t (a part, or all its parts in order) read from their shards and
  * dequantized by the scalar reference dequantizer: the exact f32 values a runtime multiplies
  * by (kernel-ref's dequant.f32, `wgpack run`'s reference weights). Each shard must be a regular
- * file (not reached through a symlink) of the size the manifest gives; only the part's planes
- * are read, and shards are not hashed (wg_bundle_verify does that). Returns a malloc'd rows x K
- * matrix the caller frees, or NULL with err: WG_EINPUT (a shard missing, of another size, a
- * raw tensor), WG_EIO (out of memory, read error). */
+ * file (not reached through a symlink) of the size the manifest gives, whose xxh3 matches the
+ * manifest's: the whole shard is read once per part, hashed as it is read, and the part's
+ * planes are taken from those same bytes. Returns a malloc'd rows x K matrix the caller frees,
+ * or NULL with err: WG_EINPUT (a shard missing, of another size or another hash, a raw
+ * tensor), WG_EIO (out of memory, read error). */
 float *wg_bundle_part_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
                           const wg_man_part *p, wg_error *err);
 float *wg_bundle_tensor_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,

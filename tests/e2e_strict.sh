@@ -153,3 +153,25 @@ s_report_inlined_json_escaped() {
 }
 
 t_strict_report_inlined_json_escaped() { strict s_report_inlined_json_escaped; }
+
+# flip2 FILE OFFSET: invert two bytes at OFFSET
+flip2() { node -e 'const fs=require("fs"),f=process.argv[1],o=+process.argv[2],b=fs.readFileSync(f);b[o]^=0xff;b[o+1]^=0xff;fs.writeFileSync(f,b)' "$1" "$2"; }
+
+s_reference_reads_check_shard_hashes() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
+  printf '1 2 3 4 5 6 7 8' > "$TMPDIR/tok.txt"
+  t=model.layers.0.mlp.down_proj.weight
+  mkdir "$TMPDIR/o"
+  # the shard holding t, and an offset inside t's data
+  read -r shard off < <(node -e 'const m=require(process.argv[1]),t=m.tensors.find(t=>t.name===process.argv[2]),p=t.parts[0];
+    console.log(m.shards[p.shard].file, p.data.offset + (p.data.bytes >> 1))' "$TMPDIR/b/manifest.json" $t)
+  wg run "$TMPDIR/b" --tokens "$TMPDIR/tok.txt" --reference-only > /dev/null
+  flip2 "$TMPDIR/b/$shard" "$off"
+  refused 2 "the shard's xxh3 is" "$TMPDIR/b/$shard" wg run "$TMPDIR/b" --tokens "$TMPDIR/tok.txt" --reference-only
+  refused 2 "the shard's xxh3 is" "$TMPDIR/b/$shard" wg kernel-ref "$TMPDIR/b" $t -o "$TMPDIR/o"
+  [ -z "$(ls -A "$TMPDIR/o")" ]
+  flip2 "$TMPDIR/b/$shard" "$off"   # restored: read again
+  wg kernel-ref "$TMPDIR/b" $t -o "$TMPDIR/o" && [ -s "$TMPDIR/o/dequant.f32" ]
+}
+
+t_strict_reference_reads_check_shard_hashes() { strict s_reference_reads_check_shard_hashes; }
