@@ -126,6 +126,10 @@ static int read_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok, i
     if (*n < 2)
         return wg_fail(err, WG_EINPUT, m->path, "the model's position table leaves room for %d "
                        "tokens (at least 2 are needed, --generate %d included)", *n, o->e.generate);
+    if (o->e.max_seq && !o->ref_only && o->e.max_seq < *n + o->e.generate) /* before any runner */
+        return wg_fail(err, WG_EUSAGE, o->tokens, "--max-seq %d is below the %d tokens the run "
+                       "needs (%d read, --generate %d): give --max-seq %d or more, or --max-tokens",
+                       o->e.max_seq, *n + o->e.generate, *n, o->e.generate, *n + o->e.generate);
     return 0;
 }
 

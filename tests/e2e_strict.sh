@@ -175,3 +175,37 @@ s_reference_reads_check_shard_hashes() {
 }
 
 t_strict_reference_reads_check_shard_hashes() { strict s_reference_reads_check_shard_hashes; }
+
+s_usage_errors_before_work_and_full_disk() {
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
+  printf '1 2 3 4 5 6 7 8' > "$TMPDIR/tok.txt"
+  # a runner that says when it was started: it must not be
+  printf '#!/bin/sh\ntouch "%s/runner-started"\nexit 1\n' "$TMPDIR" > "$TMPDIR/node" && chmod +x "$TMPDIR/node"
+  for e in chromium node deno; do
+    WGPACK_NODE="$TMPDIR/node" WGPACK_DENO="$TMPDIR/node" refused 1 "--max-seq 4 is below the 8 tokens" "$TMPDIR/tok.txt" \
+      wg run "$TMPDIR/b" --tokens "$TMPDIR/tok.txt" --max-seq 4 --engine $e
+    WGPACK_NODE="$TMPDIR/node" WGPACK_DENO="$TMPDIR/node" refused 1 "--max-seq 9 is below the 10 tokens" "$TMPDIR/tok.txt" \
+      wg run "$TMPDIR/b" --tokens "$TMPDIR/tok.txt" --max-seq 9 --generate 2 --engine $e
+  done
+  [ ! -e "$TMPDIR/runner-started" ]
+  # a full disk under --db: said as such, no file left, the bundle not replaced
+  mkdir "$TMPDIR/full"
+  if ! mount -t tmpfs -o size=64k tmpfs "$TMPDIR/full" 2> /dev/null; then
+    echo "SKIP the full-disk half: cannot mount a tmpfs here"; return 0
+  fi
+  trap 'umount "$TMPDIR/full"' EXIT
+  head -c 1M /dev/zero > "$TMPDIR/full/fill" 2> /dev/null || true
+  cp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
+  refused 4 "the disk is full" "$TMPDIR/full/r.db" wg build models/tinyllama -o "$TMPDIR/b" --preset q4 --db "$TMPDIR/full/r.db"
+  [ ! -e "$TMPDIR/full/r.db" ] && [ ! -e "$TMPDIR/full/r.db-journal" ] && cmp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
+  # an existing database on a disk that fills: the row is not recorded, the file is kept
+  rm "$TMPDIR/full/fill"
+  wg build models/tinyllama -o "$TMPDIR/b" --preset q8 --db "$TMPDIR/full/r.db" > /dev/null
+  cp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"; cp "$TMPDIR/full/r.db" "$TMPDIR/r.db"
+  head -c 1M /dev/zero > "$TMPDIR/full/fill" 2> /dev/null || true
+  refused 4 "the disk is full" "$TMPDIR/full/r.db" wg build models/tinyllama -o "$TMPDIR/b" --preset q4 --db "$TMPDIR/full/r.db"
+  cmp "$TMPDIR/full/r.db" "$TMPDIR/r.db" && cmp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
+  [ "$(sqlite3 "$TMPDIR/full/r.db" 'select count(*) from runs')" -eq 1 ]
+}
+
+t_strict_usage_errors_before_work_and_full_disk() { strict s_usage_errors_before_work_and_full_disk; }
