@@ -4,6 +4,7 @@
 #include "progress.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -209,5 +210,16 @@ int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n
 done:
     if (d)
         munmap((void *)d, size);
+    return rc;
+}
+
+int cli_write_json(const char *path, const void *json, size_t flags, wg_error *err)
+{
+    char *txt = json_dumps(json, flags);
+    wg_atomic_file f;
+    int rc = txt ? wg_atomic_open(&f, path, err) : wg_fail(err, WG_EIO, path, "out of memory");
+    if (!rc && !(rc = wg_atomic_write(&f, txt, strlen(txt), err)) && !(rc = wg_atomic_write(&f, "\n", 1, err)))
+        rc = wg_atomic_commit(&f, err);
+    free(txt);
     return rc;
 }

@@ -26,6 +26,9 @@ int cmd_run(int argc, char **argv);
 int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
                     wg_error *err);
 
+/* JSON (jansson dump flags) into path through the one output-file mechanism (wg_atomic_*). */
+int cli_write_json(const char *path, const void *json, size_t flags, wg_error *err);
+
 /* The one integer syntax of the command line and of token files: decimal digits only (no
  * sign, space, suffix, exponent or base prefix), at most `hi`. False otherwise. */
 bool cli_parse_u64(const char *s, size_t len, uint64_t hi, uint64_t *out);

@@ -267,8 +267,8 @@ static int measure_llama(const wg_prog *p, wg_plan_cli *pc, const wg_model *m, c
         ms->metric = "kl";
         ms->max_damage = pc->max_damage;
     }
-    if (!rc && ma->out && json_dump_file(*out, ma->out, JSON_INDENT(1) | JSON_PRESERVE_ORDER))
-        rc = wg_fail(err, WG_EIO, ma->out, "cannot write");
+    if (!rc && ma->out)
+        rc = cli_write_json(ma->out, *out, JSON_INDENT(1) | JSON_PRESERVE_ORDER, err);
     wg_plan_scores_free(sc);
     free(mt);
     free(ml);

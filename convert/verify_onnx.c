@@ -646,10 +646,8 @@ int cmd_verify_onnx(int argc, char **argv)
                                       .metric = json_string_value(json_object_get(mj, "metric"))};
         pc.measured = &measured;
         ss.measured = mj;
-        if (measure_out && json_dump_file(mj, measure_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
-            rc = wg_fail(&err, WG_EIO, measure_out, "cannot write");
+        if (measure_out && (rc = cli_write_json(measure_out, mj, JSON_INDENT(1) | JSON_PRESERVE_ORDER, &err)))
             goto fail;
-        }
     }
     if (calib) {
         if ((rc = calibrate(m, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))

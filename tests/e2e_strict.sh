@@ -30,6 +30,7 @@ s_output_files_one_mechanism() {
     refused 1 "not replaced" "$d/$t" wg verify models/tinyllama --tokens "$TMPDIR/tok.txt" --logits-out "$d/$t"
   done
   refused 1 "not replaced" "$d/link" wg build models/tinyllama-onnx/model.onnx -o "$TMPDIR/b2" --emit-onnx "$d/link"
+  refused 1 "not replaced" "$d/link" wg verify models/tinyllama --tokens "$TMPDIR/tok.txt" --target-bits 4 --measure --measure-out "$d/link"
   [ ! -e "$TMPDIR/b2" ] && [ ! -e "$TMPDIR/q.st" ]
   refused 1 "cannot go to stdout" "-" wg quantize models/tinygpt2 --preset q8 -o -
   odd_targets_intact "$d"
