@@ -272,15 +272,15 @@ static int costs_from_db(const char *path, const wg_model *m, json_t **out, wg_e
 int wg_costs_load(const char *path, const wg_model *m, json_t **out, wg_error *err)
 {
     char head[16] = "";
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wg_fail(err, WG_EINPUT, path, "cannot open: %s", strerror(errno));
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    ssize_t got = read(fd, head, sizeof head);
+    close(fd);
     if (got == 16 && !memcmp(head, "SQLite format 3", 16))
         return costs_from_db(path, m, out, err);
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = wg_json_load(path, JSON_REJECT_DUPLICATES, &je);
     json_t *c = json_object_get(j, "costs") ? j : json_object_get(j, "measured");
     if (!c || !json_object_get(c, "costs")) {
         json_decref(j);
@@ -376,7 +376,7 @@ int cmd_record_kernels(int argc, char **argv)
     char mp[4200];
     snprintf(mp, sizeof mp, "%s/manifest.json", dir);
     json_error_t je;
-    json_t *man = json_load_file(mp, 0, &je), *rj = man ? json_load_file(res, 0, &je) : NULL;
+    json_t *man = wg_json_load(mp, 0, &je), *rj = man ? wg_json_load(res, 0, &je) : NULL;
     if (!man || !rj) {
         wg_fail(&err, WG_EINPUT, man ? res : mp, "cannot read: %s", je.text);
         json_decref(man);

@@ -193,7 +193,7 @@ static int tjs_config(const wg_model *m, const char *given, json_t **out, wg_err
         snprintf(p, sizeof p, "%.*sconfig.json", sl ? (int)(sl - m->path + 1) : 0, m->path);
     }
     json_error_t je;
-    *out = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+    *out = wg_json_load(p, JSON_REJECT_DUPLICATES, &je);
     if (!*out || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;

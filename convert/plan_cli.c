@@ -71,7 +71,7 @@ static int set_group(wg_plan_cli *pc, long g, const char *cmd)
 static int load_recipe(wg_plan_cli *pc, const char *path, const char *cmd)
 {
     json_error_t je;
-    json_t *r = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *r = wg_json_load(path, JSON_REJECT_DUPLICATES, &je);
     if (!r || !json_is_object(r)) {
         fprintf(stderr, "wgpack: %s: %s\n", path, r ? "recipe is not a JSON object" : je.text);
         json_decref(r);

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *verify_help =
     "usage: wgpack verify MODEL (--tokens FILE | --text FILE) [plan options] [--json]\n"
@@ -158,10 +159,15 @@ static int encoder_original(const wg_prog *p, const wg_model *m, const encoder_a
 /* --ref-logits for encoders: exactly n x hidden f32 from another runtime */
 static int read_ref_hidden(const char *path, float *out, size_t count, wg_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    FILE *f = fdopen(fd, "rb");
     size_t got = f ? fread(out, sizeof(float), count + 1, f) : 0;
     if (f)
         fclose(f);
+    else
+        close(fd);
     if (got != count)
         return wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (tokens x hidden)",
                        count);
@@ -398,10 +404,17 @@ int cmd_verify(int argc, char **argv)
     }
     wg_lm_compare cmp;
     if (ref) {
-        FILE *f = fopen(ref, "rb");
+        int fd = wg_open_input(ref, &err);
+        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
         size_t got = f ? fread(lb, sizeof(float), (size_t)n * a.vocab + 1, f) : 0;
         if (f)
             fclose(f);
+        else if (fd >= 0)
+            close(fd);
+        if (fd < 0) {
+            rc = err.code;
+            goto fail;
+        }
         if (got != (size_t)n * a.vocab) {
             rc = wg_fail(&err, WG_EINPUT, ref, "expected exactly %d x %d f32 logits", n, a.vocab);
             goto fail;

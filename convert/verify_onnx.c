@@ -245,7 +245,7 @@ static int calibrate(const wg_model *m, const char *calib, bool bytes,
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/outputs.json", od);
     json_error_t je;
-    if (!(oj = json_load_file(p, 0, &je))) {
+    if (!(oj = wg_json_load(p, 0, &je))) {
         rc = wg_fail(err, WG_EIO, p, "%s", je.text);
         goto out;
     }

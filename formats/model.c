@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +324,8 @@ int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg
         const char *slash = strrchr(file, '/');
         int dl = slash ? (int)(slash - file) : 1;
         snprintf(cfg, sizeof cfg, "%.*s/config.json", dl, slash ? file : ".");
-        if (file_exists(cfg) && ((rc = wg_hfconfig_read(&m->config, cfg, err)) ||
+        struct stat cst; /* present but not a regular file: refused by the read, not skipped */
+        if (stat(cfg, &cst) == 0 && ((rc = wg_hfconfig_read(&m->config, cfg, err)) ||
                                  (rc = wg_hfconfig_check(&m->config, m, cfg, err))))
             goto fail;
     }
@@ -481,6 +483,41 @@ void wg_tensor_release_bytes(const wg_model *m, const wg_tensor *t, uint64_t off
 void wg_tensor_release(const wg_model *m, const wg_tensor *t)
 {
     wg_tensor_release_bytes(m, t, 0, t->nbytes);
+}
+
+int wg_open_input(const char *path, wg_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        wg_fail(err, WG_EINPUT, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        wg_fail(err, WG_EINPUT, path, "not a regular file (%s)", S_ISDIR(st.st_mode) ? "a directory"
+                : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+                ? "a device" : "a special file");
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+json_t *wg_json_load(const char *path, size_t flags, json_error_t *je)
+{
+    wg_error e = {0};
+    int fd = wg_open_input(path, &e);
+    if (fd < 0) {
+        memset(je, 0, sizeof *je);
+        const char *why = strstr(e.msg, ": ") ? strstr(e.msg, ": ") + 2 : e.msg;
+        snprintf(je->text, sizeof je->text, "%s", why);
+        snprintf(je->source, sizeof je->source, "%s", path);
+        return NULL;
+    }
+    json_t *j = json_loadfd(fd, flags, je);
+    close(fd);
+    return j;
 }
 
 bool wg_mkdir_p(const char *path)

@@ -230,6 +230,16 @@ int wg_atomic_rename(wg_atomic_file *f, wg_error *err);
 /* Removes the temporary (nothing once committed). */
 void wg_atomic_abort(wg_atomic_file *f);
 
+/* ---- reading a small input file (configs, rules, recipes, costs, reference outputs) ----
+ * A regular file only: a FIFO, device, socket or directory is refused at once (opened
+ * O_NONBLOCK, so a FIFO with no writer never blocks). Returns a blocking read-only fd, or -1
+ * with err ("PATH: not a regular file (a FIFO)", WG_EINPUT). */
+int wg_open_input(const char *path, wg_error *err);
+/* json_load_file() through wg_open_input(): NULL with je->text saying why. */
+struct json_t;
+struct json_error_t;
+struct json_t *wg_json_load(const char *path, size_t flags, struct json_error_t *je);
+
 /* mkdir -p (mode 0755); false if path is not a directory afterwards. */
 bool wg_mkdir_p(const char *path);
 

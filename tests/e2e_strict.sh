@@ -210,3 +210,19 @@ s_usage_errors_before_work_and_full_disk() {
 }
 
 t_strict_usage_errors_before_work_and_full_disk() { strict s_usage_errors_before_work_and_full_disk; }
+
+s_inputs_never_wait_on_a_fifo() {
+  local f="$TMPDIR/fifo"
+  mkfifo "$f"
+  printf '1 2 3 4 5 6 7 8' > "$TMPDIR/tok.txt"
+  # each read of a small input: refused at once (a FIFO with no writer used to block forever)
+  refused 2 "not a regular file (a FIFO)" "$f" timeout 20 "$WGPACK" build models/tinygpt2 -o "$TMPDIR/b" --rules "$f"
+  refused 2 "not a regular file (a FIFO)" "$f" timeout 20 "$WGPACK" quantize models/tinygpt2 --recipe "$f" -o "$TMPDIR/q.st"
+  refused 2 "not a regular file (a FIFO)" "$f" timeout 20 "$WGPACK" quantize models/tinygpt2 --costs "$f" --target-bits 4 -o "$TMPDIR/q.st"
+  refused 2 "not a regular file (a FIFO)" "$f" timeout 20 "$WGPACK" verify models/tinyllama --tokens "$TMPDIR/tok.txt" --ref-logits "$f"
+  mkdir "$TMPDIR/m" && cp models/tinygpt2/model.safetensors "$TMPDIR/m/" && mkfifo "$TMPDIR/m/config.json"
+  refused 2 "not a regular file (a FIFO)" "$TMPDIR/m/config.json" timeout 20 "$WGPACK" inspect "$TMPDIR/m"
+  [ ! -e "$TMPDIR/b" ] && [ ! -e "$TMPDIR/q.st" ]
+}
+
+t_strict_inputs_never_wait_on_a_fifo() { strict s_inputs_never_wait_on_a_fifo; }
