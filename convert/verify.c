@@ -273,8 +273,10 @@ static int measure_llama(const wg_prog *p, wg_plan_cli *pc, const wg_model *m, c
         ms->metric = "kl";
         ms->max_damage = pc->max_damage;
     }
-    if (!rc && ma->out)
-        rc = cli_write_json(ma->out, *out, JSON_INDENT(1) | JSON_PRESERVE_ORDER, err);
+    if (!rc && ma->out && (rc = cli_write_json(ma->out, *out, JSON_INDENT(1) | JSON_PRESERVE_ORDER, err))) {
+        json_decref(*out); /* the caller has nothing to free on failure */
+        *out = NULL;
+    }
     wg_plan_scores_free(sc);
     free(mt);
     free(ml);
