@@ -34,7 +34,7 @@ static const char *build_help =
 
 /* the build's row in the results database, with SQNR as the bundle measured it */
 static int add_db_row(const wg_model *m, const wg_plan_entry *plan, json_t *rep,
-                      const wg_bundle_result *br, const char *dbp, wg_error *err)
+                      const wg_bundle_result *br, const char *dbp, long long *id, wg_error *err)
 {
     json_t *r = wg_report_build(m, plan, rep, NULL, NULL, NULL, NULL), *t, *mt;
     json_t *sqnr = json_object(); /* name -> sqnr_db, so the join is linear */
@@ -52,7 +52,7 @@ static int add_db_row(const wg_model *m, const wg_plan_entry *plan, json_t *rep,
     }
     json_decref(sqnr);
     json_t *run = wg_db_run_from_report("build", r, br->seconds);
-    int rc = wg_db_add(dbp, run, err);
+    int rc = wg_db_add_id(dbp, run, id, err);
     json_decref(run);
     json_decref(r);
     return rc;
@@ -89,9 +89,8 @@ int cmd_build(int argc, char **argv)
         case O_STRIP: strip = true; break;
         case 'j': json = true; break;
         case 'T':
-            po.threads = atoi(optarg);
-            if (po.threads < 1 || po.threads > 64)
-                return cli_usage("build", "--threads must be 1..64");
+            if ((rc = cli_int("build", "--threads", optarg, 1, 64, &po.threads)))
+                return rc;
             break;
         case 'h': fputs(build_help, stdout); return 0;
         case O_SHARD:
@@ -105,9 +104,8 @@ int cmd_build(int argc, char **argv)
             po.compress = true;
             break;
         case O_ZLEVEL:
-            po.zstd_level = atoi(optarg);
-            if (po.zstd_level < 1 || po.zstd_level > 22)
-                return cli_usage("build", "--zstd-level must be 1..22");
+            if ((rc = cli_int("build", "--zstd-level", optarg, 1, 22, &po.zstd_level)))
+                return rc;
             break;
         case O_ARCHIVE:
             po.archive = !strcmp(optarg, "tar") ? WG_ARCHIVE_TAR : !strcmp(optarg, "tar.zst") ? WG_ARCHIVE_TAR_ZST
@@ -116,9 +114,8 @@ int cmd_build(int argc, char **argv)
                 return cli_usage("build", "--archive must be tar, tar.zst or zip");
             break;
         case O_TABS:
-            po.tabs = atoi(optarg);
-            if (po.tabs < 1 || po.tabs > 64)
-                return cli_usage("build", "--tabs must be 1..64");
+            if ((rc = cli_int("build", "--tabs", optarg, 1, 64, &po.tabs)))
+                return rc;
             break;
         case O_TABMEM:
             if (!wg_parse_size(optarg, &po.tab_memory) || !po.tab_memory)
@@ -172,28 +169,45 @@ int cmd_build(int argc, char **argv)
     json_object_set_new(opt, "target", json_string(pc.target == WG_TARGET_ONNX ? "onnx"
                                                    : pc.webnn ? "webnn" : "webgpu"));
     po.options = opt;
-    /* every requested artefact is complete before the bundle is swapped in: a failure
-     * anywhere leaves the previous bundle (and archive) as they were */
+    /* All or nothing: under the bundle's lock (taken by stage_build, held to discard) every
+     * artefact is written and synced beside its target — bundle, archive, ONNX — and only
+     * then does anything become visible: the results-DB row (the one step after which a
+     * write can still fail, so it goes first), then renames alone: archive, ONNX, bundle.
+     * A rename that fails takes the row back out. */
     wg_bundle_stage st;
     wg_atomic_file af = {.fd = -1};
+    wg_onnx_staged *os = NULL;
     char apath[4200] = "";
+    long long row = -1;
     wg_progress_stage("quantize");
     rc = wg_bundle_stage_build(m, plan, &po, &br, &st, &err);
     json_decref(opt);
-    if (!rc && po.archive)
-        rc = wg_bundle_archive_stage(&st, po.archive, &af, apath, sizeof apath, &err);
+    if (!rc && po.archive && !(rc = wg_bundle_archive_stage(&st, po.archive, &af, apath,
+                                                            sizeof apath, &err)))
+        rc = wg_atomic_finish(&af, &err);
+    pc.onnx_eo.stage = &os;
     if (!rc && emit)
         rc = cli_emit_onnx(m, plan, &pc.onnx_eo, &onnx, &err);
-    if (!rc && dbp)
-        rc = add_db_row(m, plan, rep, &br, dbp, &err);
     if (!rc)
         rc = wg_bundle_flush(&st, &err);
-    if (po.archive && !rc) /* the archive's rename, then the bundle's: the last step */
-        rc = wg_atomic_commit(&af, &err);
-    else if (po.archive)
-        wg_atomic_abort(&af);
+    if (!rc && dbp)
+        rc = add_db_row(m, plan, rep, &br, dbp, &row, &err);
+    if (!rc && po.archive)
+        rc = wg_atomic_rename(&af, &err);
+    if (!rc && os)
+        rc = wg_onnx_staged_commit(os, &err);
     if (!rc)
         rc = wg_bundle_commit(&st, &err);
+    if (rc && row >= 0) {
+        wg_error e2 = {0};
+        if (wg_db_remove(dbp, row, &e2)) {
+            size_t l = strlen(err.msg);
+            snprintf(err.msg + l, sizeof err.msg - l, "; and its results-DB row %lld stays: %s",
+                     row, e2.msg);
+        }
+    }
+    wg_atomic_abort(&af);
+    wg_onnx_staged_discard(os);
     wg_bundle_discard(&st);
     if (rc)
         goto fail;

@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *schema =
     "PRAGMA foreign_keys=ON;"
@@ -43,27 +45,50 @@ void wg_precision_label(json_t *s, char *out, size_t n)
         snprintf(out, n, "%s", preset ? preset : "?");
 }
 
+/* SQLite's result as this program's: the disk and the system are I/O (the message says
+ * which), a file that is not a database is the input's fault */
+static int db_fail(wg_error *err, const char *path, int s, const char *what, const char *msg)
+{
+    switch (s & 0xff) {
+    case SQLITE_FULL:
+        return wg_fail(err, WG_EIO, path, "%s: the disk is full", what);
+    case SQLITE_NOTADB: case SQLITE_CORRUPT: case SQLITE_ERROR:
+        return wg_fail(err, WG_EINPUT, path, "not a wgpack results database: %s", msg);
+    default:
+        return wg_fail(err, WG_EIO, path, "%s: %s", what, msg);
+    }
+}
+
 static int open_db(const char *path, sqlite3 **db, bool create, wg_error *err)
 {
+    struct stat fs;
+    bool existed = stat(path, &fs) == 0; /* through a link: a link to a database is fine */
+    *db = NULL;
+    if (existed && !S_ISREG(fs.st_mode))
+        return wg_fail(err, WG_EUSAGE, path, "the database is not a regular file");
+    if (!existed && !create)
+        return wg_fail(err, WG_EINPUT, path, "no such database");
     int fl = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(path, db, fl, NULL) != SQLITE_OK) {
-        int rc = wg_fail(err, create ? WG_EIO : WG_EINPUT, path, "cannot open the database: %s",
-                         *db ? sqlite3_errmsg(*db) : "out of memory");
-        sqlite3_close(*db);
-        *db = NULL;
-        return rc;
-    }
-    sqlite3_busy_timeout(*db, 10000);
+    int s = sqlite3_open_v2(path, db, fl, NULL);
     char *msg = NULL;
-    if (sqlite3_exec(*db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = wg_fail(err, WG_EINPUT, path, "not a wgpack results database: %s",
-                         msg ? msg : "?");
-        sqlite3_free(msg);
-        sqlite3_close(*db);
-        *db = NULL;
-        return rc;
+    if (s == SQLITE_OK) {
+        sqlite3_busy_timeout(*db, 10000);
+        s = sqlite3_exec(*db, schema, NULL, NULL, &msg);
     }
-    return 0;
+    if (s == SQLITE_OK)
+        return 0;
+    int rc = db_fail(err, path, s, existed ? "cannot open the database" : "cannot create the database",
+                     msg ? msg : *db ? sqlite3_errmsg(*db) : "out of memory");
+    sqlite3_free(msg);
+    sqlite3_close(*db);
+    *db = NULL;
+    if (!existed) { /* a failed create leaves nothing behind, not an empty file */
+        char j[4200];
+        unlink(path);
+        snprintf(j, sizeof j, "%s-journal", path);
+        unlink(j);
+    }
+    return rc;
 }
 
 /* Bind a JSON value (string, number, bool, null) to parameter i. */
@@ -112,7 +137,7 @@ static int insert_rows(sqlite3 *db, const char *table, sqlite3_int64 run, json_t
     return rc;
 }
 
-int wg_db_add(const char *path, json_t *run, wg_error *err)
+int wg_db_add_id(const char *path, json_t *run, long long *id_out, wg_error *err)
 {
     sqlite3 *db;
     int rc = open_db(path, &db, true, err);
@@ -170,7 +195,40 @@ int wg_db_add(const char *path, json_t *run, wg_error *err)
     if (s == SQLITE_OK)
         s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (s != SQLITE_OK) {
-        rc = wg_fail(err, WG_EIO, path, "cannot record the run: %s", sqlite3_errmsg(db));
+        s = sqlite3_extended_errcode(db);
+        rc = wg_fail(err, WG_EIO, path, "cannot record the run: %s",
+                     (s & 0xff) == SQLITE_FULL ? "the disk is full" : sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (id_out)
+        *id_out = id;
+    sqlite3_close(db);
+    return rc;
+}
+
+int wg_db_add(const char *path, json_t *run, wg_error *err)
+{
+    return wg_db_add_id(path, run, NULL, err);
+}
+
+int wg_db_remove(const char *path, long long id, wg_error *err)
+{
+    sqlite3 *db;
+    int rc = open_db(path, &db, false, err);
+    if (rc)
+        return rc;
+    static const char *const tables[] = {"tensor_metrics", "e2e_metrics", "profile_fit",
+                                         "kernels", "measured_costs", "runs"};
+    int s = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (size_t i = 0; s == SQLITE_OK && i < sizeof tables / sizeof *tables; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = %lld", tables[i],
+                 i + 1 < sizeof tables / sizeof *tables ? "run_id" : "id", id);
+        s = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (s == SQLITE_OK)
+        s = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (s != SQLITE_OK) {
+        rc = wg_fail(err, WG_EIO, path, "cannot remove run %lld: %s", id, sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
     sqlite3_close(db);
@@ -214,15 +272,15 @@ static int costs_from_db(const char *path, const wg_model *m, json_t **out, wg_e
 int wg_costs_load(const char *path, const wg_model *m, json_t **out, wg_error *err)
 {
     char head[16] = "";
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wg_fail(err, WG_EINPUT, path, "cannot open: %s", strerror(errno));
-    size_t got = fread(head, 1, sizeof head, f);
-    fclose(f);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    ssize_t got = read(fd, head, sizeof head);
+    close(fd);
     if (got == 16 && !memcmp(head, "SQLite format 3", 16))
         return costs_from_db(path, m, out, err);
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = wg_json_load(path, JSON_REJECT_DUPLICATES, &je);
     json_t *c = json_object_get(j, "costs") ? j : json_object_get(j, "measured");
     if (!c || !json_object_get(c, "costs")) {
         json_decref(j);
@@ -318,7 +376,7 @@ int cmd_record_kernels(int argc, char **argv)
     char mp[4200];
     snprintf(mp, sizeof mp, "%s/manifest.json", dir);
     json_error_t je;
-    json_t *man = json_load_file(mp, 0, &je), *rj = man ? json_load_file(res, 0, &je) : NULL;
+    json_t *man = wg_json_load(mp, 0, &je), *rj = man ? wg_json_load(res, 0, &je) : NULL;
     if (!man || !rj) {
         wg_fail(&err, WG_EINPUT, man ? res : mp, "cannot read: %s", je.text);
         json_decref(man);

@@ -12,6 +12,10 @@ void wg_precision_label(json_t *plan_summary, char *out, size_t n);
  * output_bytes, bits_per_weight, seconds, tensors:[...], e2e:[...], profiles:[...],
  * kernels:[...]} (lists optional). One transaction; the file is created with its schema. */
 int wg_db_add(const char *path, json_t *run, wg_error *err);
+/* The same, the new run's id in *id (for wg_db_remove). */
+int wg_db_add_id(const char *path, json_t *run, long long *id, wg_error *err);
+/* Remove run id and its rows (a build whose artefacts then failed to appear). */
+int wg_db_remove(const char *path, long long id, wg_error *err);
 /* A run object from a report (convert/report.h) made by `command`. */
 json_t *wg_db_run_from_report(const char *command, json_t *report, double seconds);
 /* Measured per-tensor costs for model m from path: a measure JSON ({"metric", "costs"}), a

@@ -111,9 +111,8 @@ static int parse_args(int argc, char **argv, export_args *a)
         case 'o': a->out = optarg; break;
         case 'j': a->json = true; break;
         case 'T':
-            a->threads = atoi(optarg);
-            if (a->threads < 1 || a->threads > 64)
-                return cli_usage("export-onnx", "--threads must be 1..64");
+            if ((rc = cli_int("export-onnx", "--threads", optarg, 1, 64, &a->threads)))
+                return rc;
             break;
         case 'h': fputs(export_help, stdout); return -1;
         case O_EXT: a->eo.external = true; break;
@@ -194,7 +193,7 @@ static int tjs_config(const wg_model *m, const char *given, json_t **out, wg_err
         snprintf(p, sizeof p, "%.*sconfig.json", sl ? (int)(sl - m->path + 1) : 0, m->path);
     }
     json_error_t je;
-    *out = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+    *out = wg_json_load(p, JSON_REJECT_DUPLICATES, &je);
     if (!*out || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;

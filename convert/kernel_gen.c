@@ -23,6 +23,17 @@ static bool shape_of(const char *name, wg_kshape *s)
     return false;
 }
 
+static const char *kernel_gen_help =
+    "usage: wgpack kernel-gen --kind KIND --format FMT [shape] [--f16] [--subgroups]\n"
+    "  prints one generated WGSL kernel on stdout\n"
+    "  --kind K          dequantize, gather, gemv or gemm\n"
+    "  --format F        a quant format (q4g32s, q8g32s, fp16, ...)\n"
+    "  --profile NAME    the shape of a profile (default chrome), changed by:\n"
+    "  --threads T --rows R              GEMV workgroup threads and rows\n"
+    "  --bm B --bn B --tm T --tn T       GEMM tile and per-thread tile\n"
+    "  --f16             f16 arithmetic (shader-f16)\n"
+    "  --subgroups       subgroup reductions\n";
+
 int cmd_kernel_gen(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -31,12 +42,12 @@ int cmd_kernel_gen(int argc, char **argv)
         {"rows", required_argument, 0, 'r'}, {"bm", required_argument, 0, 'M'},
         {"bn", required_argument, 0, 'N'}, {"tm", required_argument, 0, 'm'},
         {"tn", required_argument, 0, 'n'}, {"f16", no_argument, 0, 'h'},
-        {"subgroups", no_argument, 0, 's'}, {0, 0, 0, 0}};
+        {"subgroups", no_argument, 0, 's'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
     wg_kshape s;
     shape_of("chrome", &s);
     wg_kvariant v = {false, false};
     const char *kind = NULL, *fmt = NULL;
-    int c;
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -46,12 +57,13 @@ int cmd_kernel_gen(int argc, char **argv)
             if (!shape_of(optarg, &s))
                 return cli_usage("kernel-gen", "unknown profile '%s'", optarg);
             break;
-        case 't': s.gemv_threads = atoi(optarg); break;
-        case 'r': s.gemv_rows = atoi(optarg); break;
-        case 'M': s.gemm_bm = atoi(optarg); break;
-        case 'N': s.gemm_bn = atoi(optarg); break;
-        case 'm': s.gemm_tm = atoi(optarg); break;
-        case 'n': s.gemm_tn = atoi(optarg); break;
+        case 't': if ((rc = cli_int("kernel-gen", "--threads", optarg, 1, 1024, &s.gemv_threads))) return rc; break;
+        case 'r': if ((rc = cli_int("kernel-gen", "--rows", optarg, 1, 1024, &s.gemv_rows))) return rc; break;
+        case 'M': if ((rc = cli_int("kernel-gen", "--bm", optarg, 1, 1024, &s.gemm_bm))) return rc; break;
+        case 'N': if ((rc = cli_int("kernel-gen", "--bn", optarg, 1, 1024, &s.gemm_bn))) return rc; break;
+        case 'm': if ((rc = cli_int("kernel-gen", "--tm", optarg, 1, 1024, &s.gemm_tm))) return rc; break;
+        case 'n': if ((rc = cli_int("kernel-gen", "--tn", optarg, 1, 1024, &s.gemm_tn))) return rc; break;
+        case 'H': fputs(kernel_gen_help, stdout); return 0;
         case 'h': v.f16 = true; break;
         case 's': v.subgroups = true; break;
         default: return cli_usage("kernel-gen", "bad option");

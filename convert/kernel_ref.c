@@ -88,19 +88,29 @@ static int products(const char *od, const char *xf, int nx, const float *w, int6
     return rc;
 }
 
+static const char *kernel_ref_help =
+    "usage: wgpack kernel-ref DIR TENSOR [--part I] [--x FILE --n N] -o OUTDIR\n"
+    "  the C reference outputs the WGSL kernels are checked against, from one tensor part of\n"
+    "  the bundle DIR (its shard's SHA-256 checked first): OUTDIR/dequant.f32 [rows][K], and\n"
+    "  with --x (f32 [n][K]) gemv.f32 (W x_0) and gemm.f32 [n][rows]\n"
+    "  --part I          the tensor's part (default 0)\n"
+    "  --x FILE --n N    the input matrix and its row count (default 1)\n"
+    "  -o OUTDIR         an existing directory\n";
+
 int cmd_kernel_ref(int argc, char **argv)
 {
     static const struct option opts[] = {{"part", required_argument, 0, 'p'}, {"x", required_argument, 0, 'x'},
                                          {"n", required_argument, 0, 'n'}, {"output", required_argument, 0, 'o'},
-                                         {0, 0, 0, 0}};
-    int part = 0, nx = 1, c;
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int part = 0, nx = 1, c, rc;
     const char *xf = NULL, *od = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:x:n:o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:x:n:o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': part = atoi(optarg); break;
+        case 'p': if ((rc = cli_int("kernel-ref", "--part", optarg, 0, 1 << 30, &part))) return rc; break;
         case 'x': xf = optarg; break;
-        case 'n': nx = atoi(optarg); break;
+        case 'n': if ((rc = cli_int("kernel-ref", "--n", optarg, 1, 1 << 20, &nx))) return rc; break;
+        case 'h': fputs(kernel_ref_help, stdout); return 0;
         case 'o': od = optarg; break;
         default: return cli_usage("kernel-ref", "bad option");
         }
@@ -115,7 +125,7 @@ int cmd_kernel_ref(int argc, char **argv)
         return cli_report(&err);
     }
     const wg_man_tensor *t = wg_manifest_tensor(&man, name);
-    int rc = WG_EINPUT;
+    rc = WG_EINPUT;
     float *w = NULL;
     if (!t || t->raw || (size_t)part >= t->nparts) {
         wg_fail(&err, WG_EINPUT, man.path, "no part %d of a quantized tensor '%s'", part, name);

@@ -71,7 +71,7 @@ static int set_group(wg_plan_cli *pc, long g, const char *cmd)
 static int load_recipe(wg_plan_cli *pc, const char *path, const char *cmd)
 {
     json_error_t je;
-    json_t *r = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *r = wg_json_load(path, JSON_REJECT_DUPLICATES, &je);
     if (!r || !json_is_object(r)) {
         fprintf(stderr, "wgpack: %s: %s\n", path, r ? "recipe is not a JSON object" : je.text);
         json_decref(r);
@@ -146,11 +146,8 @@ int wg_plan_cli_option(wg_plan_cli *pc, int code, const char *arg, const char *c
             return cli_usage(cmd, "unknown preset '%s' (mixed, fp16, q8, q6, q5, q4, q3, q2)", arg);
         break;
     case OPT_GROUP: {
-        char *end;
-        long g = strtol(arg, &end, 10);
-        if (*end)
-            return cli_usage(cmd, "--group-size must be a number");
-        return set_group(pc, g, cmd);
+        int g, rc = cli_int(cmd, "--group-size", arg, 0, 1 << 20, &g);
+        return rc ? rc : set_group(pc, g, cmd);
     }
     case OPT_SYM: pc->o.sym = 1; break;
     case OPT_ASYM: pc->o.sym = 0; break;
@@ -180,14 +177,11 @@ int wg_plan_cli_option(wg_plan_cli *pc, int code, const char *arg, const char *c
         break;
     }
     case OPT_CRIT:
-        pc->critical_layers = atoi(arg);
-        if (pc->critical_layers < 0)
-            return cli_usage(cmd, "--critical-layers must be >= 0");
-        break;
+        return cli_int(cmd, "--critical-layers", arg, 0, 1 << 20, &pc->critical_layers);
     case OPT_TBITS: {
         char *end;
         pc->target_bits = strtod(arg, &end);
-        if (*end || !(pc->target_bits > 0 && pc->target_bits <= 32))
+        if (*end || end == arg || !(pc->target_bits > 0 && pc->target_bits <= 32))
             return cli_usage(cmd, "--target-bits must be a number in (0, 32]");
         break;
     }
@@ -212,7 +206,7 @@ int wg_plan_cli_option(wg_plan_cli *pc, int code, const char *arg, const char *c
     case OPT_MAXDMG: {
         char *end;
         pc->max_damage = strtod(arg, &end);
-        if (*end || !(pc->max_damage > 0))
+        if (*end || end == arg || !(pc->max_damage > 0 && isfinite(pc->max_damage)))
             return cli_usage(cmd, "--max-damage must be a positive number (the measured metric)");
         break;
     }

@@ -100,9 +100,8 @@ int cmd_quantize(int argc, char **argv)
         case 'o': outp = optarg; break;
         case 'j': json = true; break;
         case 'T':
-            threads = atoi(optarg);
-            if (threads < 1 || threads > 64)
-                return cli_usage("quantize", "--threads must be 1..64");
+            if ((rc = cli_int("quantize", "--threads", optarg, 1, 64, &threads)))
+                return rc;
             break;
         case 'P': plan_out = optarg; break;
         case 'n': dry = true; break;

@@ -139,6 +139,40 @@ json_t *wg_report_build(const wg_model *m, const wg_plan_entry *plan, json_t *pl
     return r;
 }
 
+/* JSON that is safe inside <script>: jansson escapes '/' (so no "</script>"), and here every
+ * '<', '>', '&' becomes \u003c, \u003e, \u0026 (no "<!--" or "<script" to switch the HTML
+ * tokenizer into its escaped states, which would swallow the rest of the page), U+2028/2029
+ * \u2028/\u2029 (line terminators to older JavaScript). They occur only inside JSON strings,
+ * where the escape means the same character. Returns a malloc'd string or NULL. */
+static char *script_json(json_t *v)
+{
+    char *j = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ESCAPE_SLASH);
+    if (!j)
+        return NULL;
+    size_t n = strlen(j), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += j[i] == '<' || j[i] == '>' || j[i] == '&' ? 5 : 0;
+    for (size_t i = 0; i + 2 < n; i++)
+        extra += (unsigned char)j[i] == 0xE2 && (unsigned char)j[i + 1] == 0x80 &&
+                 ((unsigned char)j[i + 2] == 0xA8 || (unsigned char)j[i + 2] == 0xA9) ? 3 : 0;
+    char *o = malloc(n + extra + 1), *w = o;
+    for (size_t i = 0; o && i < n; i++) {
+        unsigned char c = (unsigned char)j[i];
+        if (c == '<' || c == '>' || c == '&')
+            w += sprintf(w, "\\u%04x", c);
+        else if (c == 0xE2 && i + 2 < n && (unsigned char)j[i + 1] == 0x80 &&
+                 ((unsigned char)j[i + 2] == 0xA8 || (unsigned char)j[i + 2] == 0xA9)) {
+            w += sprintf(w, "\\u%s", (unsigned char)j[i + 2] == 0xA8 ? "2028" : "2029");
+            i += 2;
+        } else
+            *w++ = (char)c;
+    }
+    if (o)
+        *w = 0;
+    free(j);
+    return o;
+}
+
 int wg_report_write(const char *dir, json_t *report, wg_error *err)
 {
     char p[4200];
@@ -146,7 +180,7 @@ int wg_report_write(const char *dir, json_t *report, wg_error *err)
         return wg_fail(err, WG_EIO, dir, "cannot create the report directory");
     snprintf(p, sizeof p, "%s/report.json", dir);
     char *js = json_dumps(report, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    char *inl = json_dumps(report, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ESCAPE_SLASH);
+    char *inl = script_json(report);
     if (!js || !inl) {
         free(js);
         free(inl);

@@ -66,18 +66,18 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (run_opts){.e = {.engine = "chromium", .timeout_s = 900}, .max_tokens = 512,
                     .threads = wg_default_threads()};
-    int c;
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:x:N:g:e:S:W:T:Rnr:o:jh", opts, NULL)) != -1) {
         switch (c) {
         case 't': o->tokens = optarg; o->bytes = false; break;
         case 'x': o->tokens = optarg; o->bytes = true; break;
-        case 'N': o->max_tokens = atoi(optarg); break;
-        case 'g': o->e.generate = atoi(optarg); break;
+        case 'N': if ((rc = cli_int("run", "--max-tokens", optarg, 2, 1 << 16, &o->max_tokens))) return rc; break;
+        case 'g': if ((rc = cli_int("run", "--generate", optarg, 0, 1 << 16, &o->e.generate))) return rc; break;
         case 'e': o->e.engine = optarg; break;
-        case 'S': o->e.max_seq = atoi(optarg); break;
-        case 'W': o->e.timeout_s = atoi(optarg); break;
-        case 'T': o->threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+        case 'S': if ((rc = cli_int("run", "--max-seq", optarg, 0, 1 << 20, &o->e.max_seq))) return rc; break;
+        case 'W': if ((rc = cli_int("run", "--timeout", optarg, 1, 1 << 30, &o->e.timeout_s))) return rc; break;
+        case 'T': if ((rc = cli_int("run", "--threads", optarg, 1, 64, &o->threads))) return rc; break;
         case 'R': o->ref_only = true; break;
         case 'n': o->no_ref = true; break;
         case 'r': o->ref_out = optarg; break;
@@ -121,6 +121,10 @@ static int read_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok, i
     if (*n < 2)
         return wg_fail(err, WG_EINPUT, m->path, "the model's position table leaves room for %d "
                        "tokens (at least 2 are needed, --generate %d included)", *n, o->e.generate);
+    if (o->e.max_seq && !o->ref_only && o->e.max_seq < *n + o->e.generate) /* before any runner */
+        return wg_fail(err, WG_EUSAGE, o->tokens, "--max-seq %d is below the %d tokens the run "
+                       "needs (%d read, --generate %d): give --max-seq %d or more, or --max-tokens",
+                       o->e.max_seq, *n + o->e.generate, *n, o->e.generate, *n + o->e.generate);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *verify_help =
     "usage: wgpack verify MODEL (--tokens FILE | --text FILE) [plan options] [--json]\n"
@@ -73,63 +74,6 @@ static float *get_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
     }
     free(buf);
     return out;
-}
-
-int cli_read_tokens(const char *path, bool bytes, int max, int32_t **out, int *n, int vocab,
-                       wg_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return wg_fail(err, WG_EINPUT, path, "cannot open token file");
-    int32_t *t = malloc(sizeof(int32_t) * (size_t)max);
-    int k = 0;
-    size_t len = strlen(path);
-    if (bytes) {
-        int c;
-        while (k < max && (c = fgetc(f)) != EOF)
-            t[k++] = c;
-    } else if (len > 4 && (!strcmp(path + len - 4, ".i64") || !strcmp(path + len - 4, ".i32"))) {
-        int w = path[len - 2] == '6' ? 8 : 4;
-        uint8_t b[8];
-        while (k < max && fread(b, 1, (size_t)w, f) == (size_t)w) {
-            int64_t v = 0;
-            for (int i = w - 1; i >= 0; i--)
-                v = v << 8 | b[i];
-            if (w == 4)
-                v = (int32_t)v;
-            if (v < 0 || v >= vocab) {
-                fclose(f);
-                free(t);
-                return wg_fail(err, WG_EINPUT, path, "token %d is %lld, outside the vocabulary "
-                               "(%d)", k, (long long)v, vocab);
-            }
-            t[k++] = (int32_t)v;
-        }
-    } else {
-        long v;
-        while (k < max && fscanf(f, "%ld", &v) == 1) {
-            if (v < 0 || v >= vocab) {
-                fclose(f);
-                free(t);
-                return wg_fail(err, WG_EINPUT, path, "token %d is %ld, outside the vocabulary "
-                               "(%d)", k, v, vocab);
-            }
-            t[k++] = (int32_t)v;
-        }
-    }
-    fclose(f);
-    if (k < 2) {
-        free(t);
-        return wg_fail(err, WG_EINPUT, path, "needs at least 2 tokens");
-    }
-    for (int i = 0; bytes && i < k; i++)
-        if (t[i] >= vocab) {
-            free(t);
-            return wg_fail(err, WG_EINPUT, path, "byte %d is outside the vocabulary (%d)", i, vocab);
-        }
-    *out = t;
-    *n = k;
-    return 0;
 }
 
 /* the program's output [n][width] for tok with g's weights (original or planned) */
@@ -215,10 +159,15 @@ static int encoder_original(const wg_prog *p, const wg_model *m, const encoder_a
 /* --ref-logits for encoders: exactly n x hidden f32 from another runtime */
 static int read_ref_hidden(const char *path, float *out, size_t count, wg_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    FILE *f = fdopen(fd, "rb");
     size_t got = f ? fread(out, sizeof(float), count + 1, f) : 0;
     if (f)
         fclose(f);
+    else
+        close(fd);
     if (got != count)
         return wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (tokens x hidden)",
                        count);
@@ -324,8 +273,10 @@ static int measure_llama(const wg_prog *p, wg_plan_cli *pc, const wg_model *m, c
         ms->metric = "kl";
         ms->max_damage = pc->max_damage;
     }
-    if (!rc && ma->out && json_dump_file(*out, ma->out, JSON_INDENT(1) | JSON_PRESERVE_ORDER))
-        rc = wg_fail(err, WG_EIO, ma->out, "cannot write");
+    if (!rc && ma->out && (rc = cli_write_json(ma->out, *out, JSON_INDENT(1) | JSON_PRESERVE_ORDER, err))) {
+        json_decref(*out); /* the caller has nothing to free on failure */
+        *out = NULL;
+    }
     wg_plan_scores_free(sc);
     free(mt);
     free(ml);
@@ -386,7 +337,7 @@ int cmd_verify(int argc, char **argv)
         switch (c) {
         case 't': tok = optarg; bytes = false; break;
         case 'x': tok = optarg; bytes = true; break;
-        case 'N': maxn = atoi(optarg); break;
+        case 'N': if ((rc = cli_int("verify", "--max-tokens", optarg, 2, 1 << 16, &maxn))) return rc; break;
         case 'R': ref = optarg; break;
         case 'L': logits_out = optarg; break;
         case 'M': ma.on = true; break;
@@ -395,7 +346,7 @@ int cmd_verify(int argc, char **argv)
         case 'K': ma.on = true; ma.bytes = false; ma.src = optarg; break;
         case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
-        case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+        case 'T': if ((rc = cli_int("verify", "--threads", optarg, 1, 64, &threads))) return rc; break;
         case 'h': fputs(verify_help, stdout); return 0;
         default:
             if ((rc = wg_plan_cli_option(&pc, c, optarg, "verify")) != 0)
@@ -455,10 +406,17 @@ int cmd_verify(int argc, char **argv)
     }
     wg_lm_compare cmp;
     if (ref) {
-        FILE *f = fopen(ref, "rb");
+        int fd = wg_open_input(ref, &err);
+        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
         size_t got = f ? fread(lb, sizeof(float), (size_t)n * a.vocab + 1, f) : 0;
         if (f)
             fclose(f);
+        else if (fd >= 0)
+            close(fd);
+        if (fd < 0) {
+            rc = err.code;
+            goto fail;
+        }
         if (got != (size_t)n * a.vocab) {
             rc = wg_fail(&err, WG_EINPUT, ref, "expected exactly %d x %d f32 logits", n, a.vocab);
             goto fail;

@@ -245,7 +245,7 @@ static int calibrate(const wg_model *m, const char *calib, bool bytes,
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/outputs.json", od);
     json_error_t je;
-    if (!(oj = json_load_file(p, 0, &je))) {
+    if (!(oj = wg_json_load(p, 0, &je))) {
         rc = wg_fail(err, WG_EIO, p, "%s", je.text);
         goto out;
     }
@@ -540,11 +540,13 @@ int cmd_verify_onnx(int argc, char **argv)
         switch (c) {
         case O_INPUTS: oo.inputs_dir = optarg; break;
         case O_SAMPLES:
-            oo.samples = atoi(optarg);
-            if (oo.samples < 1 || oo.samples > 256)
-                return cli_usage("verify", "--samples must be 1..256");
+            if ((rc = cli_int("verify", "--samples", optarg, 1, 256, &oo.samples)))
+                return rc;
             break;
-        case O_SEED: oo.seed = strtoull(optarg, NULL, 10); break;
+        case O_SEED:
+            if ((rc = cli_u64("verify", "--seed", optarg, &oo.seed)))
+                return rc;
+            break;
         case O_DIM:
         case O_INPUT:
             if (!strchr(optarg, '=') || (c == O_DIM ? oo.ndims : oo.nvalues) >= WG_ORT_MAX_OPTS)
@@ -557,11 +559,13 @@ int cmd_verify_onnx(int argc, char **argv)
         case O_TOKENS: tokfile = optarg; bytes = false; break;
         case O_TEXT: tokfile = optarg; bytes = true; break;
         case O_MAXTOK:
-            maxtok = atoi(optarg);
-            if (maxtok < 2 || maxtok > 65536)
-                return cli_usage("verify", "--max-tokens must be 2..65536");
+            if ((rc = cli_int("verify", "--max-tokens", optarg, 2, 65536, &maxtok)))
+                return rc;
             break;
-        case O_MAXRR: max_rr = atof(optarg); break;
+        case O_MAXRR:
+            if ((rc = cli_double("verify", "--max-rel-rmse", optarg, 0, 1e30, &max_rr)))
+                return rc;
+            break;
         case O_REPORT: report_dir = optarg; break;
         case O_SWEEP: sweep = true; break;
         case O_DB: dbp = optarg; break;
@@ -573,7 +577,7 @@ int cmd_verify_onnx(int argc, char **argv)
         case O_MEASURE_TEXT: measure_on = true; mq.src = optarg; mq.bytes = true; break;
         case O_MEASURE_OUT: measure_out = optarg; break;
         case 'j': json = true; break;
-        case 'T': threads = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+        case 'T': if ((rc = cli_int("verify", "--threads", optarg, 1, 64, &threads))) return rc; break;
         case 'h': fputs(help, stdout); return 0;
         default:
             if ((rc = wg_plan_cli_option(&pc, c, optarg, "verify")) != 0)
@@ -642,10 +646,8 @@ int cmd_verify_onnx(int argc, char **argv)
                                       .metric = json_string_value(json_object_get(mj, "metric"))};
         pc.measured = &measured;
         ss.measured = mj;
-        if (measure_out && json_dump_file(mj, measure_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
-            rc = wg_fail(&err, WG_EIO, measure_out, "cannot write");
+        if (measure_out && (rc = cli_write_json(measure_out, mj, JSON_INDENT(1) | JSON_PRESERVE_ORDER, &err)))
             goto fail;
-        }
     }
     if (calib) {
         if ((rc = calibrate(m, calib, calib_bytes, &oo, work, threads, &imp, &ncal, &err)))

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
     size_t off;
@@ -118,7 +119,11 @@ static void read_rope_scaling(wg_hfconfig *c, json_t *root)
 int wg_hfconfig_read(wg_hfconfig *c, const char *path, wg_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
     if (!root)
         return wg_fail(err, WG_EINPUT, path, "invalid JSON at line %d: %s", jerr.line, jerr.text);
     if (!json_is_object(root)) {

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +324,8 @@ int wg_model_open(const char *path, const wg_open_opts *opts, wg_model **out, wg
         const char *slash = strrchr(file, '/');
         int dl = slash ? (int)(slash - file) : 1;
         snprintf(cfg, sizeof cfg, "%.*s/config.json", dl, slash ? file : ".");
-        if (file_exists(cfg) && ((rc = wg_hfconfig_read(&m->config, cfg, err)) ||
+        struct stat cst; /* present but not a regular file: refused by the read, not skipped */
+        if (stat(cfg, &cst) == 0 && ((rc = wg_hfconfig_read(&m->config, cfg, err)) ||
                                  (rc = wg_hfconfig_check(&m->config, m, cfg, err))))
             goto fail;
     }
@@ -360,10 +362,37 @@ void wg_model_name(const wg_model *m, char *out, size_t n)
 
 /* ------------------------------------------------------------------ atomic output */
 
+/* What rename() may replace: nothing, or a regular file. A device, FIFO, socket or
+ * directory would be destroyed (or, as root, /dev/full replaced), and a symbolic link
+ * (/dev/stdout, a link into someone else's tree) would be replaced by a file where the user
+ * meant its target: both are refused, never written through. */
+static int replaceable(const char *path, wg_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : wg_fail(err, WG_EIO, path, "cannot inspect the output: %s",
+                                             strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, path, "the output is a symbolic link: not replaced "
+                       "(give the path of a regular file)");
+    if (!S_ISREG(st.st_mode))
+        return wg_fail(err, WG_EUSAGE, path, "the output exists and is not a regular file "
+                       "(%s): not replaced", S_ISDIR(st.st_mode) ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : "a special file");
+    return 0;
+}
+
 int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+    if (!strcmp(path, "-"))
+        return wg_fail(err, WG_EUSAGE, path, "this output cannot go to stdout: give a file name");
+    int rc = replaceable(path, err);
+    if (rc)
+        return rc;
     if (strlen(path) + 16 >= sizeof f->tmp)
         return wg_fail(err, WG_EUSAGE, path, "output path too long");
     snprintf(f->final, sizeof f->final, "%s", path);
@@ -371,8 +400,10 @@ int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err)
     int dl = slash ? (int)(slash - path + 1) : 0;
     snprintf(f->tmp, sizeof f->tmp, "%.*s.%s.tmp.XXXXXX", dl, path, slash ? slash + 1 : path);
     f->fd = mkstemp(f->tmp);
-    if (f->fd < 0)
+    if (f->fd < 0) {
+        f->tmp[0] = 0;
         return wg_fail(err, WG_EIO, path, "cannot create output: %s", strerror(errno));
+    }
     return 0;
 }
 
@@ -409,13 +440,22 @@ int wg_atomic_finish(wg_atomic_file *f, wg_error *err)
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err)
 {
     int rc = wg_atomic_finish(f, err);
-    if (rc)
+    return rc ? rc : wg_atomic_rename(f, err);
+}
+
+int wg_atomic_rename(wg_atomic_file *f, wg_error *err)
+{
+    int rc;
+    if ((rc = replaceable(f->final, err))) { /* it may have changed since open */
+        wg_atomic_abort(f);
         return rc;
+    }
     if (rename(f->tmp, f->final)) {
         int e = errno;
         wg_atomic_abort(f);
         return wg_fail(err, WG_EIO, f->final, "cannot rename output into place: %s", strerror(e));
     }
+    f->tmp[0] = 0;
     return 0;
 }
 
@@ -443,6 +483,41 @@ void wg_tensor_release_bytes(const wg_model *m, const wg_tensor *t, uint64_t off
 void wg_tensor_release(const wg_model *m, const wg_tensor *t)
 {
     wg_tensor_release_bytes(m, t, 0, t->nbytes);
+}
+
+int wg_open_input(const char *path, wg_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        wg_fail(err, WG_EINPUT, path, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        wg_fail(err, WG_EINPUT, path, "not a regular file (%s)", S_ISDIR(st.st_mode) ? "a directory"
+                : S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+                ? "a device" : "a special file");
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+json_t *wg_json_load(const char *path, size_t flags, json_error_t *je)
+{
+    wg_error e = {0};
+    int fd = wg_open_input(path, &e);
+    if (fd < 0) {
+        memset(je, 0, sizeof *je);
+        const char *why = strstr(e.msg, ": ") ? strstr(e.msg, ": ") + 2 : e.msg;
+        snprintf(je->text, sizeof je->text, "%s", why);
+        snprintf(je->source, sizeof je->source, "%s", path);
+        return NULL;
+    }
+    json_t *j = json_loadfd(fd, flags, je);
+    close(fd);
+    return j;
 }
 
 bool wg_mkdir_p(const char *path)

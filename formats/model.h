@@ -213,15 +213,32 @@ typedef struct wg_atomic_file {
     int fd;
     char tmp[4096], final[4096];
 } wg_atomic_file;
-/* Creates "<dir>/.<name>.tmp.XXXXXX" beside the target. On any write error the temp file is
- * removed. commit = fsync + rename over the target. */
+/* The one mechanism for every single-file output. Creates "<dir>/.<name>.tmp.XXXXXX" beside
+ * the target. On any write error the temp file is removed. commit = fsync + rename over the
+ * target. The target may be absent or a regular file: a symbolic link, directory, device,
+ * FIFO or socket there is refused (WG_EUSAGE, at open and again before the rename), as is
+ * "-" (callers that can write to stdout handle "-" themselves). */
 int wg_atomic_open(wg_atomic_file *f, const char *path, wg_error *err);
 int wg_atomic_write(wg_atomic_file *f, const void *data, size_t n, wg_error *err);
 /* fsync and close the temporary file without renaming it (the caller renames later, e.g.
  * several files in a chosen order); on failure the file is removed. */
 int wg_atomic_finish(wg_atomic_file *f, wg_error *err);
 int wg_atomic_commit(wg_atomic_file *f, wg_error *err);
+/* After wg_atomic_finish: the rename alone (what commit does last); on failure the temporary
+ * is removed. A caller making several files visible together finishes each, then renames. */
+int wg_atomic_rename(wg_atomic_file *f, wg_error *err);
+/* Removes the temporary (nothing once committed). */
 void wg_atomic_abort(wg_atomic_file *f);
+
+/* ---- reading a small input file (configs, rules, recipes, costs, reference outputs) ----
+ * A regular file only: a FIFO, device, socket or directory is refused at once (opened
+ * O_NONBLOCK, so a FIFO with no writer never blocks). Returns a blocking read-only fd, or -1
+ * with err ("PATH: not a regular file (a FIFO)", WG_EINPUT). */
+int wg_open_input(const char *path, wg_error *err);
+/* json_load_file() through wg_open_input(): NULL with je->text saying why. */
+struct json_t;
+struct json_error_t;
+struct json_t *wg_json_load(const char *path, size_t flags, struct json_error_t *je);
 
 /* mkdir -p (mode 0755); false if path is not a directory afterwards. */
 bool wg_mkdir_p(const char *path);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define IN_OUT 1 /* weight stored [in, out] (GPT-2 Conv1D) */
 
@@ -967,7 +968,11 @@ static int load_user_rules(const char *path, user_rule **out, size_t *n, char *f
                            wg_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    json_t *root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
     if (!root)
         return wg_fail(err, WG_EINPUT, path, "invalid JSON at line %d: %s", jerr.line, jerr.text);
     int rc = 0;

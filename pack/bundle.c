@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -456,11 +457,79 @@ static int input_outside(const wg_model *m, const char *dir, wg_error *err)
     return 0;
 }
 
+/* The build's lock on its target: ".<base>.lock" beside it, flock()ed for the whole build
+ * (released by the kernel when a build dies, so it never goes stale); it holds the pid of the
+ * holder for the message of the build that finds it taken. */
+static int lock_target(wg_bundle_stage *st, int dl, const char *base, wg_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%.*s.%s.lock", dl, st->out_dir, base);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot create the build lock %s: %s", path,
+                       strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t k = pread(fd, pid, sizeof pid - 1, 0);
+        pid[k > 0 ? k : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return wg_fail(err, WG_EIO, st->out_dir, "another build into this directory is "
+                           "running (pid %s, lock %s): try again when it has finished",
+                           *pid ? pid : "?", path);
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot lock %s: %s", path, strerror(e));
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return wg_fail(err, WG_EIO, st->out_dir, "cannot write the build lock %s: %s", path,
+                       strerror(e));
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
+/* ".<base><suffix>.tmp.XXXXXX": what a build into this target makes beside it */
+static bool our_temporary(const char *name, const char *base)
+{
+    static const char *const suffix[] = {"", ".tar", ".tar.zst", ".zip"};
+    size_t bl = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, bl))
+        return false;
+    const char *r = name + 1 + bl;
+    for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+        size_t sl = strlen(suffix[i]);
+        if (!strncmp(r, suffix[i], sl) && !strncmp(r + sl, ".tmp.", 5) && strlen(r + sl + 5) == 6)
+            return true;
+    }
+    return false;
+}
+
+/* under the lock: what killed builds into this target left beside it */
+static void remove_stale(const wg_bundle_stage *st, int dl, const char *base)
+{
+    char dir[4200], path[4600];
+    snprintf(dir, sizeof dir, "%.*s", dl, st->out_dir);
+    DIR *d = opendir(dl ? dir : ".");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (our_temporary(e->d_name, base)) {
+            snprintf(path, sizeof path, "%s%s", dir, e->d_name);
+            wg_rm_rf(path);
+        }
+    if (d)
+        closedir(d);
+}
+
 /* normalise the target, check it is ours to replace, make the temporary directory beside it */
 static int prepare_target(const wg_model *m, const wg_pack_opts *o, wg_bundle_stage *st,
                           wg_error *err)
 {
     memset(st, 0, sizeof *st);
+    st->lock_fd = -1;
     size_t n = strlen(o->out_dir);
     while (n > 1 && o->out_dir[n - 1] == '/') /* `-o out/` is `-o out` */
         n--;
@@ -470,14 +539,18 @@ static int prepare_target(const wg_model *m, const wg_pack_opts *o, wg_bundle_st
     if (!strcmp(st->out_dir, "/") || !strcmp(basename_of(st->out_dir), ".") ||
         !strcmp(basename_of(st->out_dir), ".."))
         return wg_fail(err, WG_EUSAGE, o->out_dir, "not a usable output directory name");
-    int rc = check_target(st->out_dir, o->force, &st->exists, err);
-    if (rc || (rc = input_outside(m, st->out_dir, err)))
-        return rc;
     const char *base = basename_of(st->out_dir);
     int dl = (int)(base - st->out_dir);
     /* like mkdir -p for the parent: `-o out/model` works on a fresh checkout */
     snprintf(st->tmp, sizeof st->tmp, "%.*s", dl, st->out_dir);
     wg_mkdir_p(st->tmp);
+    st->tmp[0] = 0;
+    /* the target is looked at, and everything beside it written, under the lock */
+    int rc = lock_target(st, dl, base, err);
+    if (rc || (rc = check_target(st->out_dir, o->force, &st->exists, err)) ||
+        (rc = input_outside(m, st->out_dir, err)))
+        return rc;
+    remove_stale(st, dl, base);
     snprintf(st->tmp, sizeof st->tmp, "%.*s.%s.tmp.XXXXXX", dl, st->out_dir, base);
     if (!mkdtemp(st->tmp)) {
         st->tmp[0] = 0;
@@ -525,6 +598,9 @@ void wg_bundle_discard(wg_bundle_stage *st)
     if (st->tmp[0])
         wg_rm_rf(st->tmp);
     st->tmp[0] = 0;
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* the lock file stays: removing it would race a waiting build */
+    st->lock_fd = -1;
 }
 
 int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,

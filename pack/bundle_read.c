@@ -1,7 +1,8 @@
 /* pack/bundle_read.c — a bundle's tensors back as f32 (contract in pack.h): the stored planes
  * of a part, read from its shard exactly as a loader binds them, dequantized by the scalar
  * reference dequantizer. One reader for kernel-ref and `wgpack run`'s C reference. The
- * manifest was checked by wg_manifest_read(), so every offset and size below fits its shard. */
+ * manifest was checked by wg_manifest_read(), so every offset and size below fits its shard;
+ * every shard is checked against its xxh3 on the very bytes read. */
 #define _GNU_SOURCE
 #include "pack.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* n bytes at off of fd into buf */
 static bool pread_all(int fd, void *buf, size_t n, uint64_t off)
@@ -48,6 +50,44 @@ static int open_shard(const char *dir, const wg_man_shard *sh, char *path, size_
     return fd;
 }
 
+/* The planes of part p out of the whole shard, read once in steps and hashed on the way, so
+ * the bytes dequantized are the bytes whose xxh3 matched the manifest (a flipped byte
+ * anywhere in the shard, or a shard changed under us, is refused, never computed with). */
+static int read_verified(int fd, const char *path, const wg_man_shard *sh, const wg_man_part *p,
+                         uint8_t *planes, const uint64_t *dst, wg_error *err)
+{
+    enum { STEP = 1 << 20 };
+    uint8_t *buf = malloc(STEP);
+    XXH3_state_t *hs = XXH3_createState();
+    int rc = buf && hs ? 0 : wg_fail(err, WG_EIO, path, "out of memory");
+    if (!rc)
+        XXH3_64bits_reset(hs);
+    for (uint64_t at = 0; !rc && at < sh->f.bytes; at += STEP) {
+        size_t n = sh->f.bytes - at < STEP ? (size_t)(sh->f.bytes - at) : STEP;
+        if (!pread_all(fd, buf, n, at)) {
+            rc = wg_fail(err, WG_EIO, path, "cannot read: %s", errno ? strerror(errno) : "short read");
+            break;
+        }
+        XXH3_64bits_update(hs, buf, n);
+        for (int q = 0; q < 3; q++) { /* the part of plane q inside [at, at + n) */
+            uint64_t a = p->off[q] > at ? p->off[q] : at;
+            uint64_t b = p->off[q] + p->bytes[q] < at + n ? p->off[q] + p->bytes[q] : at + n;
+            if (p->bytes[q] && a < b)
+                memcpy(planes + dst[q] + (a - p->off[q]), buf + (a - at), (size_t)(b - a));
+        }
+    }
+    if (!rc) {
+        char hx[20];
+        snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits_digest(hs));
+        if (strcmp(hx, sh->f.xxh3))
+            rc = wg_fail(err, WG_EINPUT, path, "the shard's xxh3 is %s, the manifest says %s: the "
+                         "shard is damaged or was changed (wgpack verify-bundle)", hx, sh->f.xxh3);
+    }
+    XXH3_freeState(hs);
+    free(buf);
+    return rc;
+}
+
 /* part p of t into out[p->rows][t->K] */
 static int part_into(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
                      const wg_man_part *p, float *out, wg_error *err)
@@ -67,10 +107,8 @@ static int part_into(const char *dir, const wg_manifest *m, const wg_man_tensor 
     uint8_t *planes = malloc(l.data_bytes + l.scale_bytes + l.zero_bytes + 1);
     uint64_t dst[3] = {0, l.data_bytes, l.data_bytes + l.scale_bytes};
     int rc = planes ? 0 : wg_fail(err, WG_EIO, path, "out of memory for tensor '%s'", t->name);
-    for (int q = 0; q < 3 && !rc; q++)
-        if (p->bytes[q] && !pread_all(fd, planes + dst[q], p->bytes[q], p->off[q]))
-            rc = wg_fail(err, WG_EIO, path, "cannot read tensor '%s': %s", t->name,
-                         errno ? strerror(errno) : "short read");
+    if (!rc)
+        rc = read_verified(fd, path, &m->shards[p->shard], p, planes, dst, err);
     close(fd);
     if (!rc && t->fmt.kind == WG_Q_INT)
         wg_dequantize_rows(&t->fmt, &l, planes, 0, p->rows, true, out);

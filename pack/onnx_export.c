@@ -461,9 +461,62 @@ static int pack_model(void *ctx, wg_atomic_file *f, wg_error *err)
     return fb.rc;
 }
 
+struct wg_onnx_staged {
+    bool external;
+    wg_onnx_pair pair;    /* external: both models and the data written, renames pending */
+    wg_atomic_file file;  /* embedded: finished, rename pending */
+};
+
+int wg_onnx_staged_commit(wg_onnx_staged *s, wg_error *err)
+{
+    return s->external ? wg_onnx_pair_swap(&s->pair, err) : wg_atomic_rename(&s->file, err);
+}
+
+void wg_onnx_staged_discard(wg_onnx_staged *s)
+{
+    if (!s)
+        return;
+    if (s->external)
+        wg_onnx_pair_abort(&s->pair);
+    else
+        wg_atomic_abort(&s->file);
+    free(s);
+}
+
+/* everything written and synced into s, nothing renamed */
+static int stage_out(ox *x, Onnx__ModelProto *nm)
+{
+    wg_onnx_staged *s = calloc(1, sizeof *s);
+    if (!s)
+        return wg_fail(x->err, WG_EIO, NULL, "out of memory");
+    s->file.fd = -1;
+    int rc;
+    if ((s->external = x->external)) {
+        rc = wg_onnx_pair_stage(&x->pair, pack_model, nm, x->location, sizeof x->location, x->err);
+        if (!rc) {
+            s->pair = x->pair; /* now s's to commit or remove */
+            x->pair.open = false;
+            x->res->onnx_bytes = onnx__model_proto__get_packed_size(nm);
+        }
+    } else if (!(rc = wg_atomic_open(&s->file, x->o->out_path, x->err))) {
+        if ((rc = pack_model(nm, &s->file, x->err)))
+            wg_atomic_abort(&s->file);
+        else
+            rc = wg_atomic_finish(&s->file, x->err);
+    }
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *x->o->stage = s;
+    return 0;
+}
+
 static int write_out(ox *x, Onnx__ModelProto *nm)
 {
     const wg_onnx_export_opts *o = x->o;
+    if (o->stage)
+        return stage_out(x, nm);
     if (x->external) {
         int rc = wg_onnx_pair_commit(&x->pair, pack_model, nm, x->location, sizeof x->location,
                                      x->err);

@@ -27,6 +27,7 @@
 int wg_onnx_pair_open(wg_onnx_pair *p, const char *onnx_path, wg_error *err)
 {
     memset(p, 0, sizeof *p);
+    p->first.fd = p->second.fd = -1;
     p->onnx_path = onnx_path;
     if ((size_t)snprintf(p->data_path, sizeof p->data_path, "%s_data", onnx_path) >=
         sizeof p->data_path)
@@ -44,8 +45,11 @@ int wg_onnx_pair_open(wg_onnx_pair *p, const char *onnx_path, wg_error *err)
 
 void wg_onnx_pair_abort(wg_onnx_pair *p)
 {
-    if (p->open)
+    if (p->open) {
         wg_atomic_abort(&p->data);
+        wg_atomic_abort(&p->first);
+        wg_atomic_abort(&p->second);
+    }
     p->open = false;
 }
 
@@ -94,22 +98,33 @@ static int fail_rename(const char *what, const char *to, wg_error *err)
     return wg_fail(err, WG_EIO, to, "cannot rename %s into place: %s", what, strerror(errno));
 }
 
-int wg_onnx_pair_commit(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *f, wg_error *err),
-                        void *ctx, char *location, size_t location_n, wg_error *err)
+int wg_onnx_pair_stage(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *f, wg_error *err),
+                       void *ctx, char *location, size_t location_n, wg_error *err)
 {
-    char bak_onnx[4200] = "", bak_data[4200] = "", link_tmp[4200] = "";
-    wg_atomic_file first = {.fd = -1}, second = {.fd = -1};
+    p->first = p->second = (wg_atomic_file){.fd = -1};
     int rc = wg_atomic_finish(&p->data, err);
     p->open = rc == 0;
-    if (rc || (rc = write_model(p, pack, ctx, &first, err)) ||
-        (rc = backup(p->onnx_path, bak_onnx, sizeof bak_onnx, err)) ||
+    if (!rc && !(rc = write_model(p, pack, ctx, &p->first, err))) {
+        snprintf(location, location_n, "%s", p->data_name); /* the model of step 4 */
+        rc = write_model(p, pack, ctx, &p->second, err);
+    }
+    if (rc)
+        wg_onnx_pair_abort(p);
+    return rc;
+}
+
+int wg_onnx_pair_swap(wg_onnx_pair *p, wg_error *err)
+{
+    char bak_onnx[4200] = "", bak_data[4200] = "", link_tmp[4200] = "";
+    int rc;
+    if ((rc = backup(p->onnx_path, bak_onnx, sizeof bak_onnx, err)) ||
         (rc = backup(p->data_path, bak_data, sizeof bak_data, err)))
         goto undo_files;
-    if (rename(first.tmp, p->onnx_path)) { /* 2: the new model, on the temporary data name */
+    if (rename(p->first.tmp, p->onnx_path)) { /* 2: the new model, on the temporary data name */
         rc = fail_rename("the model", p->onnx_path, err);
         goto undo_files;
     }
-    first.tmp[0] = 0;
+    p->first.tmp[0] = 0;
     snprintf(link_tmp, sizeof link_tmp, "%s.l", p->data.tmp);
     if (link(p->data.tmp, link_tmp) || rename(link_tmp, p->data_path)) { /* 3 */
         rc = fail_rename("the data file", p->data_path, err);
@@ -118,34 +133,27 @@ int wg_onnx_pair_commit(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *
             goto keep_all;
         goto undo_files;
     }
-    snprintf(location, location_n, "%s", p->data_name);
-    if ((rc = write_model(p, pack, ctx, &second, err)) ||
-        (rename(second.tmp, p->onnx_path) && (rc = fail_rename("the model", p->onnx_path, err)))) {
+    if (rename(p->second.tmp, p->onnx_path)) { /* 4 */
+        rc = fail_rename("the model", p->onnx_path, err);
         if (!restore(p->data_path, bak_data) || !restore(p->onnx_path, bak_onnx))
-            goto keep_all; /* 4 failed: the old pair back */
+            goto keep_all; /* the old pair back */
         goto undo_files;
     }
-    second.tmp[0] = 0;
+    p->second.tmp[0] = 0;
     if (bak_onnx[0])
         unlink(bak_onnx);
     if (bak_data[0])
         unlink(bak_data);
     unlink(p->data.tmp); /* 5 */
+    p->data.tmp[0] = 0;
     p->open = false;
     return 0;
 undo_files:
-    if (first.tmp[0])
-        unlink(first.tmp);
-    if (second.tmp[0])
-        unlink(second.tmp);
     if (bak_onnx[0] && access(bak_onnx, F_OK) == 0)
         unlink(bak_onnx);
     if (bak_data[0] && access(bak_data, F_OK) == 0)
         unlink(bak_data);
-    if (p->open)
-        unlink(p->data.tmp);
-    p->data.tmp[0] = 0;
-    p->open = false;
+    wg_onnx_pair_abort(p);
     return rc;
 keep_all: /* a restore failed too: leave every file; say where the old ones are */
     p->open = false;
@@ -153,6 +161,13 @@ keep_all: /* a restore failed too: leave every file; say where the old ones are 
     snprintf(err->msg + l, sizeof err->msg - l, "; the previous model is kept as %s, its data "
              "as %s", *bak_onnx ? bak_onnx : "(none)", *bak_data ? bak_data : "(none)");
     return rc ? rc : WG_EIO;
+}
+
+int wg_onnx_pair_commit(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *f, wg_error *err),
+                        void *ctx, char *location, size_t location_n, wg_error *err)
+{
+    int rc = wg_onnx_pair_stage(p, pack, ctx, location, location_n, err);
+    return rc ? rc : wg_onnx_pair_swap(p, err);
 }
 
 /* ---------------------------------------------------------------- whole directories */

@@ -27,6 +27,8 @@ typedef struct wg_onnx_pair {
     char data_name[1024];    /* its base name, the location the final .onnx names */
     wg_atomic_file data;     /* data written here first (a temporary name) */
     char tmp_name[1024];     /* base name of that temporary: the location while committing */
+    wg_atomic_file first;    /* staged: the model naming tmp_name (step 2) */
+    wg_atomic_file second;   /* staged: the model naming data_name (step 4) */
     bool open;
 } wg_onnx_pair;
 int wg_onnx_pair_open(wg_onnx_pair *p, const char *onnx_path, wg_error *err);
@@ -35,6 +37,11 @@ int wg_onnx_pair_open(wg_onnx_pair *p, const char *onnx_path, wg_error *err);
  * new one with the new data; on failure the old pair is restored. */
 int wg_onnx_pair_commit(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *f, wg_error *err),
                         void *ctx, char *location, size_t location_n, wg_error *err);
+/* The commit in two halves: stage writes and syncs both models (every write that can fail),
+ * swap does the renames of steps 2-5. location is changed by stage. */
+int wg_onnx_pair_stage(wg_onnx_pair *p, int (*pack)(void *ctx, wg_atomic_file *f, wg_error *err),
+                       void *ctx, char *location, size_t location_n, wg_error *err);
+int wg_onnx_pair_swap(wg_onnx_pair *p, wg_error *err);
 void wg_onnx_pair_abort(wg_onnx_pair *p);
 
 /* ---- the export's working state (onnx_export.c rewrites graphs, onnx_emit.c writes weights) */

@@ -58,11 +58,16 @@ int wg_bundle_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_
  * wg_bundle_discard() removes it — so a failure anywhere leaves the previous bundle as it was.
  * The target: `-o out/` is `out`; it must not exist, be empty, or be a wgpack bundle and
  * nothing else (manifest read by wg_manifest_read, every entry one it names) unless force;
- * it must never hold a file of the input model. */
+ * it must never hold a file of the input model.
+ * From stage_build to discard the build holds an exclusive flock on ".<DIR>.lock" beside the
+ * target (the file holds the holder's pid): a second build into the same DIR fails at once
+ * (WG_EIO, naming that pid), and the holder removes what killed builds left beside DIR
+ * (".DIR.tmp.*" and ".DIR.{tar,tar.zst,zip}.tmp.*"), which only a holder can have made. */
 typedef struct wg_bundle_stage {
     char tmp[4096];          /* the staged bundle ("" once committed or discarded) */
     char out_dir[4096];      /* the target, normalised */
     bool exists;             /* the target exists: swapped by exchange */
+    int lock_fd;             /* the held lock (-1: none) */
 } wg_bundle_stage;
 int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg_pack_opts *o,
                           wg_bundle_result *res, wg_bundle_stage *st, wg_error *err);
@@ -160,10 +165,11 @@ void wg_manifest_free(wg_manifest *m);
  * The stored planes of tensor t (a part, or all its parts in order) read from their shards and
  * dequantized by the scalar reference dequantizer: the exact f32 values a runtime multiplies
  * by (kernel-ref's dequant.f32, `wgpack run`'s reference weights). Each shard must be a regular
- * file (not reached through a symlink) of the size the manifest gives; only the part's planes
- * are read, and shards are not hashed (wg_bundle_verify does that). Returns a malloc'd rows x K
- * matrix the caller frees, or NULL with err: WG_EINPUT (a shard missing, of another size, a
- * raw tensor), WG_EIO (out of memory, read error). */
+ * file (not reached through a symlink) of the size the manifest gives, whose xxh3 matches the
+ * manifest's: the whole shard is read once per part, hashed as it is read, and the part's
+ * planes are taken from those same bytes. Returns a malloc'd rows x K matrix the caller frees,
+ * or NULL with err: WG_EINPUT (a shard missing, of another size or another hash, a raw
+ * tensor), WG_EIO (out of memory, read error). */
 float *wg_bundle_part_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
                           const wg_man_part *p, wg_error *err);
 float *wg_bundle_tensor_f32(const char *dir, const wg_manifest *m, const wg_man_tensor *t,
@@ -207,6 +213,8 @@ typedef struct wg_onnx_export_opts {
     bool dry_run;            /* sizes only: nothing is quantized or written */
     const bool *as_inputs;   /* per tensor or NULL: main-graph weights that become graph inputs
                                 (no initializer), so that each run feeds them (measuring) */
+    struct wg_onnx_staged **stage; /* set: everything is written and synced, nothing renamed;
+                                the pending commit is returned here (wg_onnx_staged_commit) */
 } wg_onnx_export_opts;
 typedef struct wg_onnx_export_result {
     int matmulnbits, dequantize, gather_quantized, cast_fp16; /* tensors written each way */
@@ -221,6 +229,11 @@ typedef struct wg_onnx_export_result {
 } wg_onnx_export_result;
 int wg_onnx_export(const wg_model *m, const wg_plan_entry *plan, const wg_onnx_export_opts *o,
                    wg_onnx_export_result *res, wg_error *err);
+/* A staged export's renames (the only steps left, so a build can make its artefacts visible
+ * together); discard removes whatever was not committed and frees it (NULL: nothing). */
+typedef struct wg_onnx_staged wg_onnx_staged;
+int wg_onnx_staged_commit(wg_onnx_staged *s, wg_error *err);
+void wg_onnx_staged_discard(wg_onnx_staged *s);
 
 /* The kernel-side description of a planned format (what wg_wgsl_emit() takes). */
 void wg_kformat_of(const wg_plan_entry *e, wg_kformat *k);

@@ -88,12 +88,12 @@ h_d7_failed_build_leaves_previous_bundle() {
   set +e
   wg build models/tinygpt2 -o "$TMPDIR/b" --preset q4 --emit-onnx "$TMPDIR/x.onnx" 2>/dev/null; r1=$?
   wg build models/tinygpt2 -o "$TMPDIR/b" --preset q4 --db "$TMPDIR/no/such/dir/r.db" 2>/dev/null; r2=$?
-  mkdir "$TMPDIR/b.zip"   # the archive cannot be renamed into place
+  mkdir "$TMPDIR/b.zip"   # the archive cannot replace a directory
   wg build models/tinygpt2 -o "$TMPDIR/b" --preset q4 --archive zip 2>/dev/null; r3=$?
   wg build $VAD/silero_vad_v5.onnx -o "$TMPDIR/b" --preset q4 --emit-onnx "$TMPDIR/no/such/x.onnx" 2>/dev/null; r4=$?
   set -e
   echo "exits: $r1 $r2 $r3 $r4"
-  [ $r1 -eq 1 ] && [ $r2 -eq 4 ] && [ $r3 -eq 4 ] && [ $r4 -ne 0 ]
+  [ $r1 -eq 1 ] && [ $r2 -eq 4 ] && [ $r3 -eq 1 ] && [ $r4 -ne 0 ]   # r3: a directory is not an output file
   cmp "$TMPDIR/b/manifest.json" "$TMPDIR/old.json"
   wg verify-bundle "$TMPDIR/b" > /dev/null
   no_tmp_left "$TMPDIR" && [ -z "$(ls -A "$TMPDIR/b.zip")" ]
