@@ -86,14 +86,26 @@ static int load(tctx *c, int k, const char *src, const char *name)
         return bad(c, k, "cannot map: %s", strerror(errno));
     }
     json_error_t je;
-    if (!(f->j = json_loadb((const char *)f->map, f->size, 0, &je)))
+    /* numbers as doubles: configs hold integers past int64 (Llama 3's model_max_length 1e30),
+     * which jansson refuses as integers; every id checked here is far below 2^53 */
+    if (!(f->j = json_loadb((const char *)f->map, f->size, JSON_DECODE_INT_AS_REAL, &je)))
         return bad(c, k, "not JSON: %s (line %d)", je.text, je.line);
     return 0;
 }
 
+/* a whole number (files are read with JSON_DECODE_INT_AS_REAL) */
+static bool is_int(json_t *v)
+{
+    double d = json_number_value(v);
+    return json_is_number(v) && d == floor(d) && fabs(d) < 9e15;
+}
+static int64_t int_of(json_t *v)
+{
+    return (int64_t)json_number_value(v);
+}
 static bool is_id(json_t *v, int64_t lim)
 {
-    return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < lim;
+    return is_int(v) && int_of(v) >= 0 && int_of(v) < lim;
 }
 
 /* an id the model can embed: below its vocabulary (or, unknown, the tokenizer's) */
@@ -102,11 +114,11 @@ static int check_id(tctx *c, int k, json_t *v, const char *what)
     int64_t lim = c->vocab ? c->vocab : c->tokens;
     if (!v || json_is_null(v))
         return 0;
-    if (!json_is_integer(v))
+    if (!is_int(v))
         return bad(c, k, "%s is not a token id", what);
     if (!is_id(v, lim))
         return bad(c, k, "%s %lld is outside the %s vocabulary (%lld ids)", what,
-                   (long long)json_integer_value(v), c->vocab ? "model's" : "tokenizer's",
+                   (long long)int_of(v), c->vocab ? "model's" : "tokenizer's",
                    (long long)lim);
     return 0;
 }
@@ -140,7 +152,7 @@ static int check_tokenizer(tctx *c)
         json_object_foreach(vocab, key, v) {
             if (!is_id(v, MAX_ID))
                 return bad(c, T_TOKENIZER, "model.vocab[\"%.60s\"] is not a token id", key);
-            top = json_integer_value(v) > top ? json_integer_value(v) : top;
+            top = int_of(v) > top ? int_of(v) : top;
         }
     }
     json_t *added = json_object_get(j, "added_tokens");
@@ -151,7 +163,7 @@ static int check_tokenizer(tctx *c)
         json_t *id = json_object_get(v, "id");
         if (!is_id(id, MAX_ID) || !json_is_string(json_object_get(v, "content")))
             return bad(c, T_TOKENIZER, "added_tokens[%zu] has no id or content", i);
-        top = json_integer_value(id) > top ? json_integer_value(id) : top;
+        top = int_of(id) > top ? int_of(id) : top;
     }
     c->tokens = top + 1;
     c->tok_vocab = vocab;
@@ -321,11 +333,11 @@ static int check_pooling(tctx *c, int64_t hidden)
     if (!json_is_object(j))
         return bad(c, T_POOLING, "not a JSON object");
     v = json_object_get(j, "word_embedding_dimension");
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
+    if (!is_int(v) || int_of(v) < 1)
         return bad(c, T_POOLING, "word_embedding_dimension is missing or not a size");
-    if (hidden && json_integer_value(v) != hidden)
+    if (hidden && int_of(v) != hidden)
         return bad(c, T_POOLING, "word_embedding_dimension %lld is not the model's hidden size %lld",
-                   (long long)json_integer_value(v), (long long)hidden);
+                   (long long)int_of(v), (long long)hidden);
     static const char *const modes[] = {"pooling_mode_cls_token", "pooling_mode_mean_tokens",
                                         "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                                         "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken", NULL};

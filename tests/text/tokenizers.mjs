@@ -6,13 +6,15 @@
 // AutoTokenizer; decode equal to Rust's; the streaming decoder's chunks concatenate to the
 // decode and none ends inside a UTF-8 character; decode equal to transformers.js's and to Rust's
 // followed by transformers' space clean-up where the config asks for it; chat templates rendered as transformers.js does.
-//   node tests/text/tokenizers.mjs [NAME=DIR ...]     (DIR holds tokenizer.json [+ tokenizer_config.json])
+//   node tests/text/tokenizers.mjs [NAME=DIR ...]     (DIR holds tokenizer.json [+ tokenizer_config.json],
+//                                                    or is a bundle: its text files, SRI-checked)
 // Prints one line per tokenizer and "N passed, N failed"; exits 1 on any difference.
 import fs from 'node:fs';
 import path from 'node:path';
 import rust from '@anush008/tokenizers';
 import { AutoTokenizer, env } from '@huggingface/transformers';
-import { TextTokenizer } from '../../tools/web/wgpack-text.js';
+import { pathToFileURL } from 'node:url';
+import { TextTokenizer, loadTextFiles } from '../../tools/web/wgpack-text.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '../..');
@@ -33,8 +35,19 @@ const cleanUp = s => s.replace(/ \./g, '.').replace(/ \?/g, '?').replace(/ !/g, 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 for (let [name, dir] of sets) {
+  let files;
+  if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+    // a bundle: its text files through loadTextFiles (each checked against its SRI hash), and
+    // the references on the same files under their Hugging Face names
+    const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const fsFetch = async u => new Response(fs.readFileSync(new URL(u)));
+    files = await loadTextFiles(pathToFileURL(path.join(dir, 'manifest.json')).href, man, { fetch: fsFetch });
+    const named = fs.mkdtempSync('/tmp/wg-tok-');
+    for (const [n, f] of Object.entries(man.text.files)) if (!n.includes('/')) fs.symlinkSync(path.join(dir, f.file), path.join(named, n));
+    dir = named;
+  }
   const tj = read(dir, 'tokenizer.json'), tc = read(dir, 'tokenizer_config.json') || {};
-  const ours = new TextTokenizer({ 'tokenizer.json': tj, 'tokenizer_config.json': tc });
+  const ours = new TextTokenizer(files || { 'tokenizer.json': tj, 'tokenizer_config.json': tc });
   const ref = rust.Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
   env.localModelPath = path.dirname(dir) + '/';
   const tjs = await AutoTokenizer.from_pretrained(path.basename(dir), { local_files_only: true });

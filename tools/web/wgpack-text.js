@@ -208,8 +208,10 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     };
   }
 
-  // The decoding loop, yielding {text, id} per token. The runtime has no step-by-step decode
-  // yet: each step runs forward() over the whole sequence and reads the last row of logits.
+  // The decoding loop, yielding {text, id} per token. With a runtime that decodes step by step
+  // (rt.prefill(ids) → the last position's logits, rt.step(id) → the next one's, over its KV
+  // cache) each token costs one decode pass; without (the runtime today) each step runs
+  // forward() over the whole sequence and reads the last row of logits.
   async function* steps(input, o = {}) {
     if (rt.arch && rt.arch !== 'llama') throw new Error('wgpack: generate() needs a decoder; this bundle is an encoder (use embed)');
     const s = settings(o);
@@ -221,10 +223,15 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     let text = '', sent = 0, finish = 'length';
     const t0 = performance.now();
     const result = { prompt_ids: prompt, ids: [], text: '', finishReason: finish, tokensPerSecond: 0 };
+    const incremental = typeof rt.prefill === 'function' && typeof rt.step === 'function';
     for (let i = 0; i < limit; i++) {
-      const logits = await rt.forward(ids);
-      const V = vocab || logits.length / ids.length;
-      const id = pick(logits.subarray((ids.length - 1) * V, ids.length * V), ids);
+      let logits;
+      if (incremental) logits = i ? await rt.step(ids[ids.length - 1]) : await rt.prefill(prompt);
+      else {
+        const all = await rt.forward(ids), V = vocab || all.length / ids.length;
+        logits = all.subarray((ids.length - 1) * V, ids.length * V);
+      }
+      const id = pick(logits, ids);
       ids.push(id);
       result.ids.push(id);
       if (s.eos.has(id)) { finish = 'eos'; break; }
