@@ -103,6 +103,9 @@ int wg_text_bundle(const char *src, int64_t vocab, int64_t hidden, const char *d
  * files) or else the model's directory, checked against m's config (vocab_size, hidden_size). */
 int wg_text_bundle_model(const wg_model *m, const char *given, const char *dir, json_t **section,
                          wg_error *err);
+/* The same files, checked the same way, copied into dir under their Hugging Face names
+ * (dir/tokenizer.json, dir/1_Pooling/config.json, ...): a transformers.js folder. */
+int wg_text_copy_model(const wg_model *m, const char *given, const char *dir, wg_error *err);
 
 /* ---- reading a bundle's manifest (pack/manifest_read.c) ----
  * manifest.json is untrusted input: a bundle may come from anywhere and may have been edited.

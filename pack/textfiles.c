@@ -353,13 +353,16 @@ static int check_pooling(tctx *c, int64_t hidden)
     return 0;
 }
 
-static int write_copy(tctx *c, int k, const char *dir, json_t *files)
+static int write_copy(tctx *c, int k, const char *dir, bool hf_names, json_t *files)
 {
     const tfile *f = &c->f[k];
     char hx[20], sri[64], name[200], path[4400];
     snprintf(hx, sizeof hx, "%016llx", (unsigned long long)XXH3_64bits(f->map, f->size));
     wg_sri_sha256(f->map, f->size, sri);
-    snprintf(name, sizeof name, "text/%s-%s.json", text_files[k].stem, hx);
+    if (hf_names)
+        snprintf(name, sizeof name, "%s", text_files[k].name);
+    else
+        snprintf(name, sizeof name, "text/%s-%s.json", text_files[k].stem, hx);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
@@ -384,8 +387,8 @@ static int write_copy(tctx *c, int k, const char *dir, json_t *files)
     return 0;
 }
 
-int wg_text_bundle(const char *src, int64_t vocab, int64_t hidden, const char *dir,
-                   json_t **section, wg_error *err)
+static int text_files_write(const char *src, int64_t vocab, int64_t hidden, const char *dir,
+                            bool hf_names, json_t **section, wg_error *err)
 {
     tctx c = {.vocab = vocab > 0 ? vocab : 0, .err = err};
     json_t *files = NULL;
@@ -428,15 +431,15 @@ int wg_text_bundle(const char *src, int64_t vocab, int64_t hidden, const char *d
     if (!any)
         goto done;
     char tdir[4200];
-    snprintf(tdir, sizeof tdir, "%s/text", dir);
-    if (mkdir(tdir, 0755)) {
+    snprintf(tdir, sizeof tdir, "%s/%s", dir, hf_names ? "1_Pooling" : "text");
+    if ((!hf_names || c.f[T_POOLING].j) && mkdir(tdir, 0755)) {
         rc = wg_fail(err, WG_EIO, tdir, "cannot create: %s", strerror(errno));
         goto done;
     }
     files = json_object();
     for (int k = 0; k < T_N && !rc; k++)
         if (c.f[k].j)
-            rc = write_copy(&c, k, dir, files);
+            rc = write_copy(&c, k, dir, hf_names, files);
     if (rc)
         goto done;
     *section = json_pack("{s:o}", "files", files);
@@ -455,8 +458,14 @@ done:
     return rc;
 }
 
-int wg_text_bundle_model(const wg_model *m, const char *given, const char *dir, json_t **section,
-                         wg_error *err)
+int wg_text_bundle(const char *src, int64_t vocab, int64_t hidden, const char *dir,
+                   json_t **section, wg_error *err)
+{
+    return text_files_write(src, vocab, hidden, dir, false, section, err);
+}
+
+static int text_for_model(const wg_model *m, const char *given, const char *dir, bool hf_names,
+                          json_t **section, wg_error *err)
 {
     char src[4096];
     struct stat st;
@@ -472,10 +481,24 @@ int wg_text_bundle_model(const wg_model *m, const char *given, const char *dir, 
         snprintf(src, sizeof src, "%.*s", slash ? (int)(slash - m->path) : 1, slash ? m->path : ".");
     }
     const wg_hfconfig *c = &m->config;
-    int rc = wg_text_bundle(src, c->present ? c->vocab_size : 0, c->present ? c->hidden_size : 0,
-                            dir, section, err);
+    int rc = text_files_write(src, c->present ? c->vocab_size : 0, c->present ? c->hidden_size : 0,
+                              dir, hf_names, section, err);
     if (!rc && given && !*section)
         rc = wg_fail(err, WG_EINPUT, given, "--tokenizer: holds no tokenizer.json, "
                      "tokenizer_config.json, generation_config.json or pooling config");
+    return rc;
+}
+
+int wg_text_bundle_model(const wg_model *m, const char *given, const char *dir, json_t **section,
+                         wg_error *err)
+{
+    return text_for_model(m, given, dir, false, section, err);
+}
+
+int wg_text_copy_model(const wg_model *m, const char *given, const char *dir, wg_error *err)
+{
+    json_t *section = NULL;
+    int rc = text_for_model(m, given, dir, true, &section, err);
+    json_decref(section);
     return rc;
 }

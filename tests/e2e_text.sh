@@ -121,3 +121,20 @@ t_text_default_model_text_in_text_out() {
   [ -s "$TMPDIR/page.png" ]
   : tools/web/wgpack-text.js chromium   # (tests/run: this test starts a browser and Dawn)
 }
+
+# export-onnx --transformers-js writes the same files under their own names: transformers.js's
+# pipeline() loads the folder as it is and turns text into text
+t_text_export_onnx_for_transformers_js() {
+  mkdir "$TMPDIR/x"
+  wg export-onnx models/tinyllama-onnx/model.onnx --transformers-js "$TMPDIR/x/llama" --config models/tinyllama/config.json \
+     --tokenizer tests/text/bytes --dtypes q4 > /dev/null
+  cmp tests/text/bytes/tokenizer.json "$TMPDIR/x/llama/tokenizer.json"
+  cmp tests/text/bytes/tokenizer_config.json "$TMPDIR/x/llama/tokenizer_config.json"
+  timeout 300 node tests/text/tjs_pipeline.mjs "$TMPDIR/x" llama 'def ' > "$TMPDIR/p.json"
+  assert_json "$TMPDIR/p.json" 'j.generated_text.startsWith("def ") && j.generated_text.length > 4 && JSON.stringify(j.prompt_ids)==="[100,101,102,32]"'
+  # a bad file there is refused as the build refuses it, and no folder is left
+  cp -r tests/text/bytes "$TMPDIR/badtok" && echo '{"eos_token": "<|nope|>"}' > "$TMPDIR/badtok/tokenizer_config.json"
+  refused 2 'is not a token of tokenizer.json' "$TMPDIR/badtok/tokenizer_config.json" wg export-onnx models/tinyllama-onnx/model.onnx \
+     --transformers-js "$TMPDIR/x/bad" --config models/tinyllama/config.json --tokenizer "$TMPDIR/badtok" --dtypes q4
+  [ ! -e "$TMPDIR/x/bad" ]
+}
