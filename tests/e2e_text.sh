@@ -26,6 +26,8 @@ t_text_bundle_carries_the_tokenizer() {
       if (e.bytes!==b.length || e.integrity!=="sha256-"+c.createHash("sha256").update(b).digest("base64")) process.exit(1)' "$TMPDIR/b/manifest.json" $n "$TMPDIR/b/$f"
   done
   grep -q '^/text/\*.json' "$TMPDIR/b/_headers"
+  node -e 'const Ajv=require("ajv/dist/2020"),fs=require("fs"),v=new Ajv({allErrors:true}).compile(JSON.parse(fs.readFileSync("docs/manifest.schema.json")));
+    if (!v(JSON.parse(fs.readFileSync(process.argv[1])))) { console.error(JSON.stringify(v.errors.slice(0,3))); process.exit(1); }' "$TMPDIR/b/manifest.json"
   # deterministic; a rebuild over it is allowed (the text files are the bundle's own)
   wg build "$TMPDIR/m" -o "$TMPDIR/b2" > /dev/null
   diff -r "$TMPDIR/b" "$TMPDIR/b2"
