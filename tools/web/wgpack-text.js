@@ -71,6 +71,8 @@ export class TextTokenizer {
     this.padTokenId = this.generationConfig.pad_token_id ?? id('pad_token') ?? null;
     const eos = this.generationConfig.eos_token_id ?? id('eos_token');
     this.eosTokenIds = eos === undefined || eos === null ? [] : [].concat(eos);
+    const decs = d => (d ? [d, ...(d.decoders || []).flatMap(decs)] : []);
+    this.cleansUp = !!this.config.clean_up_tokenization_spaces || decs(tj.decoder).some(d => d.type === 'WordPiece' && d.cleanup !== false);
     const ct = this.config.chat_template;
     this.chatTemplates = Array.isArray(ct) ? Object.fromEntries(ct.map(t => [t.name, t.template])) : ct ? { default: ct } : {};
     this.compiled = new Map();
@@ -82,13 +84,39 @@ export class TextTokenizer {
     if (!ids.length) return '';
     return this.hf.decode(Array.from(ids), { skip_special_tokens: skipSpecialTokens });
   }
-  // Incremental decoding (as Hugging Face's DecodeStream): push(id) returns the text this id
-  // completes — '' while it ends inside a UTF-8 character (the decode ends in U+FFFD) or a
-  // word the decoder has not settled — and flush() what is left. The window decoded each time
+  // Incremental decoding: push(id) returns the text this id settles — '' while the text ends
+  // inside a UTF-8 character (the decode ends in U+FFFD) — and flush() what is left; the pieces
+  // add up to decode(ids). As Hugging Face's DecodeStream, each push decodes a window that
   // starts a few ids back, so a decoder that strips the first token's space (SentencePiece)
-  // strips it from the prefix and the whole window alike.
+  // strips it from the prefix and the whole window alike. A tokenizer that cleans up spaces
+  // around punctuation (WordPiece's cleanup, clean_up_tokenization_spaces) may change the
+  // text before the newest id once the next one arrives ("i '" + "m" is "i'm"): there the
+  // whole decode is compared with the previous one and only what both agree on is settled
+  // (the newest token's text comes with the next).
   decodeStream({ skipSpecialTokens = true } = {}) {
     const ids = [];
+    const dec = () => this.decode(ids, { skipSpecialTokens });
+    const settle = t => { while (t.endsWith('\uFFFD')) t = t.slice(0, -1); return t; };
+    if (this.cleansUp) {
+      let prev = '', sent = '';
+      const emit = t => {
+        if (t.length <= sent.length || !t.startsWith(sent)) return '';
+        const piece = t.slice(sent.length);
+        sent = t;
+        return piece;
+      };
+      return {
+        push(id) {
+          ids.push(id);
+          const full = dec();
+          let k = 0;
+          while (k < prev.length && k < full.length && prev[k] === full[k]) k++;
+          prev = full;
+          return emit(settle(full.slice(0, k)));
+        },
+        flush() { return emit(prev); },
+      };
+    }
     let prefix = 0, read = 0;
     const tok = this;
     const step = final => {
