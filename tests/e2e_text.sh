@@ -140,3 +140,15 @@ t_text_export_onnx_for_transformers_js() {
      --transformers-js "$TMPDIR/x/bad" --config models/tinyllama/config.json --tokenizer "$TMPDIR/badtok" --dtypes q4
   [ ! -e "$TMPDIR/x/bad" ]
 }
+
+# embed(): the tiny BERT with its byte tokenizer and a sentence-transformers pooling config
+# (mean, Normalize) from tests/text/bytes-bert, against PyTorch's hidden states of the same text
+t_text_embed_equals_pytorch() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  wg build models/tinybert --preset fp16 --tokenizer tests/text/bytes-bert -o "$TMPDIR/b" > /dev/null
+  assert_json "$TMPDIR/b/manifest.json" 'JSON.stringify(Object.keys(j.text.files))===JSON.stringify(["tokenizer.json","tokenizer_config.json","modules.json","1_Pooling/config.json"])'
+  timeout 600 node tests/text/text_model.mjs --engine node --bundle "$TMPDIR/b" --ref models/tinybert | tee "$TMPDIR/e.json"
+  assert_json "$TMPDIR/e.json" 'j.ok && j.sentences.length===2 && j.sentences.every(s=>s.cosine>0.9999)'
+  : tools/web/wgpack-text.js   # (tests/run: this test starts Dawn)
+}

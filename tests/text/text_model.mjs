@@ -1,6 +1,7 @@
 // tests/text/text_model.mjs — text in, text out through tools/web/wgpack-text.js on a real
 // bundle, in Node with Dawn (--engine node) or in a page in headless Chromium (--engine chromium).
 //   node tests/text/text_model.mjs --engine node|chromium --bundle DIR --prompt TEXT [--shot FILE.png]
+//   node tests/text/text_model.mjs --engine node --bundle ENCODER_DIR --ref MODEL_DIR   (embed() vs PyTorch)
 // node: loadTextModel's greedy generate() must give the ids the runtime's own generate() gives
 // (the ids `wgpack run --generate` checks against the C reference), its text must be the
 // tokenizer's decode of them, stream() must yield the same text in pieces, a stop string and an
@@ -58,6 +59,32 @@ const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.
 await webgpu({ asNavigator: true });
 const { loadTextModel } = await import(pathToFileURL(path.join(root, 'tools/web/wgpack-text.js')).href);
 const m = await loadTextModel(`${origin}/b/manifest.json`);
+if (m.runtime.arch === 'bert') {
+  // an encoder: embed() against PyTorch's last hidden state of the same text (--ref DIR: the
+  // model's ref_ids.i32 / ref_hidden.f32, two sequences of L ids, the second padded), pooled as
+  // sentence-transformers does with the bundle's 1_Pooling (mean over the real tokens) and
+  // Normalize modules
+  const ref = path.resolve(opt('--ref')), rd = f => { const b = fs.readFileSync(path.join(ref, f)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.length); };
+  const rids = new Int32Array(rd('ref_ids.i32')), rh = new Float32Array(rd('ref_hidden.f32'));
+  const L = rids.length / 2, H = rh.length / rids.length, out = { ok: true, engine, arch: 'bert', hidden: H, sentences: [] };
+  for (let q = 0; q < 2; q++) {
+    const seq = Array.from(rids.slice(q * L, (q + 1) * L)).filter(i => i !== m.tokenizer.padTokenId);
+    const text = m.tokenizer.decode(seq, { skipSpecialTokens: true });
+    check(JSON.stringify(m.tokenizer.encode(text)) === JSON.stringify(seq), `sentence ${q}: ids equal PyTorch's input`);
+    const want = new Float32Array(H);
+    for (let r = 0; r < seq.length; r++) for (let k = 0; k < H; k++) want[k] += rh[(q * L + r) * H + k] / seq.length;
+    const n = Math.hypot(...want);
+    const [got] = await m.embed([text]);
+    let cos = 0, maxAbs = 0;
+    for (let k = 0; k < H; k++) { cos += got[k] * want[k] / n; maxAbs = Math.max(maxAbs, Math.abs(got[k] - want[k] / n)); }
+    check(Math.abs(Math.hypot(...got) - 1) < 1e-5, 'normalized');
+    check(cos > 0.9999 && maxAbs < 1e-3, `sentence ${q}: cosine ${cos}, max |diff| ${maxAbs} against PyTorch`);
+    out.sentences.push({ tokens: seq.length, cosine: +cos.toFixed(7), max_abs_diff: +maxAbs.toExponential(2) });
+  }
+  srv.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 const ids = m.tokenizer.encode(prompt);
 const r = await m.generate(prompt, { maxNewTokens: N, temperature: 0 });
 const base = await m.runtime.generate(ids, N);                      // the runtime's own greedy loop
