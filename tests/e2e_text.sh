@@ -37,6 +37,8 @@ t_text_bundle_carries_the_tokenizer() {
   wg build "$TMPDIR/m" --tokenizer "$TMPDIR/w" -o "$TMPDIR/b3" > /dev/null
   diff -r "$TMPDIR/b" "$TMPDIR/b3"
   wg verify-bundle "$TMPDIR/b" > /dev/null
+  wg build "$TMPDIR/m" --tokenizer "$TMPDIR/w" -o "$TMPDIR/b3" --archive tar > /dev/null
+  [ "$(tar tf "$TMPDIR/b3.tar" | grep -c '^b3/text/[a-z_]*-[0-9a-f]*\.json$')" -eq 3 ]
   # a text file changed after the build: verify-bundle says which, and the page refuses it
   f=$(ls "$TMPDIR/b/text/"tokenizer_config-*.json)
   sed -i 's/<|im_end|>/<|im_fin|>/' "$f"
