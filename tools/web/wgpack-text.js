@@ -39,12 +39,22 @@ export async function loadTextFiles(manifestUrl, manifest, opts = {}) {
   manifest ||= await (await fetch(base)).json();
   const files = manifest.text?.files || {};
   const out = {};
+  // with opts.cache, kept in the Cache API beside the shards (the loader's cache: the names are
+  // content hashes, so a cached copy is the file; a copy that fails its hash is dropped)
+  const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
   await Promise.all(Object.entries(files).map(async ([name, f]) => {
-    const resp = await (opts.fetch || fetch)(bundleFile(f.file, base));
+    const url = bundleFile(f.file, base);
+    let resp = cache ? await cache.match(url) : undefined;
+    const cached = !!resp;
+    if (!resp) resp = await (opts.fetch || fetch)(url);
     if (!resp.ok) throw new Error(`wgpack: ${f.file}: HTTP ${resp.status}`);
-    const bytes = await resp.arrayBuffer();
+    const bytes = await resp.clone().arrayBuffer();
     const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', bytes));
-    if (digest !== f.integrity) throw new Error(`wgpack: ${f.file}: integrity check failed (expected ${f.integrity}, got ${digest})`);
+    if (digest !== f.integrity) {
+      if (cached) await cache.delete(url);
+      throw new Error(`wgpack: ${f.file}: integrity check failed (expected ${f.integrity}, got ${digest})`);
+    }
+    if (cache && !cached) await cache.put(url, resp);
     out[name] = JSON.parse(new TextDecoder().decode(bytes));
   }));
   return out;
