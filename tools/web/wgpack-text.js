@@ -71,6 +71,7 @@ export class TextTokenizer {
     this.config = { clean_up_tokenization_spaces: false, ...special, ...(files['tokenizer_config.json'] || {}) };
     this.generationConfig = files['generation_config.json'] || {};
     this.hf = new Tokenizer(tj, this.config);
+    if (tj.model?.type === 'Unigram' && tj.model.byte_fallback) unigramByteFallback(this.hf.model);
     this.tokens = {};
     for (const k of SPECIAL) {
       const t = tokenText(this.config[k]);
@@ -162,6 +163,20 @@ export class TextTokenizer {
   encodeChat(messages, opts = {}) {
     return this.encode(this.applyChatTemplate(messages, opts), { addSpecialTokens: false });
   }
+}
+
+// @huggingface/tokenizers 0.2's Unigram model ignores byte_fallback (an unknown piece becomes
+// <unk>); Hugging Face's Rust tokenizers spells it as its UTF-8 bytes <0xXX> when the
+// vocabulary has them all (models/unigram: after the fused unknown run, as here). Measured in
+// tests/text/tokenizers.mjs.
+function unigramByteFallback(model) {
+  const call = model._call.bind(model), has = t => model.tokens_to_ids.has(t);
+  const enc = new TextEncoder();
+  model._call = tokens => call(tokens).flatMap(t => {
+    if (has(t)) return [t];
+    const bytes = Array.from(enc.encode(t), b => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    return bytes.every(has) ? bytes : [t];
+  });
 }
 
 export async function loadTokenizer(manifestUrl, manifest, opts) {
