@@ -27,6 +27,9 @@ static const char *build_help =
     "  --strip-metadata      with --emit-onnx: drop exporter metadata (doc strings, metadata_props)\n"
     "  --target onnx         with --emit-onnx: plan for the ONNX file (its formats; a budget binds\n"
     "                        its bytes); otherwise a budget binds the bundle\n"
+    "  --tokenizer DIR       take the text files (tokenizer.json, tokenizer_config.json,\n"
+    "                        special_tokens_map.json, generation_config.json, modules.json,\n"
+    "                        1_Pooling/config.json) from DIR instead of beside the model\n"
     "  --db FILE             append this build (sizes, per-tensor SQNR, profile fits) to a\n"
     "                        SQLite results database\n"
     "  --json                machine-readable summary on stdout\n"
@@ -61,7 +64,7 @@ static int add_db_row(const wg_model *m, const wg_plan_entry *plan, json_t *rep,
 int cmd_build(int argc, char **argv)
 {
     enum { O_STRIP = 390, O_SHARD = 400, O_COMPRESS, O_ZLEVEL, O_ARCHIVE, O_TABS, O_TABMEM, O_FORCE, O_DB,
-           O_EMIT, O_EXT };
+           O_EMIT, O_EXT, O_TOKENIZER };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
@@ -70,7 +73,7 @@ int cmd_build(int argc, char **argv)
         {"tabs", required_argument, 0, O_TABS}, {"tab-memory", required_argument, 0, O_TABMEM},
         {"force", no_argument, 0, O_FORCE}, {"db", required_argument, 0, O_DB},
         {"emit-onnx", required_argument, 0, O_EMIT}, {"external-data", no_argument, 0, O_EXT},
-        {"strip-metadata", no_argument, 0, O_STRIP},
+        {"strip-metadata", no_argument, 0, O_STRIP}, {"tokenizer", required_argument, 0, O_TOKENIZER},
         WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
@@ -122,6 +125,7 @@ int cmd_build(int argc, char **argv)
                 return cli_usage("build", "--tab-memory: expected a size");
             break;
         case O_FORCE: po.force = true; break;
+        case O_TOKENIZER: po.text_dir = optarg; break;
         default:
             if ((rc = wg_plan_cli_option(&pc, c, optarg, "build")) != 0)
                 return rc;

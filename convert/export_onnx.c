@@ -28,6 +28,9 @@ static const char *export_help =
     "                        --config FILE), DIR/onnx/model.onnx (the input, linked), and per\n"
     "                        --dtypes (q4, q8, q2, fp16; default q4,q8) model_q4.onnx,\n"
     "                        model_quantized.onnx (q8), model_q2.onnx, model_fp16.onnx\n"
+    "                        and the tokenizer's files beside MODEL (or from --tokenizer DIR):\n"
+    "                        tokenizer.json, tokenizer_config.json, special_tokens_map.json,\n"
+    "                        generation_config.json, modules.json, 1_Pooling/config.json\n"
     "  --force               with --transformers-js: replace a DIR that is not such a folder\n"
     "  --threads N           worker threads (output identical for any N)\n"
     "  --json                machine-readable summary on stdout\n"
@@ -88,7 +91,7 @@ void cli_print_onnx(json_t *s)
 
 typedef struct export_args {
     wg_plan_cli pc;
-    const char *out, *tjs_dir, *dtypes, *config;
+    const char *out, *tjs_dir, *dtypes, *config, *tokenizer;
     bool json, force;
     int threads;
     wg_onnx_export_opts eo;
@@ -96,13 +99,14 @@ typedef struct export_args {
 
 static int parse_args(int argc, char **argv, export_args *a)
 {
-    enum { O_EXT = 420, O_STRIP, O_TJS, O_DTYPES, O_CONFIG, O_FORCE };
+    enum { O_EXT = 420, O_STRIP, O_TJS, O_DTYPES, O_CONFIG, O_FORCE, O_TOKENIZER };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {"external-data", no_argument, 0, O_EXT}, {"strip-metadata", no_argument, 0, O_STRIP},
         {"transformers-js", required_argument, 0, O_TJS}, {"dtypes", required_argument, 0, O_DTYPES},
         {"config", required_argument, 0, O_CONFIG}, {"force", no_argument, 0, O_FORCE},
+        {"tokenizer", required_argument, 0, O_TOKENIZER},
         WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     int c, rc;
     optind = 1;
@@ -121,6 +125,7 @@ static int parse_args(int argc, char **argv, export_args *a)
         case O_DTYPES: a->dtypes = optarg; break;
         case O_CONFIG: a->config = optarg; break;
         case O_FORCE: a->force = true; break;
+        case O_TOKENIZER: a->tokenizer = optarg; break;
         default:
             if ((rc = wg_plan_cli_option(&a->pc, c, optarg, "export-onnx")) != 0)
                 return rc;
@@ -255,8 +260,9 @@ static int tjs_files(const wg_model *m, wg_plan_cli *pc, const char *tmp, const 
 }
 
 static int cli_write_tjs(const wg_model *m, wg_plan_cli *pc, const char *dir, const char *dtypes,
-                         const char *config, bool force, const wg_onnx_export_opts *eo,
-                         int threads, json_t **summary, wg_error *err)
+                         const char *config, const char *tokenizer, bool force,
+                         const wg_onnx_export_opts *eo, int threads, json_t **summary,
+                         wg_error *err)
 {
     char tmp[4200], sub[4300];
     json_t *cfg = NULL, *files = json_array(), *ext = json_object();
@@ -268,6 +274,8 @@ static int cli_write_tjs(const wg_model *m, wg_plan_cli *pc, const char *dir, co
         if (mkdir(sub, 0755))
             rc = wg_fail(err, WG_EIO, sub, "mkdir: %s", strerror(errno));
     }
+    if (!rc) /* the text side first: a bad tokenizer file fails before the quantizing */
+        rc = wg_text_copy_model(m, tokenizer, tmp, err);
     if (!rc && !(rc = tjs_original(m, sub, err)))
         rc = tjs_files(m, pc, tmp, dtypes, eo, threads, files, ext, err);
     if (!rc && json_object_size(ext)) { /* transformers.js asks for X.onnx_data only if told */
@@ -324,8 +332,8 @@ int cmd_export_onnx(int argc, char **argv)
         goto fail;
     }
     if (a.tjs_dir)
-        rc = cli_write_tjs(m, &a.pc, a.tjs_dir, a.dtypes, a.config, a.force, &a.eo, a.threads,
-                           &s, &err);
+        rc = cli_write_tjs(m, &a.pc, a.tjs_dir, a.dtypes, a.config, a.tokenizer, a.force, &a.eo,
+                           a.threads, &s, &err);
     else
         rc = export_one(m, &a.pc, &a.eo, a.threads, &s, &rep, &err);
     if (rc)

@@ -21,14 +21,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The bundle's files, relative names in name order: top level, kernels/ and wasm/ (the only
+/* The bundle's files, relative names in name order: top level, kernels/, wasm/ and text/ (the only
  * subdirectories a bundle has). Each directory is opened by descriptor from its parent with
  * O_NOFOLLOW, so a symlink anywhere on the way is refused, not followed. */
 static int list_files(int root, const char *d, char ***names, size_t *n, wg_error *err)
 {
-    static const char *subdirs[3] = {"", "kernels", "wasm"};
+    static const char *subdirs[4] = {"", "kernels", "wasm", "text"};
     size_t cap = 0;
-    for (int sdi = 0; sdi < 3; sdi++) {
+    for (int sdi = 0; sdi < 4; sdi++) {
         int fd = sdi ? openat(root, subdirs[sdi], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                      : dup(root);
         if (fd < 0 && sdi && errno == ENOENT)
@@ -42,7 +42,8 @@ static int list_files(int root, const char *d, char ***names, size_t *n, wg_erro
         }
         struct dirent *e;
         while ((e = readdir(dp))) {
-            if (e->d_name[0] == '.' || (sdi == 0 && (!strcmp(e->d_name, "kernels") || !strcmp(e->d_name, "wasm"))))
+            if (e->d_name[0] == '.' || (sdi == 0 && (!strcmp(e->d_name, "kernels") || !strcmp(e->d_name, "wasm") ||
+                                            !strcmp(e->d_name, "text"))))
                 continue;
             char rel[512];
             snprintf(rel, sizeof rel, "%s%s%s", subdirs[sdi], sdi ? "/" : "", e->d_name);

@@ -401,7 +401,8 @@ static bool is_our_bundle(const char *dir)
     wg_name_index names = {0};
     bool ok = wg_name_index_put(&names, "manifest.json", 0) >= 0 &&
               wg_name_index_put(&names, "_headers", 0) >= 0 &&
-              wg_name_index_put(&names, "kernels", 1) >= 0 && wg_name_index_put(&names, "wasm", 1) >= 0;
+              wg_name_index_put(&names, "kernels", 1) >= 0 && wg_name_index_put(&names, "wasm", 1) >= 0 &&
+              wg_name_index_put(&names, "text", 1) >= 0;
     for (size_t i = 0; ok && i < man.nshards; i++)
         ok = wg_name_index_put(&names, man.shards[i].f.file, 0) >= 0 &&
              (!man.shards[i].has_zst || wg_name_index_put(&names, man.shards[i].zst.file, 0) >= 0);
@@ -409,8 +410,10 @@ static bool is_our_bundle(const char *dir)
         ok = wg_name_index_put(&names, man.kernels[i].file, 0) >= 0;
     if (ok && man.has_wasm)
         ok = wg_name_index_put(&names, man.wasm.file, 0) >= 0;
+    for (size_t i = 0; ok && i < man.ntext; i++)
+        ok = wg_name_index_put(&names, man.text[i].file, 0) >= 0;
     ok = ok && only_listed(dir, "", &names) && only_listed(dir, "kernels/", &names) &&
-         only_listed(dir, "wasm/", &names);
+         only_listed(dir, "wasm/", &names) && only_listed(dir, "text/", &names);
     wg_name_index_free(&names);
     wg_manifest_free(&man);
     return ok;
@@ -632,6 +635,12 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
         return rc;
     }
     const char *tmp = st->tmp;
+    json_t *text = NULL; /* the tokenizer and generation files, checked first: fail before the work */
+    if ((rc = wg_text_bundle_model(m, o->text_dir, tmp, &text, err))) {
+        wg_layout_free(&L);
+        wg_bundle_discard(st);
+        return rc;
+    }
     uint8_t *shard = malloc(L.largest ? L.largest : 1), *qbuf = NULL;
     wg_qmetrics *met = calloc(m->n_tensors + 1, sizeof *met);
     ZSTD_CCtx *zc = o->compress ? ZSTD_createCCtx() : NULL;
@@ -891,6 +900,9 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
         else
             json_object_set_new(manifest, "program_missing", json_string(why));
         wg_prog_free(prog);
+        if (text)
+            json_object_set_new(manifest, "text", text);
+        text = NULL;
     } else {
         json_decref(kernels);
         json_decref(wasm);
@@ -909,6 +921,7 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
         "  Content-Type: application/octet-stream\n"
         "/*.bin.zst\n  Cache-Control: public, max-age=31536000, immutable\n"
         "  Content-Type: application/zstd\n"
+        "/text/*.json\n  Cache-Control: public, max-age=31536000, immutable\n"
         "/manifest.json\n  Cache-Control: public, max-age=60, must-revalidate\n"
         "  Content-Type: application/json\n";
     if (!rc)
@@ -926,6 +939,7 @@ int wg_bundle_stage_build(const wg_model *m, const wg_plan_entry *plan, const wg
 fail:
     wg_bundle_discard(st);
 done:
+    json_decref(text);
     json_decref(manifest);
     free(shard);
     free(qbuf);

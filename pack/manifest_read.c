@@ -372,6 +372,26 @@ static int read_kernels(rd *r, json_t *k)
 }
 
 /* every name a list carries must be one of `known` (shards or tensors); with `seen`, at most once */
+/* text: {"files": {HF name: file entry under text/}} (pack/textfiles.c writes it) */
+static int read_text(rd *r, json_t *t)
+{
+    wg_manifest *m = r->m;
+    json_t *files = json_object_get(t, "files"), *v;
+    const char *key;
+    if (!t)
+        return 0;
+    if (!json_is_object(files))
+        return bad(r, "text: no files object");
+    if (!(m->text = calloc(json_object_size(files) + 1, sizeof *m->text)))
+        return wg_fail(r->err, WG_EIO, m->path, "out of memory");
+    json_object_foreach(files, key, v) {
+        int rc = file_entry(r, v, "text/", "text file", &m->text[m->ntext++]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int names_known(rd *r, json_t *list, const wg_name_index *known, const char *what,
                        unsigned char *seen)
 {
@@ -478,6 +498,8 @@ static int read_all(rd *r, json_t *root)
         rc = file_entry(r, wasm, "wasm/", "wasm module", &m->wasm);
     }
     if (!rc)
+        rc = read_text(r, json_object_get(root, "text"));
+    if (!rc)
         rc = read_program(r, root);
     wg_name_index_free(&files);
     return rc;
@@ -509,6 +531,7 @@ void wg_manifest_free(wg_manifest *m)
     free(m->tensors);
     free(m->parts);
     free(m->kernels);
+    free(m->text);
     wg_name_index_free(&m->by_name);
     wg_prog_free(m->program);
     memset(m, 0, sizeof *m);

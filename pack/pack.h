@@ -39,6 +39,7 @@ typedef struct wg_pack_opts {
     bool progress;           /* progress lines on stderr */
     const char *version;     /* wgpack version for the manifest */
     json_t *options;         /* the options used, recorded in the manifest (borrowed) */
+    const char *text_dir;    /* take the text files from here (NULL: beside the model) */
 } wg_pack_opts;
 
 typedef struct wg_bundle_result {
@@ -83,6 +84,34 @@ void wg_bundle_discard(wg_bundle_stage *st);
  * WG_EVERIFY with the first problem in err (and the count of problems in *problems). */
 int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *err);
 
+/* ---- the text side (pack/textfiles.c) ----
+ * wg_text_bundle() copies the files a page needs to turn text into ids and back from src (the
+ * model's directory, or `--tokenizer DIR`) into dir/text/, byte for byte, each under a
+ * content-hashed name "text/<stem>-<xxh3>.json": tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, generation_config.json, and sentence-transformers' modules.json and
+ * 1_Pooling/config.json, those present. *section receives the manifest's "text" object:
+ *   {"files": {"tokenizer.json": {file, bytes, xxh3, integrity}, ...},   (in the order above)
+ *    "tokenizer": {"model": "BPE", "tokens": N}}   (N: the tokenizer's largest id + 1)
+ * or NULL when src has none of them. Checked before anything is written: every file JSON of
+ * the right shape (tokenizer.json a BPE, WordPiece, Unigram or WordLevel model with its vocab);
+ * every id (vocab, added tokens, post-processor, added_tokens_decoder, generation_config's
+ * bos/eos/pad) below vocab (the model's vocabulary; 0: unknown, then the tokenizer's); every
+ * named special token one of tokenizer.json's; pooling's word_embedding_dimension = hidden
+ * (0: unknown) with a pooling mode on. A tokenizer_config.json, special_tokens_map.json or a
+ * SentencePiece tokenizer.model without tokenizer.json is refused (it would need the slow
+ * tokenizer's conversion, which transformers does). Errors: WG_EINPUT naming the file and the
+ * first problem, WG_EIO writing; on error dir/text may hold part of the copies (the caller's
+ * staged directory is discarded). */
+int wg_text_bundle(const char *src, int64_t vocab, int64_t hidden, const char *dir,
+                   json_t **section, wg_error *err);
+/* The same for model m: from `given` (--tokenizer DIR, which must hold at least one of the
+ * files) or else the model's directory, checked against m's config (vocab_size, hidden_size). */
+int wg_text_bundle_model(const wg_model *m, const char *given, const char *dir, json_t **section,
+                         wg_error *err);
+/* The same files, checked the same way, copied into dir under their Hugging Face names
+ * (dir/tokenizer.json, dir/1_Pooling/config.json, ...): a transformers.js folder. */
+int wg_text_copy_model(const wg_model *m, const char *given, const char *dir, wg_error *err);
+
 /* ---- reading a bundle's manifest (pack/manifest_read.c) ----
  * manifest.json is untrusted input: a bundle may come from anywhere and may have been edited.
  * wg_manifest_read() loads DIR/manifest.json (a regular file, never through a symlink, at most
@@ -100,6 +129,7 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
  *    its format needs for those rows, 256-byte aligned, inside the shard's declared bytes and
  *    sharing no byte with any other plane;
  *  - every kernels.by_profile index names a kernels.files entry of that format and kind;
+ *  - the optional "text" section's files are {file, bytes, xxh3, integrity} entries under text/;
  *  - components and plans name only shards and tensors that exist, every tensor in exactly
  *    one component.
  * No shard is read: wg_bundle_verify() checks the files against what this returns.
@@ -152,6 +182,8 @@ typedef struct wg_manifest {
     size_t nkernels;
     bool has_wasm;
     wg_man_file wasm;
+    wg_man_file *text;        /* the text side's files (pack/textfiles.c), ntext of them */
+    size_t ntext;
     wg_name_index by_name;
     struct wg_prog *program;  /* NULL: the bundle does not say how to run its model */
     const char *program_missing;

@@ -138,6 +138,10 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
                                         i == m.nkernels, problems, err, &size);
         unmap(p, size);
     }
+    for (size_t i = 0; i < m.ntext; i++) { /* the text side's files: as shards */
+        const uint8_t *p = check_hashed(dir, &m.text[i], true, problems, err, &size);
+        unmap(p, size);
+    }
     *report = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b}", "bundle", dir, "shards", (int)m.nshards,
                         "tensors", (int)m.ntensors, "bytes", (json_int_t)total,
                         "tensor_parts", (int)m.nparts, "ok", *problems == 0);

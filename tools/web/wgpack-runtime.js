@@ -364,6 +364,19 @@ export async function loadModel(manifestUrl, opts = {}) {
       pos = 0;
       return prefill(ids, true);
     },
+    // incremental decoding: a fresh cache with the prompt (the last position's logits), then one
+    // token at a time appended to it (the next position's logits)
+    async prefill(ids) {
+      if (!causal) throw new Error('wgpack: prefill() needs a causal LM; this bundle is an encoder');
+      checkIds(ids);
+      pos = 0;
+      return prefill(ids, false);
+    },
+    async step(id) {
+      if (!causal) throw new Error('wgpack: step() needs a causal LM; this bundle is an encoder');
+      checkIds([id]);
+      return decode(id);
+    },
     async generate(ids, maxNew, o = {}) {
       if (!causal) throw new Error('wgpack: generate() needs a causal LM; this bundle is an encoder');
       checkIds(ids);
