@@ -135,6 +135,15 @@ int pb_act_code(wg_pbuild *b, const char *key, const char *def)
     return 0;
 }
 
+double pb_partial_rotary(wg_pbuild *b, double def)
+{
+    json_t *rp = pb_cfg(b, "rope_parameters"), *v = json_is_object(rp) ? json_object_get(rp, "partial_rotary_factor") : NULL;
+    double f = pb_num(b, "partial_rotary_factor", pb_num(b, "rotary_pct", json_is_number(v) ? json_number_value(v) : def));
+    if (!(f > 0 && f <= 1))
+        pb_fail(b, "config.json: partial rotary factor %g is outside (0, 1]", f);
+    return f;
+}
+
 void pb_rope(wg_pbuild *b, double theta_default, int64_t rot)
 {
     wg_prog *p = b->p;

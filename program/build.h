@@ -35,6 +35,9 @@ int pb_act_code(wg_pbuild *b, const char *key, const char *def);
 /* rope_theta (> 0) and rope_scaling (none, linear, llama3; anything else refused) into the
  * program's table, for rot rotated dimensions */
 void pb_rope(wg_pbuild *b, double theta_default, int64_t rot);
+/* the fraction of each head that rotates: partial_rotary_factor or rotary_pct, at the top level
+ * or (transformers 5) in rope_parameters; def when none is given */
+double pb_partial_rotary(wg_pbuild *b, double def);
 /* the math-changing keys nobody claimed: each must be absent or its neutral value */
 void pb_check_unclaimed(wg_pbuild *b);
 

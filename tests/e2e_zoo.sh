@@ -77,5 +77,5 @@ t_program_every_family_agrees_with_transformers() {
     n=$((n+1))
   done
   echo "$n checkpoints agree"
-  [ "$n" -ge 21 ]
+  [ "$n" -ge 27 ]
 }

@@ -19,7 +19,7 @@ void pb_dec_defaults(wg_pbuild *b, pb_dec *d)
     d->a.causal = d->a.rope = true;
     d->a.mask = -1;
     d->a.scale = d->a.head_dim ? 1.0 / sqrt((double)d->a.head_dim) : 0;
-    double pr = pb_num(b, "partial_rotary_factor", 1);
+    double pr = pb_partial_rotary(b, 1);
     d->a.rot = (int64_t)(d->a.head_dim * pr);
     d->eps = pb_num(b, "rms_norm_eps", 1e-6);
     d->embed_mult = d->residual_mult = d->logits_mult = 1;

@@ -32,6 +32,23 @@ void pb_dec_defaults(wg_pbuild *b, pb_dec *d);
 void pb_dec_windows(wg_pbuild *b, pb_dec *d, char rule);
 void pb_decoder(wg_pbuild *b, const pb_dec *d);
 
+/* a LayerNorm decoder of the GPT design (gptlike.c); layer names are "<layer % li>.<name>" */
+typedef struct pb_gpt {
+    int64_t L, H, I, V, NP, pos_offset;
+    double eps;
+    int act;
+    pb_attn a;
+    const char *wte, *wpe, *ln_f, *head; /* wpe NULL: rotary; head NULL or absent: tied */
+    bool head_bias;
+    const char *layer;                   /* "transformer.h.%lld." */
+    const char *ln1, *ln2;               /* parallel && ln2 NULL: one norm for both */
+    bool parallel;
+    const char *qkv, *q, *k, *v, *o, *fc1, *fc2; /* qkv NULL: q, k, v apart */
+    int qkv_layout;
+    bool qkv_bias, o_bias, mlp_bias;
+} pb_gpt;
+void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g);
+
 void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
 void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2 */
 void wg_tpl_phi3(wg_pbuild *b);
@@ -39,6 +56,10 @@ void wg_tpl_olmo2(wg_pbuild *b);
 void wg_tpl_starcoder2(wg_pbuild *b);
 void wg_tpl_stablelm(wg_pbuild *b);
 void wg_tpl_cohere(wg_pbuild *b);
-void wg_tpl_gpt2(wg_pbuild *b);
+void wg_tpl_gpt2(wg_pbuild *b);     /* gpt2, gpt_bigcode */
+void wg_tpl_gptj(wg_pbuild *b);
+void wg_tpl_gpt_neox(wg_pbuild *b);
+void wg_tpl_phi(wg_pbuild *b);
+void wg_tpl_opt(wg_pbuild *b);
 void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra */
 #endif
