@@ -465,10 +465,6 @@ function checkDeclaredBindings(kf, text, url) {
 function checkLimits(m, base, shards, limits) {
   if (!limits) return;
   const maxBind = limits.maxStorageBufferBindingSize, maxBuf = limits.maxBufferSize;
-  for (const i of shards) {
-    const sh = m.shards[i], size = Math.ceil(sh.bytes / 16) * 16;
-    if (size > maxBuf) throw new Error(`wgpack: ${base.href}: shard ${sh.file} is ${sh.bytes} bytes, more than this device's maxBufferSize (${maxBuf})`);
-  }
   for (const t of m.tensors)
     for (const p of t.parts) {
       if (!shards.has(p.shard)) continue;
@@ -476,6 +472,10 @@ function checkLimits(m, base, shards, limits) {
         if (p[q] && Math.ceil(p[q].bytes / 16) * 16 > maxBind)
           throw new Error(`wgpack: ${base.href}: tensor ${t.name}: its ${q} plane (rows ${p.row0}..${p.row0 + p.rows - 1}) is ${p[q].bytes} bytes, more than this device's maxStorageBufferBindingSize (${maxBind}); rebuild with a smaller --shard-size`);
     }
+  for (const i of shards) {
+    const sh = m.shards[i], size = Math.ceil(sh.bytes / 16) * 16;
+    if (size > maxBuf) throw new Error(`wgpack: ${base.href}: shard ${sh.file} is ${sh.bytes} bytes, more than this device's maxBufferSize (${maxBuf})`);
+  }
 }
 
 // ---------------------------------------------------------------- GPU errors
