@@ -21,3 +21,16 @@ t_loader_faults_in_headless_chromium() {
   wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
   timeout 600 node tests/loader_faults.mjs "$TMPDIR/b"
 }
+
+t_loader_in_node_dawn_and_deno_wgpu() {
+  # the same loader outside the browser: retries, 404 named, GPU validation errors through the
+  # error scopes and guard(), in Dawn (Node) and in wgpu (Deno)
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json}
+  wg build models/tinyllama -o "$TMPDIR/b" > /dev/null
+  timeout 300 node tests/loader_engines.mjs "$TMPDIR/b" > "$TMPDIR/node.txt" 2>&1 || true
+  DENO_NO_PACKAGE_JSON=1 timeout 300 node_modules/.bin/deno run --unstable-webgpu --no-config -A \
+    tests/loader_engines.mjs "$TMPDIR/b" > "$TMPDIR/deno.txt" 2>&1 || true
+  grep -hE '^(ok|FAIL)' "$TMPDIR/node.txt" "$TMPDIR/deno.txt"
+  grep -qx OK "$TMPDIR/node.txt" && grep -qx OK "$TMPDIR/deno.txt"
+}
