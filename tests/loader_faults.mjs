@@ -29,6 +29,8 @@ const scenarios = {
   nomanifest: f => (f === 'manifest.json' ? 404 : undefined),
   nokernel: f => (gemvs.includes(f) ? 404 : undefined),
   bom: f => (gemvs.includes(f) ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(path.join(bundle, f))]) : undefined),
+  swapped: f => (f === 'manifest.json' ? edited(m => { const dq = m.kernels.files.find(k => k.kind === 'dequantize' && k.format === t.format);
+    for (const i of Object.values(m.kernels.by_profile.chrome[t.format].gemv)) Object.assign(m.kernels.files[i], { file: dq.file, xxh3: dq.xxh3, integrity: dq.integrity }); }) : undefined),
   ops9999: f => (f === 'manifest.json' ? edited(m => { m.kernels.ops_by_profile.chrome.rmsnorm.f32 = 9999; }) : undefined),
   plan50: f => (f === 'manifest.json' ? edited(m => { for (const g of m.plans.progressive) g.shards = Array(50).fill(g.shards).flat(); }) : undefined),
   dispatch0: f => (f === 'manifest.json' ? edited(m => { m.kernels.files.find(k => k.kind === 'gemv').dispatch.rows_per_workgroup = 0; }) : undefined),
@@ -100,6 +102,8 @@ try {
   // a kernel served with a byte-order mark: the same decoded text, other bytes
   r = await open(browser, 'bom');
   check(gemvs.some(g => r.error?.includes(U('bom', g))) && r.error.includes('integrity check failed'), `kernel bytes hashed, not their decoded text: ${r.error}`);
+  r = await open(browser, 'swapped');
+  check(/kernels\/dequantize-.*: the manifest lists bindings 0:read-only-storage 1:read-only-storage 3:read-only-storage .*, the kernel declares 0:read-only-storage 1:read-only-storage 4:storage/.test(r.error || ''), `a gemv entry naming a dequantize kernel's file: ${r.error}`);
   for (const [scn, field] of [['ops9999', 'kernels.ops_by_profile.chrome.rmsnorm.f32'], ['plan50', 'plans.progressive[0] lists shard'],
                               ['dispatch0', '.dispatch.rows_per_workgroup']]) {
     r = await open(browser, scn);

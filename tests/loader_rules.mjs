@@ -58,6 +58,21 @@ for (const [what, edit, field] of edits) {
   console.log(`${cOk && jsOk ? 'ok  ' : 'FAIL'} ${what}\n       C:  rc=${c.status} ${c.stderr.trim()}\n       JS: ${jsErr || 'accepted'}`);
   failed += cOk && jsOk ? 0 : 1;
 }
+// a gemv entry pointing at the dequantize kernel's file (its own hashes, so they match): the
+// manifest's bindings are a gemv's, the file declares a dequantize's. verify-bundle reads the
+// file and refuses it; the loader refuses it when it fetches the kernel (tests/loader_faults.mjs)
+{
+  const m = structuredClone(man), g = m.kernels.files.find(k => k.kind === 'gemv'), dq = m.kernels.files.find(k => k.kind === 'dequantize');
+  Object.assign(g, { file: dq.file, xxh3: dq.xxh3, integrity: dq.integrity });
+  const d = path.join(tmp, 'b');
+  fs.rmSync(d, { recursive: true, force: true });
+  fs.cpSync(dir, d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'manifest.json'), JSON.stringify(m, null, 1));
+  const c = spawnSync(WGPACK, ['verify-bundle', d], { encoding: 'utf8' });
+  const ok = c.status === 5 && c.stderr.includes(path.join(d, dq.file)) && c.stderr.includes('declares other bindings than the manifest lists');
+  console.log(`${ok ? 'ok  ' : 'FAIL'} a gemv entry naming the dequantize kernel's file\n       C:  rc=${c.status} ${c.stderr.trim()}`);
+  failed += ok ? 0 : 1;
+}
 for (const d of [dir, ...others]) {
   const c = spawnSync(WGPACK, ['verify-bundle', d], { encoding: 'utf8' });
   let jsErr = '';
