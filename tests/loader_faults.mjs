@@ -35,6 +35,7 @@ const scenarios = {
   plan50: f => (f === 'manifest.json' ? edited(m => { for (const g of m.plans.progressive) g.shards = Array(50).fill(g.shards).flat(); }) : undefined),
   dispatch0: f => (f === 'manifest.json' ? edited(m => { m.kernels.files.find(k => k.kind === 'gemv').dispatch.rows_per_workgroup = 0; }) : undefined),
   huge: f => (f === 'manifest.json' ? edited(m => { const p = m.tensors.find(x => x.name === t.name).parts[0]; m.shards[p.shard].bytes = 2 ** 40; p.data.bytes = 2 ** 40 - p.data.offset; }) : undefined),
+  bigwg: f => (f === 'manifest.json' ? edited(m => { m.kernels.files[m.kernels.ops_by_profile.chrome.rmsnorm.f32].workgroup_size = [1024, 1, 1]; }) : undefined),
   zeroplane: f => (f === 'manifest.json' ? edited(m => { m.tensors.find(x => x.name === t.name).parts[0].data.bytes = 0; }) : undefined),
 };
 const hits = {};
@@ -113,6 +114,9 @@ try {
   r = await open(browser, 'huge');
   check(/maxStorageBufferBindingSize \(\d+\)/.test(r.error) && r.error.includes(t.name) && !Object.keys(hits).some(k => k.startsWith('huge/') && k.endsWith('.bin')),
         `a plane over the binding limit refused before any shard: ${r.error}`);
+  r = await open(browser, 'bigwg');
+  check(/kernel kernels\/op-rmsnorm-.* needs a workgroup of 1024x1x1, more than this device allows \(maxComputeInvocationsPerWorkgroup 256/.test(r.error || '') && !Object.keys(hits).some(k => k.startsWith('bigwg/') && k.endsWith('.bin')),
+        `a kernel over the device's workgroup limit refused before any shard: ${r.error}`);
   r = await open(browser, 'zeroplane');
   check(/^wgpack: gemv of .* GPU?ValidationError|^wgpack: gemv of .*Error: /.test(r.error || '') && r.error.includes(t.name), `a GPU validation error surfaces through the error scopes: ${r.error}`);
 } finally { await browser.close(); }

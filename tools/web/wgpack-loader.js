@@ -146,7 +146,7 @@ export async function openBundle(manifestUrl, opts = {}) {
   }
   const byFile = new Map(manifest.shards.map((s, i) => [s.file, i]));
   const order = wanted.map(f => byFile.get(f));
-  checkLimits(manifest, base, new Set(order), limits);
+  checkLimits(manifest, base, new Set(order), opts.device ? limits : device.limits, profile);
   const totalBytes = order.reduce((a, i) => a + manifest.shards[i].bytes, 0);
   const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model?.name) : null;
   const buffers = new Map();
@@ -184,7 +184,8 @@ export async function openBundle(manifestUrl, opts = {}) {
     const ids = manifest.kernels.by_profile[profile]?.[format]?.[kind];
     if (!ids) throw new Error(`wgpack: no ${kind} kernel for ${format} in profile ${profile}`);
     // the manifest's preference order, limited to what this device has
-    const usable = v => ids[v] !== undefined && (!v.startsWith('f16') || hasFeature('shader-f16')) && (!v.endsWith('-sg') || hasFeature('subgroups'));
+    const usable = v => ids[v] !== undefined && (!v.startsWith('f16') || hasFeature('shader-f16')) && (!v.endsWith('-sg') || hasFeature('subgroups')) &&
+                        fitsWorkgroup(manifest.kernels.files[ids[v]], device.limits);
     return compiled(ids[['f16-sg', 'f16', 'f32-sg', 'f32'].find(usable)]);
   }
   // the model's other ops (kernels.ops_by_profile): f32, the same on every adapter
@@ -462,8 +463,19 @@ function checkDeclaredBindings(kf, text, url) {
 
 // every plane the loader binds fits a storage binding, every shard a buffer (the tensor, the
 // shard and the limit named); only what this load fetches (a tab's shards) is checked
-function checkLimits(m, base, shards, limits) {
+const fitsWorkgroup = (kf, lim) => !lim || !kf?.workgroup_size || (kf.workgroup_size[0] * kf.workgroup_size[1] * kf.workgroup_size[2] <= lim.maxComputeInvocationsPerWorkgroup &&
+  kf.workgroup_size[0] <= lim.maxComputeWorkgroupSizeX && kf.workgroup_size[1] <= lim.maxComputeWorkgroupSizeY && kf.workgroup_size[2] <= lim.maxComputeWorkgroupSizeZ);
+
+function checkLimits(m, base, shards, limits, profile) {
   if (!limits) return;
+  // the f32 kernels (the ones every device must run) fit the device's workgroup limits
+  const ids = [...Object.values(m.kernels.by_profile[profile] || {}).flatMap(f => Object.values(f).map(k => k.f32)),
+               ...Object.values(m.kernels.ops_by_profile?.[profile] || {}).map(o => o.f32)];
+  for (const id of ids) {
+    const kf = m.kernels.files[id];
+    if (id !== undefined && !fitsWorkgroup(kf, limits))
+      throw new Error(`wgpack: ${base.href}: kernel ${kf.file} needs a workgroup of ${kf.workgroup_size.join('x')}, more than this device allows (maxComputeInvocationsPerWorkgroup ${limits.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupSize ${limits.maxComputeWorkgroupSizeX}x${limits.maxComputeWorkgroupSizeY}x${limits.maxComputeWorkgroupSizeZ})`);
+  }
   const maxBind = limits.maxStorageBufferBindingSize, maxBuf = limits.maxBufferSize;
   for (const t of m.tensors)
     for (const p of t.parts) {
