@@ -24,7 +24,7 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 SRC := $(sort $(wildcard formats/*.c quant/*.c verify/*.c pack/*.c program/*.c program/models/*.c))
 CLI := $(sort $(wildcard convert/*.c))
 GEN := $(BUILD)/gen/onnx.pb-c.c
-OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o
+OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:.c=.o) $(BUILD)/gen/wasm_blob.o $(BUILD)/gen/manifest_rules.o
 CLIOBJ := $(CLI:%.c=$(BUILD)/%.o) $(BUILD)/gen/report_html.o
 UNIT := $(wildcard tests/unit/test_*.c)
 
@@ -58,6 +58,14 @@ $(BUILD)/gen/wasm_blob.c: $(BUILD)/wgpack.wasm $(BUILD)/bin2c
 $(BUILD)/gen/report_html.c: tools/report/report.html $(BUILD)/bin2c
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/bin2c wg_report_html $< $@
+
+# the manifest rules the JS loader imports, embedded for pack/manifest_read.c (one definition)
+$(BUILD)/gen/manifest_rules.c: tools/web/wgpack-manifest-rules.js $(BUILD)/bin2c
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/bin2c wg_manifest_rules_js $< $@
+
+$(BUILD)/gen/manifest_rules.o: $(BUILD)/gen/manifest_rules.c
+	$(CC) $(CSTD) $(OPT) -c $< -o $@
 
 $(BUILD)/gen/report_html.o: $(BUILD)/gen/report_html.c
 	$(CC) $(CSTD) $(OPT) -c $< -o $@

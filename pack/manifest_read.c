@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,52 @@ static bool get_int(json_t *o, const char *key, int64_t lo, int64_t hi, int64_t 
 static const char *get_str(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key)); /* NULL unless a string */
+}
+
+/* ---- the shared rules: tools/web/wgpack-manifest-rules.js, embedded at build time ----
+ * The JS loader imports the same file; here the object after "export default" is parsed as
+ * JSON (jansson stops at its end). Kernel tables, dispatch facts, bindings and the closed
+ * objects' keys come from it, so the two readers refuse the same manifests. */
+extern const unsigned char wg_manifest_rules_js[];
+extern const size_t wg_manifest_rules_js_len;
+static json_t *rules_json;
+static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+
+static void rules_load(void)
+{
+    const char *s = (const char *)wg_manifest_rules_js, *mark = "\nexport default ";
+    const char *at = memmem(s, wg_manifest_rules_js_len, mark, strlen(mark));
+    if (at) {
+        at += strlen(mark);
+        rules_json = json_loadb(at, wg_manifest_rules_js_len - (size_t)(at - s),
+                                JSON_DISABLE_EOF_CHECK, NULL);
+    }
+}
+
+static json_t *rule(const char *key)
+{
+    pthread_once(&rules_once, rules_load);
+    return json_object_get(rules_json, key);
+}
+
+static int64_t rule_int(const char *key)
+{
+    return json_integer_value(rule(key));
+}
+
+/* the first key of o that the closed object `kind` may not have, or NULL */
+static const char *unknown_key(json_t *o, const char *kind)
+{
+    json_t *allowed = json_object_get(rule("closed"), kind), *v, *a;
+    const char *k;
+    json_object_foreach(o, k, v) {
+        bool ok = false;
+        size_t i;
+        json_array_foreach(allowed, i, a) ok = ok || !strcmp(json_string_value(a), k);
+        if (!ok)
+            return k;
+    }
+    return NULL;
 }
 
 /* manifest.json itself: a regular file, not reached through a symlink, of sane size */
@@ -108,6 +155,9 @@ static int read_shards(rd *r, json_t *arr, wg_name_index *files)
         int rc = file_entry(r, s, NULL, "shard", &sh->f);
         if (rc)
             return rc;
+        const char *uk = unknown_key(s, "shards[]");
+        if (uk || (json_object_get(s, "zst") && (uk = unknown_key(json_object_get(s, "zst"), "shards[].zst"))))
+            return bad(r, "shards[%zu] (%s): unknown key \"%s\"", i, sh->f.file, uk);
         if (!get_int(s, "bytes", 0, MAX_BYTES, &b) || !get_int(s, "layer", -1, INT32_MAX, &layer) ||
             !(sh->component = get_str(s, "component")))
             return bad(r, "shard %s: bytes, layer or component missing or out of range", sh->f.file);
@@ -230,6 +280,12 @@ static int tensor_part(rd *r, json_t *pt, wg_man_tensor *t, const uint64_t rb[3]
         return bad(r, "tensor %s: a part's shard, row0 or rows is wrong (rows must continue at %lld)",
                    t->name, (long long)row0);
     p->shard = (size_t)si;
+    const char *uk = unknown_key(pt, "tensors[].parts[]");
+    for (int q = 0; q < 3 && !uk; q++)
+        if (json_object_get(pt, planes[q]))
+            uk = unknown_key(json_object_get(pt, planes[q]), "tensors[].parts[].plane");
+    if (uk)
+        return bad(r, "tensor %s: a part has the unknown key \"%s\"", t->name, uk);
     const wg_man_shard *sh = &r->m->shards[si];
     if (strcmp(sh->component, t->component) || sh->layer != t->layer)
         return bad(r, "tensor %s: part in shard %s of another component or layer", t->name,
@@ -296,6 +352,9 @@ static int read_tensors(rd *r, json_t *arr)
             !get_int(o, "layer", -1, INT32_MAX, &layer))
             return bad(r, "tensor %zu: name, component or layer missing", i);
         t->layer = (int)layer;
+        const char *uk = unknown_key(o, "tensors[]");
+        if (uk)
+            return bad(r, "tensors[%zu] (%s): unknown key \"%s\"", i, t->name, uk);
         if (wg_name_index_put(&m->by_name, t->name, m->ntensors) == 0)
             return bad(r, "tensor %s is listed twice", t->name);
         m->ntensors++;
@@ -341,32 +400,181 @@ static int no_overlap(rd *r)
     return rc;
 }
 
-/* kernels: files under kernels/, every by_profile index naming a file of that format/kind */
+/* n integers in [lo, hi]: v itself when n is 1, else an array of n */
+static bool ints_in(json_t *v, int n, int64_t lo, int64_t hi, int64_t *prod)
+{
+    *prod = 1;
+    if (n != 1 && (!json_is_array(v) || json_array_size(v) != (size_t)n))
+        return false;
+    for (int i = 0; i < n; i++) {
+        json_t *e = n == 1 ? v : json_array_get(v, (size_t)i);
+        if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi)
+            return false;
+        *prod *= json_integer_value(e);
+    }
+    return true;
+}
+
+/* a kernel's workgroup size and dispatch facts, by the rules' table for its kind */
+static int kernel_dispatch(rd *r, json_t *f, const char *at, json_t *kind_rule)
+{
+    int64_t dmax = rule_int("dispatch_max"), wmax = rule_int("workgroup_invocations_max"), prod;
+    if (!ints_in(json_object_get(f, "workgroup_size"), 3, 1, wmax, &prod) || prod > wmax)
+        return bad(r, "%s.workgroup_size is not three sizes of at most %lld invocations in all",
+                   at, (long long)wmax);
+    json_t *d = json_object_get(f, "dispatch"), *need = json_object_get(kind_rule, "dispatch"), *v;
+    const char *key;
+    if (!json_is_object(d) || !json_is_string(json_object_get(d, "rule")))
+        return bad(r, "%s.dispatch is not an object with a rule", at);
+    json_object_foreach(d, key, v) if (strcmp(key, "rule") && !json_object_get(need, key))
+        return bad(r, "%s.dispatch: unknown key \"%s\"", at, key);
+    json_object_foreach(need, key, v) {
+        int n = (int)json_integer_value(v);
+        if (!ints_in(json_object_get(d, key), n, 1, dmax, &prod))
+            return bad(r, "%s.dispatch.%s is not %s in [1, %lld]", at, key,
+                       n == 1 ? "an integer" : "a list of integers", (long long)dmax);
+    }
+    return 0;
+}
+
+/* a kernel's bindings: a format kernel's exactly its kind's rows for its format's planes; an
+ * op's numbered 0..n-1 with the uniform last */
+static int kernel_bindings(rd *r, json_t *f, const char *at, const char *kind, json_t *kind_rule)
+{
+    json_t *bl = json_object_get(f, "bindings"), *b, *types = rule("binding_types"), *t;
+    size_t n = json_array_size(bl), j, ti;
+    if (!json_is_array(bl) || !n || n > (size_t)rule_int("max_bindings"))
+        return bad(r, "%s.bindings is not a list of 1 to %lld bindings", at, (long long)rule_int("max_bindings"));
+    json_array_foreach(bl, j, b) {
+        const char *uk = unknown_key(b, "kernels.files[].bindings[]"), *ty = get_str(b, "type");
+        bool known = false;
+        json_array_foreach(types, ti, t) known = known || (ty && !strcmp(ty, json_string_value(t)));
+        if (uk)
+            return bad(r, "%s.bindings[%zu]: unknown key \"%s\"", at, j, uk);
+        if (!json_is_integer(json_object_get(b, "binding")) || !get_str(b, "resource") || !known)
+            return bad(r, "%s.bindings[%zu] is not {binding, resource, type} of a known type", at, j);
+    }
+    json_t *table = json_object_get(kind_rule, "bindings");
+    if (!json_is_array(table)) { /* an op */
+        if (!get_str(f, "op"))
+            return bad(r, "%s: an op kernel without an op name", at);
+        json_array_foreach(bl, j, b) {
+            bool uniform = !strcmp(get_str(b, "type"), "uniform");
+            if (json_integer_value(json_object_get(b, "binding")) != (json_int_t)j || uniform != (j == n - 1))
+                return bad(r, "%s.bindings[%zu]: an op's bindings are numbered 0..%zu, the uniform last",
+                           at, j, n - 1);
+        }
+        return 0;
+    }
+    wg_qformat q;
+    const char *fn = get_str(f, "format");
+    if (!fn || !wg_qformat_parse(fn, &q))
+        return bad(r, "%s.format %s is not a weight format", at, fn ? fn : "(none)");
+    bool has_scales = q.kind == WG_Q_INT, has_zeros = has_scales && !q.sym;
+    size_t k = 0;
+    json_array_foreach(table, j, t) {
+        const char *when = json_string_value(json_array_get(t, 3));
+        if ((!strcmp(when, "scales") && !has_scales) || (!strcmp(when, "zeros") && !has_zeros))
+            continue;
+        b = json_array_get(bl, k++);
+        if (!b || json_integer_value(json_object_get(b, "binding")) != json_integer_value(json_array_get(t, 0)) ||
+            strcmp(get_str(b, "resource"), json_string_value(json_array_get(t, 1))) ||
+            strcmp(get_str(b, "type"), json_string_value(json_array_get(t, 2))))
+            return bad(r, "%s.bindings[%zu] is not binding %lld (%s, %s) that a %s %s kernel has", at,
+                       k - 1, (long long)json_integer_value(json_array_get(t, 0)),
+                       json_string_value(json_array_get(t, 1)), json_string_value(json_array_get(t, 2)),
+                       kind, fn);
+    }
+    if (k != n)
+        return bad(r, "%s.bindings has %zu bindings; a %s %s kernel has %zu", at, n, kind, fn, k);
+    return 0;
+}
+
+static int kernel_entry(rd *r, json_t *f, size_t i)
+{
+    char at[48];
+    snprintf(at, sizeof at, "kernels.files[%zu]", i);
+    const char *uk = unknown_key(f, "kernels.files[]"), *kind = get_str(f, "kind");
+    json_t *kr = kind ? json_object_get(rule("kinds"), kind) : NULL;
+    if (uk)
+        return bad(r, "%s: unknown key \"%s\"", at, uk);
+    if (!kr)
+        return bad(r, "%s.kind %s is not dequantize, gemv, gemm, gather or op", at, kind ? kind : "(none)");
+    if (!json_is_boolean(json_object_get(f, "requires_shader_f16")) ||
+        !json_is_boolean(json_object_get(f, "requires_subgroups")))
+        return bad(r, "%s: requires_shader_f16 or requires_subgroups is not a boolean", at);
+    int rc = kernel_dispatch(r, f, at, kr);
+    return rc ? rc : kernel_bindings(r, f, at, kind, kr);
+}
+
+/* kernels: files under kernels/ (each as the rules say), every by_profile index naming a file
+ * of that format, kind and variant, every ops_by_profile index an op kernel of that op */
 static int read_kernels(rd *r, json_t *k)
 {
     wg_manifest *m = r->m;
     json_t *files = json_object_get(k, "files"), *byp = json_object_get(k, "by_profile"), *f;
-    if (!json_is_array(files) || !json_is_object(byp))
-        return bad(r, "kernels: no files array or by_profile object");
+    json_t *obp = json_object_get(k, "ops_by_profile");
+    if (!rule("kinds"))
+        return wg_fail(r->err, WG_EIO, m->path, "internal: the embedded manifest rules do not parse");
+    const char *uk = json_is_object(k) ? unknown_key(k, "kernels") : NULL;
+    if (uk)
+        return bad(r, "kernels: unknown key \"%s\"", uk);
+    if (!json_is_array(files) || !json_is_object(byp) || (obp && !json_is_object(obp)))
+        return bad(r, "kernels: no files array, by_profile object or ops_by_profile object");
     m->kernels = calloc(json_array_size(files) + 1, sizeof *m->kernels);
     if (!m->kernels)
         return wg_fail(r->err, WG_EIO, m->path, "out of memory");
-    size_t i;
+    size_t i, nf = json_array_size(files);
     json_array_foreach(files, i, f) {
         int rc = file_entry(r, f, "kernels/", "kernel", &m->kernels[m->nkernels++]);
-        if (rc)
+        if (rc || (rc = kernel_entry(r, f, i)))
             return rc;
     }
     const char *pn, *fn, *kn, *an;
     json_t *pv, *fv, *kv, *av;
-    json_object_foreach(byp, pn, pv) json_object_foreach(pv, fn, fv) json_object_foreach(fv, kn, kv)
-        json_object_foreach(kv, an, av) {
-        json_t *e = json_array_get(files, (size_t)json_integer_value(av));
-        if (!json_is_integer(av) || json_integer_value(av) < 0 || !e ||
-            !get_str(e, "format") || strcmp(get_str(e, "format"), fn) || !get_str(e, "kind") ||
-            strcmp(get_str(e, "kind"), kn))
-            return bad(r, "kernels.by_profile.%s.%s.%s.%s is not the index of a %s %s kernel",
-                       pn, fn, kn, an, kn, fn);
+    json_object_foreach(byp, pn, pv) {
+        if (!json_is_object(pv))
+            return bad(r, "kernels.by_profile.%s is not an object", pn);
+        json_object_foreach(pv, fn, fv) {
+            if (!json_is_object(fv))
+                return bad(r, "kernels.by_profile.%s.%s is not an object", pn, fn);
+            json_object_foreach(fv, kn, kv) {
+                if (!json_is_object(kv))
+                    return bad(r, "kernels.by_profile.%s.%s.%s is not an object", pn, fn, kn);
+                json_object_foreach(kv, an, av) {
+                    json_int_t id = json_integer_value(av);
+                    json_t *e = json_is_integer(av) && id >= 0 && (size_t)id < nf ? json_array_get(files, (size_t)id) : NULL;
+                    json_t *var = json_object_get(rule("variants"), an);
+                    if (!var)
+                        return bad(r, "kernels.by_profile.%s.%s.%s.%s: unknown variant (f32, f16, f32-sg "
+                                   "or f16-sg)", pn, fn, kn, an);
+                    if (!e || !get_str(e, "format") || strcmp(get_str(e, "format"), fn) ||
+                        !get_str(e, "kind") || strcmp(get_str(e, "kind"), kn))
+                        return bad(r, "kernels.by_profile.%s.%s.%s.%s is not the index of a %s %s kernel "
+                                   "(kernels.files has %zu)", pn, fn, kn, an, kn, fn, nf);
+                    if (json_is_true(json_object_get(e, "requires_shader_f16")) != json_is_true(json_array_get(var, 0)) ||
+                        json_is_true(json_object_get(e, "requires_subgroups")) != json_is_true(json_array_get(var, 1)))
+                        return bad(r, "kernels.by_profile.%s.%s.%s.%s names kernels.files[%lld], whose "
+                                   "requires_shader_f16/requires_subgroups are not the variant's",
+                                   pn, fn, kn, an, (long long)id);
+                }
+            }
+        }
+    }
+    json_object_foreach(obp, pn, pv) {
+        if (!json_is_object(pv))
+            return bad(r, "kernels.ops_by_profile.%s is not an object", pn);
+        json_object_foreach(pv, kn, kv) {
+            if (!json_is_object(kv) || json_object_size(kv) != 1 || !json_object_get(kv, "f32"))
+                return bad(r, "kernels.ops_by_profile.%s.%s is not {\"f32\": index}", pn, kn);
+            av = json_object_get(kv, "f32");
+            json_int_t id = json_integer_value(av);
+            json_t *e = json_is_integer(av) && id >= 0 && (size_t)id < nf ? json_array_get(files, (size_t)id) : NULL;
+            if (!e || !get_str(e, "kind") || strcmp(get_str(e, "kind"), "op") || !get_str(e, "op") ||
+                strcmp(get_str(e, "op"), kn))
+                return bad(r, "kernels.ops_by_profile.%s.%s.f32 is not the index of the %s op kernel "
+                           "(kernels.files has %zu)", pn, kn, kn, nf);
+        }
     }
     return 0;
 }
@@ -409,6 +617,21 @@ static int names_known(rd *r, json_t *list, const wg_name_index *known, const ch
     return 0;
 }
 
+/* each shard of list (names already known) not yet marked in seen; marks them */
+static int shards_once(rd *r, json_t *list, const wg_name_index *files, unsigned char *seen,
+                       const char *where, size_t gi)
+{
+    size_t j, at;
+    json_t *v;
+    json_array_foreach(list, j, v) {
+        wg_name_index_get(files, json_string_value(v), &at);
+        if (seen[at]++)
+            return bad(r, "%s[%zu] lists shard %s again (each shard once)", where, gi,
+                       json_string_value(v));
+    }
+    return 0;
+}
+
 static int read_lists(rd *r, json_t *root, const wg_name_index *files)
 {
     wg_manifest *m = r->m;
@@ -428,12 +651,34 @@ static int read_lists(rd *r, json_t *root, const wg_name_index *files)
             rc = bad(r, "tensor %s is in no component", m->tensors[t].name);
     free(seen);
     json_t *plans = json_object_get(root, "plans"), *tabs = json_object_get(plans, "tabs");
-    json_array_foreach(json_object_get(plans, "progressive"), i, c) if (!rc)
-        rc = names_known(r, json_object_get(c, "shards"), files, "shard", NULL);
-    json_array_foreach(json_object_get(tabs, "partition"), i, c) if (!rc)
-        rc = names_known(r, json_object_get(c, "shards"), files, "shard", NULL);
     if (!rc && !json_is_array(json_object_get(plans, "progressive")))
         rc = bad(r, "no plans.progressive array");
+    const char *uk = rc ? NULL : unknown_key(plans, "plans");
+    if (uk)
+        rc = bad(r, "plans: unknown key \"%s\"", uk);
+    /* the progressive plan lists every shard exactly once: a loader fetches what it lists */
+    unsigned char *once = rc ? NULL : calloc(m->nshards + 1, 1);
+    if (!rc && !once)
+        return wg_fail(r->err, WG_EIO, m->path, "out of memory");
+    json_array_foreach(json_object_get(plans, "progressive"), i, c) if (!rc) {
+        if ((uk = unknown_key(c, "plans.progressive[]")))
+            rc = bad(r, "plans.progressive[%zu]: unknown key \"%s\"", i, uk);
+        else if (!(rc = names_known(r, json_object_get(c, "shards"), files, "shard", NULL)))
+            rc = shards_once(r, json_object_get(c, "shards"), files, once, "plans.progressive", i);
+    }
+    for (size_t s = 0; !rc && s < m->nshards; s++)
+        if (!once[s])
+            rc = bad(r, "plans.progressive does not list shard %s (every shard exactly once)",
+                     m->shards[s].f.file);
+    free(once);
+    json_array_foreach(json_object_get(tabs, "partition"), i, c) if (!rc) {
+        unsigned char *mine = calloc(m->nshards + 1, 1);
+        if (!mine)
+            return wg_fail(r->err, WG_EIO, m->path, "out of memory");
+        if (!(rc = names_known(r, json_object_get(c, "shards"), files, "shard", NULL)))
+            rc = shards_once(r, json_object_get(c, "shards"), files, mine, "plans.tabs.partition", i);
+        free(mine);
+    }
     return rc;
 }
 

@@ -128,10 +128,19 @@ int wg_text_copy_model(const wg_model *m, const char *given, const char *dir, wg
  *    each in a shard of the tensor's own component and layer, each plane exactly the bytes
  *    its format needs for those rows, 256-byte aligned, inside the shard's declared bytes and
  *    sharing no byte with any other plane;
- *  - every kernels.by_profile index names a kernels.files entry of that format and kind;
+ *  - by tools/web/wgpack-manifest-rules.js (embedded at build time; the JS loader imports the
+ *    same file, so both refuse the same manifests): the closed objects (shards, tensors, parts,
+ *    planes, plans, progressive groups, kernels, kernel files, bindings) have no other keys;
+ *    every kernel file's kind is known, its workgroup size and dispatch facts (gemv
+ *    rows_per_workgroup, gemm tile) positive and bounded, its bindings exactly its kind's for
+ *    its format's planes (ops: numbered 0..n-1, the uniform last);
+ *  - every kernels.by_profile index names a kernels.files entry of that format, kind and
+ *    variant (requires_shader_f16/requires_subgroups as the variant says), every
+ *    kernels.ops_by_profile index the op kernel of that op;
  *  - the optional "text" section's files are {file, bytes, xxh3, integrity} entries under text/;
  *  - components and plans name only shards and tensors that exist, every tensor in exactly
- *    one component.
+ *    one component; plans.progressive lists every shard exactly once, a tab's partition each
+ *    of its shards once.
  * No shard is read: wg_bundle_verify() checks the files against what this returns.
  * Returns 0; WG_EINPUT if manifest.json cannot be read or is not a JSON object; WG_EVERIFY if
  * it is not a consistent wgpack manifest (err: "DIR/manifest.json: the first problem").

@@ -1,7 +1,7 @@
 /* pack/verify.c — re-read a bundle and check it against its manifest: the manifest consistent
  * (pack/manifest_read.c: names, shapes, formats, parts); every shard, kernel and the wasm
- * module present with the recorded size, xxh3 and SHA-256; transport copies decompressing to
- * the shard's bytes. */
+ * module present with the recorded size, xxh3 and SHA-256; each kernel declaring the bindings
+ * the manifest lists for it; transport copies decompressing to the shard's bytes. */
 #define _GNU_SOURCE
 #include "pack_internal.h"
 
@@ -75,6 +75,51 @@ static const uint8_t *check_hashed(const char *dir, const wg_man_file *f, bool s
     return p;
 }
 
+/* A kernel's bindings as the manifest lists them must be the ones its WGSL declares (number
+ * and access), as the JS loader checks after fetching it: "@binding(N) var<storage, read>" is
+ * read-only-storage, "read_write" storage, "uniform" uniform. */
+static void check_declared(const char *dir, const wg_man_file *f, const uint8_t *p, uint64_t size,
+                           json_t *listed, int *problems, wg_error *err)
+{
+    const char *types[3] = {"read-only-storage", "storage", "uniform"};
+    int decl[64];
+    for (int i = 0; i < 64; i++)
+        decl[i] = -1;
+    const char *s = (const char *)p, *end = s + size, *at = s, *mark = "@binding(";
+    int ndecl = 0;
+    bool ok = true;
+    while ((at = memmem(at, (size_t)(end - at), mark, strlen(mark)))) {
+        at += strlen(mark);
+        char *q;
+        long n = strtol(at, &q, 10); /* the file is not NUL-terminated: digits stop early */
+        const char *v = q;
+        while (v < end && (*v == ')' || *v == ' ' || *v == '\n' || *v == '\t'))
+            v++;
+        const char *gt = v + 4 <= end && !memcmp(v, "var<", 4) ? memchr(v, '>', (size_t)(end - v)) : NULL;
+        if (n < 0 || n >= 64 || !gt || decl[n] >= 0) {
+            ok = false;
+            break;
+        }
+        size_t len = (size_t)(gt - v);
+        decl[n] = memmem(v, len, "uniform", 7) ? 2 : memmem(v, len, "read_write", 10) ? 1 : 0;
+        ndecl++;
+        at = gt;
+    }
+    size_t j;
+    json_t *b;
+    ok = ok && json_array_size(listed) == (size_t)ndecl;
+    json_array_foreach(listed, j, b) {
+        json_int_t n = json_integer_value(json_object_get(b, "binding"));
+        const char *ty = json_string_value(json_object_get(b, "type"));
+        ok = ok && n >= 0 && n < 64 && decl[n] >= 0 && ty && !strcmp(ty, types[decl[n]]);
+    }
+    if (!ok) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", dir, f->file);
+        problem(problems, err, path, "declares other bindings than the manifest lists for it");
+    }
+}
+
 static void unmap(const uint8_t *p, uint64_t size)
 {
     if (p && size)
@@ -136,6 +181,10 @@ int wg_bundle_verify(const char *dir, int *problems, json_t **report, wg_error *
             break;
         const uint8_t *p = check_hashed(dir, i < m.nkernels ? &m.kernels[i] : &m.wasm,
                                         i == m.nkernels, problems, err, &size);
+        if (p && i < m.nkernels)
+            check_declared(dir, &m.kernels[i], p, size,
+                           json_object_get(json_array_get(json_object_get(json_object_get(m.root, "kernels"), "files"), i), "bindings"),
+                           problems, err);
         unmap(p, size);
     }
     for (size_t i = 0; i < m.ntext; i++) { /* the text side's files: as shards */
