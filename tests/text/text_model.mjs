@@ -59,7 +59,7 @@ const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.
 await webgpu({ asNavigator: true });
 const { loadTextModel } = await import(pathToFileURL(path.join(root, 'tools/web/wgpack-text.js')).href);
 const m = await loadTextModel(`${origin}/b/manifest.json`);
-if (m.runtime.arch === 'bert') {
+if (m.runtime.task === 'encoder') {
   // an encoder: embed() against PyTorch's last hidden state of the same text (--ref DIR: the
   // model's ref_ids.i32 / ref_hidden.f32, two sequences of L ids, the second padded), pooled as
   // sentence-transformers does with the bundle's 1_Pooling (mean over the real tokens) and
