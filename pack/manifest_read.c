@@ -415,6 +415,36 @@ static bool ints_in(json_t *v, int n, int64_t lo, int64_t hi, int64_t *prod)
     return true;
 }
 
+/* an op kernel's uniform fields [{name, type}] and its grid {x, div, y?} naming two of them */
+static bool has_field(json_t *fields, const char *name)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f) if (name && !strcmp(json_string_value(json_object_get(f, "name")), name)) return true;
+    return false;
+}
+
+static int kernel_grid(rd *r, json_t *f, const char *at)
+{
+    json_t *fields = json_object_get(f, "fields"), *g = json_object_get(json_object_get(f, "dispatch"), "grid"), *e;
+    size_t i;
+    if (!json_is_array(fields) || json_array_size(fields) > 16)
+        return bad(r, "%s.fields is not a list of at most 16 uniform fields", at);
+    json_array_foreach(fields, i, e) {
+        const char *t = json_string_value(json_object_get(e, "type"));
+        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(json_object_get(e, "name")) || !t ||
+            (strcmp(t, "u32") && strcmp(t, "f32")))
+            return bad(r, "%s.fields[%zu] is not {name, type: u32|f32}", at, i);
+    }
+    json_t *div = json_object_get(g, "div");
+    const char *x = json_string_value(json_object_get(g, "x")), *y = json_string_value(json_object_get(g, "y"));
+    if (!json_is_object(g) || !has_field(fields, x) || (json_object_get(g, "y") && !has_field(fields, y)) ||
+        !json_is_integer(div) || json_integer_value(div) < 1 || json_integer_value(div) > 65536 ||
+        json_object_size(g) != 2 + (json_object_get(g, "y") != NULL))
+        return bad(r, "%s.dispatch.grid is not {x, div, y?} naming its fields", at);
+    return 0;
+}
+
 /* a kernel's workgroup size and dispatch facts, by the rules' table for its kind */
 static int kernel_dispatch(rd *r, json_t *f, const char *at, json_t *kind_rule)
 {
@@ -426,8 +456,12 @@ static int kernel_dispatch(rd *r, json_t *f, const char *at, json_t *kind_rule)
     const char *key;
     if (!json_is_object(d) || !json_is_string(json_object_get(d, "rule")))
         return bad(r, "%s.dispatch is not an object with a rule", at);
-    json_object_foreach(d, key, v) if (strcmp(key, "rule") && !json_object_get(need, key))
+    bool grid = json_is_true(json_object_get(kind_rule, "grid"));
+    json_object_foreach(d, key, v) if (strcmp(key, "rule") && (!grid || strcmp(key, "grid")) &&
+                                       !json_object_get(need, key))
         return bad(r, "%s.dispatch: unknown key \"%s\"", at, key);
+    if (grid && kernel_grid(r, f, at))
+        return r->err->code;
     json_object_foreach(need, key, v) {
         int n = (int)json_integer_value(v);
         if (!ints_in(json_object_get(d, key), n, 1, dmax, &prod))

@@ -12,69 +12,12 @@
 /* Returns a rows x K f32 matrix (matrix view of the tensor) the caller frees, or NULL. */
 typedef float *(*wg_weight_fn)(void *ctx, const char *name, int64_t *rows, int64_t *K);
 
-typedef struct wg_llama {
-    int layers, hidden, heads, kv_heads, head_dim, inter, vocab;
-    double eps, theta;
-    /* rope scaling: 0 none, 1 linear (every frequency / factor), 2 llama3 (frequencies with a
-     * wavelength past orig/low divided by factor, below orig/high kept, smoothly between) */
-    int rope_type;
-    double rope_factor, rope_low, rope_high, rope_orig;
-    float *embed, *final_norm, *head; /* head may alias embed (tied) */
-    struct wg_llama_layer {
-        float *in_norm, *post_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *gate, *up, *down;
-    } *l;
-} wg_llama;
-
-/* Load a Llama/Mistral/Qwen2-style model's weights (HF names) through get(). */
-int wg_llama_load(wg_llama *lm, const wg_model *m, wg_weight_fn get, void *ctx, wg_error *err);
-void wg_llama_free(wg_llama *lm);
-/* logits[n][vocab] for tokens[0..n) (causal, positions 0..n-1). */
-/* The rotary frequency of pair i (of head_dim/2): theta^(-2i/head_dim), scaled as configured. */
-double wg_rope_freq(const wg_llama *lm, int i);
-int wg_llama_forward(const wg_llama *lm, const int32_t *tokens, int n, float *logits, int threads);
-
-/* ---- BERT-family encoders (verify/bert.c): BERT, RoBERTa and DistilBERT naming ----
- * Post-LN encoder: x = LN(word[id] + type[tt] + pos[p]); per layer
- *   x = LN1(x + Wo.attn(x) + bo), x = LN2(x + W2.act(W1.x + b1) + b2),
- * bidirectional attention over the keys whose mask is 1 (HF adds the dtype's minimum to the
- * others' scores; a row with no key left therefore averages every key, as HF's does). */
-typedef enum wg_bert_kind { WG_BERT_BERT, WG_BERT_ROBERTA, WG_BERT_DISTILBERT } wg_bert_kind;
+/* activations of the references (verify/ops.c) */
 typedef enum wg_bert_act {
     WG_ACT_GELU,      /* "gelu": x/2 (1 + erf(x/sqrt 2)) */
     WG_ACT_GELU_TANH, /* "gelu_new", "gelu_pytorch_tanh", "gelu_fast": the tanh approximation */
     WG_ACT_RELU,
 } wg_bert_act;
-
-typedef struct wg_bert {
-    wg_bert_kind kind;
-    wg_bert_act act;
-    char prefix[16];        /* "bert.", "roberta.", "distilbert." or "" as the weights name it */
-    int layers, hidden, heads, head_dim, inter, vocab, max_pos, type_vocab;
-    int pad_id;             /* RoBERTa: positions count from pad_id + 1; -1 when unknown */
-    double eps;
-    float *word, *pos, *type, *emb_ln_w, *emb_ln_b; /* type NULL for DistilBERT */
-    struct wg_bert_layer {
-        float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln1_w, *ln1_b;
-        float *w1, *b1, *w2, *b2, *ln2_w, *ln2_b;
-    } *l;
-} wg_bert;
-
-/* Load an encoder's weights (HF names, with or without the bert./roberta./distilbert. prefix)
- * through get(). Facts come from m->config where given, else from the tensors' shapes; the
- * attention head count has no shape and must come from the config. On error, frees what it
- * loaded. */
-int wg_bert_load(wg_bert *b, const wg_model *m, wg_weight_fn get, void *ctx, wg_error *err);
-/* BERT-family naming (bert, roberta, xlm-roberta, ...: the "bert" name rules) or DistilBERT:
- * what wg_bert_load reads and `verify` runs as an encoder. */
-bool wg_bert_family(const wg_model *m);
-void wg_bert_free(wg_bert *b);
-/* out[n][hidden] = last_hidden_state of one sequence. type_ids and mask may be NULL (all 0 /
- * all 1). Returns 0, or -1 on a token/type id out of range, n beyond the position table, or
- * out of memory. */
-int wg_bert_forward(const wg_bert *b, const int32_t *ids, const int32_t *type_ids,
-                    const int32_t *mask, int n, float *out, int threads);
-/* RoBERTa's position ids (HF create_position_ids_from_input_ids), BERT's 0..n-1 otherwise. */
-void wg_bert_positions(const wg_bert *b, const int32_t *ids, int n, int32_t *pos);
 
 /* Compare two hidden-state sets [n][H] (a: reference). Per-token errors are L2 norms. */
 typedef struct wg_hidden_compare {

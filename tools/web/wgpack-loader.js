@@ -418,7 +418,14 @@ function validateKernel(f, at, closed, bad) {
   if (!Array.isArray(ws) || ws.length !== 3 || !ws.every(v => isInt(v, 1, wmax)) || ws[0] * ws[1] * ws[2] > wmax)
     bad(`${at}.workgroup_size is not three sizes of at most ${wmax} invocations in all`);
   if (!isObj(f.dispatch) || typeof f.dispatch.rule !== 'string') bad(`${at}.dispatch is not an object with a rule`);
-  for (const k of Object.keys(f.dispatch)) if (k !== 'rule' && !(k in kr.dispatch)) bad(`${at}.dispatch: unknown key "${k}"`);
+  for (const k of Object.keys(f.dispatch)) if (k !== 'rule' && !(kr.grid && k === 'grid') && !(k in kr.dispatch)) bad(`${at}.dispatch: unknown key "${k}"`);
+  if (kr.grid) {   // an op kernel's uniform fields and its grid naming them
+    const fl = f.fields, g = f.dispatch.grid, has = n => Array.isArray(fl) && fl.some(e => e.name === n);
+    if (!Array.isArray(fl) || fl.length > 16 || !fl.every(e => isObj(e) && Object.keys(e).length === 2 && typeof e.name === 'string' && (e.type === 'u32' || e.type === 'f32')))
+      bad(`${at}.fields is not a list of at most 16 uniform fields`);
+    if (!isObj(g) || !has(g.x) || ('y' in g && !has(g.y)) || !Number.isInteger(g.div) || g.div < 1 || g.div > 65536 || Object.keys(g).length !== 2 + ('y' in g))
+      bad(`${at}.dispatch.grid is not {x, div, y?} naming its fields`);
+  }
   for (const [k, n] of Object.entries(kr.dispatch)) {
     const v = f.dispatch[k];
     if (!(n === 1 ? isInt(v, 1, dmax) : Array.isArray(v) && v.length === n && v.every(x => isInt(x, 1, dmax))))

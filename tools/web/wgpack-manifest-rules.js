@@ -9,7 +9,9 @@
 //  kinds     kernel kind -> dispatch: { key: number of integers } (each in [1, dispatch_max]),
 //            bindings: [binding, resource, type, when] with when "always", "scales" (the format
 //            has a scales plane: an integer format) or "zeros" (an asymmetric integer format);
-//            null for "op" kernels, whose bindings are numbered 0..n-1 with the uniform last
+//            null for "op" kernels, whose bindings are numbered 0..n-1 with the uniform last;
+//            grid: the kind's dispatch also has grid {x, div, y?} naming its fields (op kernels,
+//            whose uniform fields are listed as fields [{name, type: u32|f32}])
 //  variants  kernel variant -> [needs shader-f16, needs subgroups]
 export default {
   "closed": {
@@ -24,7 +26,7 @@ export default {
     "plans.progressive[]": ["priority", "name", "component", "shards", "bytes"],
     "kernels": ["params", "variants", "files", "by_profile", "ops_by_profile"],
     "kernels.files[]": ["file", "kind", "format", "op", "arith", "workgroup_size", "dispatch", "bindings", "params",
-                        "xxh3", "integrity", "requires_shader_f16", "requires_subgroups"],
+                        "fields", "xxh3", "integrity", "requires_shader_f16", "requires_subgroups"],
     "kernels.files[].bindings[]": ["binding", "resource", "type"]
   },
   "kinds": {
@@ -52,7 +54,7 @@ export default {
                    [2, "zeros", "read-only-storage", "zeros"], [3, "indices", "read-only-storage", "always"],
                    [4, "output", "storage", "always"], [5, "params", "uniform", "always"]]
     },
-    "op": {"dispatch": {}, "bindings": null}
+    "op": {"dispatch": {}, "grid": true, "bindings": null}
   },
   "variants": {"f32": [false, false], "f16": [true, false], "f32-sg": [false, true], "f16-sg": [true, true]},
   "binding_types": ["read-only-storage", "storage", "uniform"],

@@ -28,7 +28,8 @@ const grid1 = W => [Math.min(W, 65535), Math.ceil(W / 65535)];
 
 export async function loadModel(manifestUrl, opts = {}) {
   const t0 = performance.now();
-  const b = await openBundle(manifestUrl, opts);
+  // WebGPU or nothing: without an adapter the loader rejects before fetching anything
+  const b = await openBundle(manifestUrl, { ...opts, backend: 'webgpu' });
   if (b.backend !== 'webgpu') throw new Error('wgpack: running a model needs WebGPU, and this page has none');
   const man = b.manifest, Pg = man.program;
   if (!Pg) throw new Error(`wgpack: this bundle cannot run: ${man.program_missing || 'its manifest has no program section'}`);
@@ -262,7 +263,8 @@ export async function loadModel(manifestUrl, opts = {}) {
     return rb;
   }
   async function read(rb) {
-    await rb.mapAsync(GPUMapMode.READ);
+    await Promise.race([failed, rb.mapAsync(GPUMapMode.READ)]);
+    b.checkErrors?.('running the program');
     const out = new Float32Array(rb.getMappedRange().slice(0));
     rb.destroy();
     return out;
@@ -272,8 +274,11 @@ export async function loadModel(manifestUrl, opts = {}) {
   const formats = [...new Set(man.tensors.filter(t => t.format !== 'raw').map(t => t.format))];
   const kinds = causal ? ['gemm', 'gemv', 'gather', 'dequantize'] : ['gemm', 'gather', 'dequantize'];
   const opNames = [...new Set(stages.flatMap(s => s.ops.map(o => o.op)).filter(n => n !== 'matmul' && n !== 'gather').concat(['bias_act']))];
-  await Promise.all([...formats.flatMap(f => kinds.filter(k => man.kernels.by_profile[b.profile]?.[f]?.[k]).map(k => b.pipeline(f, k))),
-                     ...opNames.map(o => b.opPipeline(o))]);
+  // a shard that fails for good (after the loader's retries) fails loadModel, not a later call
+  const failed = new Promise((_, rej) => b.ready.catch(rej));
+  failed.catch(() => {});
+  await Promise.race([failed, Promise.all([...formats.flatMap(f => kinds.filter(k => man.kernels.by_profile[b.profile]?.[f]?.[k]).map(k => b.pipeline(f, k))),
+                                           ...opNames.map(o => b.opPipeline(o))])]);
   const P = program(N), D = causal ? program(1) : null;
   const all = stages.map((_, i) => i), body = all.slice(0, -1);
   // the head's live-in values: what its ops read before writing (copied from the prompt's last row)
