@@ -6,6 +6,7 @@
 // Usage: WGPACK_OLD=old/wgpack node tools/webgpu/sweep_gemv.mjs [--json OUT] [--formats a,b]
 //        [--shapes RxK,...] [--cands T:R,...] [--no-plain]                      (REPS=N)
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import * as B from './gpubench.mjs';
 
@@ -23,7 +24,12 @@ const hasSg = features.includes('subgroups');
 const ceil0 = await B.readCeiling(device, time); for (let i = 0; i < 6; i++) await B.readCeiling(device, time);
 const ceiling = Math.max(ceil0, await B.readCeiling(device, time));
 console.log(`adapter: ${name}; features: ${features.join(',')}; read ceiling ${ceiling.toFixed(0)} GB/s; ${new Date().toISOString()}`);
-const gen = (bin, a) => execFileSync(bin, ['kernel-gen', ...a], { encoding: 'utf8' });
+// KMAP=file.json.gz: kernel texts generated beforehand ({"bin args": text}), for a device with no wgpack
+const kmap = process.env.KMAP ? JSON.parse(zlib.gunzipSync(fs.readFileSync(process.env.KMAP))) : null;
+const gen = (bin, a) => {
+  if (kmap) { const t = kmap[[bin, ...a].join(' ')]; if (t === undefined) throw new Error('not generated'); return t; }
+  return execFileSync(bin, ['kernel-gen', ...a], { encoding: 'utf8' });
+};
 const variants = [];
 if (process.env.WGPACK_OLD) variants.push({ label: 'old chrome+sg', bin: process.env.WGPACK_OLD, args: ['--profile', 'chrome', ...(hasSg ? ['--subgroups'] : [])] });
 for (const [t, r] of cands)
