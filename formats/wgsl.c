@@ -313,23 +313,36 @@ static void emit_gemv_row_int(sb *b, const wg_kformat *f, int rr, const char *T)
         out(b, "      a%d = fma(scale(gi), (d.x + d.y) + (d.z + d.w), a%d);\n    }\n", rr, rr);
 }
 
-/* fp weights: chunk c = 8 consecutive weights of the row, one vec4<u32> (fp16/bf16) or two (f32) */
-static void emit_gemv_row_fp(sb *b, const wg_kformat *f, int rr)
+/* fp weights: chunk c = 8 consecutive weights of the row, one vec4<u32> (fp16/bf16) or two (f32);
+ * step u of an unrolled K loop reads chunk c + off */
+static void emit_gemv_fp_loads(sb *b, const wg_kformat *f, int R, int u, int off)
+{
+    out(b, "      let x%d_0 = x[(c + %du) * 2u];\n      let x%d_1 = x[(c + %du) * 2u + 1u];\n", u, off, u, off);
+    for (int rr = 0; rr < R; rr++) {
+        if (f->kind == 0)
+            out(b, "      let q%d_%d = q[(r%d * p.K) / 4u + 2u * (c + %du)];\n"
+                   "      let p%d_%d = q[(r%d * p.K) / 4u + 2u * (c + %du) + 1u];\n", rr, u, rr, off, rr, u, rr, off);
+        else
+            out(b, "      let q%d_%d = q[(r%d * p.K) / 8u + c + %du];\n", rr, u, rr, off);
+    }
+}
+
+static void emit_gemv_row_fp(sb *b, const wg_kformat *f, int rr, int u)
 {
     if (f->kind == 0) {
-        out(b, "    a%d += dot(bitcast<vec4<f32>>(q[(r%d * p.K) / 4u + 2u * c]), x0)"
-               " + dot(bitcast<vec4<f32>>(q[(r%d * p.K) / 4u + 2u * c + 1u]), x1);\n", rr, rr, rr);
+        out(b, "      a%d += dot(bitcast<vec4<f32>>(q%d_%d), x%d_0) + dot(bitcast<vec4<f32>>(p%d_%d), x%d_1);\n",
+            rr, rr, u, u, rr, u, u);
         return;
     }
-    out(b, "    {\n      let w = q[(r%d * p.K) / 8u + c];\n", rr);
     if (f->kind == 1)
-        out(b, "      a%d += dot(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), x0)"
-               " + dot(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), x1);\n", rr);
+        out(b, "      a%d += dot(vec4<f32>(unpack2x16float(q%d_%d.x), unpack2x16float(q%d_%d.y)), x%d_0)"
+               " + dot(vec4<f32>(unpack2x16float(q%d_%d.z), unpack2x16float(q%d_%d.w)), x%d_1);\n",
+            rr, rr, u, rr, u, u, rr, u, rr, u, u);
     else
-        out(b, "      let lo = bitcast<vec4<f32>>(w << vec4<u32>(16u));\n"
-               "      let hi = bitcast<vec4<f32>>(w & vec4<u32>(0xffff0000u));\n"
-               "      a%d += dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), x0) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), x1);\n", rr);
-    out(b, "    }\n");
+        out(b, "      {\n        let lo = bitcast<vec4<f32>>(q%d_%d << vec4<u32>(16u));\n"
+               "        let hi = bitcast<vec4<f32>>(q%d_%d & vec4<u32>(0xffff0000u));\n"
+               "        a%d += dot(vec4<f32>(lo.x, hi.x, lo.y, hi.y), x%d_0) + dot(vec4<f32>(lo.z, hi.z, lo.w, hi.w), x%d_1);\n      }\n",
+            rr, u, rr, u, rr, u, u);
 }
 
 /* scalar fallback for fp weights when K is not a multiple of 8 (vector loads would straddle rows) */
@@ -391,11 +404,226 @@ static void emit_gemv_reduce(sb *b, int R, int TH, bool subgroups, bool xs)
     out(b, "; }\n}\n");
 }
 
+/* ---- the exact f32 integer GEMV
+ * Each code is taken *in place*: code e of a chunk sits at bit sh of its word; with a base of
+ * the word itself (sh + bits <= 23) or the word shifted right by 16 (sh >= 16), the masked bits
+ * OR-ed into 2^23 give the float 2^23 + code * 2^s exactly (s = the code's offset in its base,
+ * s + bits <= 23), and subtracting 2^23 + zero * 2^s gives (code - zero) * 2^s exactly. The
+ * inputs are staged pre-scaled by 2^-s, so every product (code - zero) * x is the same f32 as
+ * the unscaled one (scaling by a power of two commutes with rounding). Per weight that is one
+ * AND-OR, one subtract and one FMA; the group scale is applied once per chunk (a vec4 FMA). */
+typedef struct code_src {
+    int word, shift;  /* base: word `word` >> shift (0 or 16); -1: straddles words */
+    int sh;           /* straddling: bit offset in `word` */
+    int s;            /* offset of the code in its base */
+} code_src;
+
+static code_src code_source(int bits, int e)
+{
+    int pos = e * bits, w = pos / 32, sh = pos % 32;
+    code_src c = {w, 0, sh, 0};
+    if (sh + bits > 32)
+        c.shift = -1;
+    else if (sh >= 16)
+        c.shift = 16, c.s = sh - 16;
+    else
+        c.s = sh;
+    return c;
+}
+
+static void base_expr(char *dst, size_t n, const char *w, code_src c)
+{
+    if (c.shift < 0)
+        snprintf(dst, n, "((%s%d >> %du) | (%s%d << %du))", w, c.word, c.sh, w, c.word + 1, 32 - c.sh);
+    else if (c.shift)
+        snprintf(dst, n, "%sh%d", w, c.word);
+    else
+        snprintf(dst, n, "%s%d", w, c.word);
+}
+
+/* chunks per thread per x tile (the tile is U * threads chunks, 16 KiB of x at most) */
+static int gemv_int_unroll(const wg_kshape *s)
+{
+    int u = 8 / s->gemv_rows, m = 128 / s->gemv_threads;
+    if (u > m) u = m;
+    if (u > 4) u = 4;
+    return u < 1 ? 1 : u;
+}
+
+static void emit_gemv_int_row(sb *b, const wg_kformat *f, int rr, int u)
+{
+    int bits = f->bits;
+    char gi[96], rn[16], cn[16], w[24], be[4][128];
+    snprintf(rn, sizeof rn, "r%d", rr);
+    snprintf(cn, sizeof cn, "ch%d", u);
+    group_expr(gi, sizeof gi, f, rn, cn);
+    snprintf(w, sizeof w, "w%d_%d_", rr, u);
+    out(b, "      {\n");
+    /* the high halves the codes of this format need */
+    bool hi[8] = {false};
+    for (int e = 0; e < 32; e++) {
+        code_src c = code_source(bits, e);
+        if (c.shift == 16)
+            hi[c.word] = true;
+    }
+    for (int j = 0; j < bits; j++)
+        if (hi[j])
+            out(b, "        let %sh%d = %s%d >> 16u;\n", w, j, w, j);
+    if (f->scale_f32)
+        out(b, "        let d = bitcast<f32>(sw%d_%d);\n", rr, u);
+    else
+        out(b, "        let d = unpack2x16float(sw%d_%d)[(%s) & 1u];\n", rr, u, gi);
+    if (!f->sym)
+        out(b, "        let zf = f32((zw%d_%d >> (((%s) & 3u) * 8u)) & 0xffu);\n", rr, u, gi);
+    /* asymmetric: 2^23 + zero * 2^s per distinct pattern of offsets s */
+    int pat[8][4], np = 0, pid[8];
+    for (int i = 0; i < 8; i++) {
+        int sv[4];
+        for (int m = 0; m < 4; m++)
+            sv[m] = code_source(bits, 4 * i + m).s;
+        pid[i] = -1;
+        for (int k = 0; k < np; k++)
+            if (!memcmp(pat[k], sv, sizeof sv))
+                pid[i] = k;
+        if (pid[i] < 0) {
+            memcpy(pat[np], sv, sizeof sv);
+            pid[i] = np++;
+        }
+    }
+    if (!f->sym)
+        for (int k = 0; k < np; k++)
+            out(b, "        let o%d = fma(vec4<f32>(zf), vec4<f32>(%d.0, %d.0, %d.0, %d.0), vec4<f32>(8388608.0));\n",
+                k, 1 << pat[k][0], 1 << pat[k][1], 1 << pat[k][2], 1 << pat[k][3]);
+    out(b, "        var t = vec4<f32>(0.0);\n");
+    for (int i = 0; i < 8; i++) {
+        int sv[4];
+        for (int m = 0; m < 4; m++) {
+            code_src c = code_source(bits, 4 * i + m);
+            base_expr(be[m], sizeof be[m], w, c);
+            sv[m] = c.s;
+        }
+        unsigned mk = (1u << bits) - 1;
+        char o[160];
+        if (f->sym) {
+            int z = 1 << (bits - 1);
+            snprintf(o, sizeof o, "vec4<f32>(%d.0, %d.0, %d.0, %d.0)", 8388608 + (z << sv[0]),
+                     8388608 + (z << sv[1]), 8388608 + (z << sv[2]), 8388608 + (z << sv[3]));
+        } else
+            snprintf(o, sizeof o, "o%d", pid[i]);
+        out(b, "        t = fma(bitcast<vec4<f32>>((vec4<u32>(%s, %s, %s, %s) & vec4<u32>(%uu, %uu, %uu, %uu))"
+               " | vec4<u32>(0x4b000000u)) - %s, x%d_%d, t);\n",
+            be[0], be[1], be[2], be[3], mk << sv[0], mk << sv[1], mk << sv[2], mk << sv[3], o, u, i);
+    }
+    out(b, "        v%d = fma(vec4<f32>(d), t, v%d);\n      }\n", rr, rr);
+}
+
+/* the input pre-scale of vec4 i of a chunk: 2^-s of each of its four codes */
+static void prescale_expr(char *dst, size_t n, int bits, int i)
+{
+    int l = snprintf(dst, n, "vec4<f32>(");
+    for (int m = 0; m < 4; m++) {
+        int sv = code_source(bits, 4 * i + m).s;
+        if (sv)
+            l += snprintf(dst + l, n - (size_t)l, "%.17g", 1.0 / (double)(1 << sv));
+        else
+            l += snprintf(dst + l, n - (size_t)l, "1.0");
+        l += snprintf(dst + l, n - (size_t)l, "%s", m < 3 ? ", " : ")");
+    }
+}
+
+static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
+{
+    int TH = s->gemv_threads, R = s->gemv_rows, U = gemv_int_unroll(s), T = U * TH;
+    int bits = f->bits, vw = data_vec(f), nv = bits / vw;
+    out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * T);
+    out(b, "@compute @workgroup_size(%d)\n", TH);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+           "        @builtin(local_invocation_index) lid: u32%s) {\n",
+        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
+    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    for (int rr = 0; rr < R; rr++)
+        out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var v%d = vec4<f32>(0.0);\n", rr, rr, rr);
+    out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
+    /* the pre-scale of the vec4s this thread stages: e & 7 == lid & 7 (threads % 8 == 0) */
+    char ps[8][160];
+    bool same = true;
+    for (int i = 0; i < 8; i++) {
+        prescale_expr(ps[i], sizeof ps[i], bits, i);
+        same = same && !strcmp(ps[i], ps[0]);
+    }
+    if (same)
+        out(b, "  let ps = %s;\n", ps[0]);
+    else {
+        out(b, "  var pst = array<vec4<f32>, 8>(");
+        for (int i = 0; i < 8; i++)
+            out(b, "%s%s", ps[i], i < 7 ? ", " : ");\n");
+        out(b, "  let ps = pst[lid & 7u];\n");
+    }
+    out(b, "  for (var c0 = 0u; c0 < nch; c0 += %du) {\n", T);
+    /* this thread's chunks: words, scale and zero words loaded before the barrier, so the
+     * loads are in flight while the tile of x is staged */
+    for (int u = 0; u < U; u++)
+        out(b, "    let ch%d = min(c0 + lid + %du, nch - 1u);\n", u, u * TH);
+    for (int rr = 0; rr < R; rr++)
+        for (int u = 0; u < U; u++) {
+            char gi[96], rn[16], cn[16];
+            snprintf(rn, sizeof rn, "r%d", rr);
+            snprintf(cn, sizeof cn, "ch%d", u);
+            group_expr(gi, sizeof gi, f, rn, cn);
+            out(b, "    let qb%d_%d = (r%d * nch + ch%d) * %du;\n", rr, u, rr, u, nv);
+            for (int m = 0; m < nv; m++)
+                out(b, "    let qv%d_%d_%d = q[qb%d_%d + %du];\n", rr, u, m, rr, u, m);
+            static const char comp[4] = {'x', 'y', 'z', 'w'};
+            for (int j = 0; j < bits; j++) {
+                if (vw == 1)
+                    out(b, "    let w%d_%d_%d = qv%d_%d_%d;\n", rr, u, j, rr, u, j);
+                else
+                    out(b, "    let w%d_%d_%d = qv%d_%d_%d.%c;\n", rr, u, j, rr, u, j / vw, comp[j % vw]);
+            }
+            if (f->scale_f32)
+                out(b, "    let sw%d_%d = s[%s];\n", rr, u, gi);
+            else
+                out(b, "    let sw%d_%d = s[(%s) >> 1u];\n", rr, u, gi);
+            if (!f->sym)
+                out(b, "    let zw%d_%d = z[(%s) >> 2u];\n", rr, u, gi);
+        }
+    out(b, "    workgroupBarrier();\n");
+    out(b, "    for (var e = lid; e < %du; e += %du) {\n", 8 * T, TH);
+    out(b, "      let j = e & 7u;\n      let g = c0 * 8u + e;\n");
+    out(b, "      xs[j * %du + ((e >> 3u) ^ j)] = select(vec4<f32>(0.0), x[min(g, nch * 8u - 1u)], g < nch * 8u) * ps;\n    }\n", T);
+    out(b, "    workgroupBarrier();\n");
+    for (int u = 0; u < U; u++) {
+        out(b, "    if (c0 + lid + %du < nch) {\n", u * TH);
+        for (int i = 0; i < 8; i++)
+            out(b, "      let x%d_%d = xs[%du + ((lid + %du) ^ %du)];\n", u, i, i * T, u * TH, i);
+        for (int rr = 0; rr < R; rr++)
+            emit_gemv_int_row(b, f, rr, u);
+        out(b, "    }\n");
+    }
+    out(b, "  }\n");
+    for (int rr = 0; rr < R; rr++)
+        out(b, "  let a%d = (v%d.x + v%d.y) + (v%d.z + v%d.w);\n", rr, rr, rr, rr, rr);
+    emit_gemv_reduce(b, R, TH, v->subgroups, true);
+}
+
+/* fp weights: U iterations of the K loop per step, their loads issued before the first use */
+static int gemv_fp_unroll(const wg_kformat *f, const wg_kshape *s)
+{
+    /* at most 16 vec4 loads in flight per thread: more spilled registers for f32 (H200: 64 x 8
+     * f32 with two steps ran 14 % slower than one) */
+    int u = 16 / (s->gemv_rows * (f->kind == 0 ? 2 : 1));
+    return u < 1 ? 1 : u > 4 ? 4 : u;
+}
+
 static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
 {
     int TH = s->gemv_threads, R = s->gemv_rows;
     const char *T = v->f16 ? "f16" : "f32";
     bool integer = f->kind == 3;
+    if (integer && !v->f16) {
+        emit_gemv_int(b, f, s, v);
+        return;
+    }
     if (integer) /* x tile, XOR-swizzled: coalesced stores, conflict-free vec4 reads; reused for the reduction */
         out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * TH);
     else
@@ -423,10 +651,21 @@ static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_k
             emit_gemv_row_int(b, f, rr, T);
         out(b, "    }\n  }\n");
     } else {
-        out(b, "  if (p.K %% 8u == 0u) {\n    for (var c = lid; c < p.K / 8u; c += %du) {\n", TH);
-        out(b, "    let x0 = x[c * 2u];\n    let x1 = x[c * 2u + 1u];\n");
+        int U = gemv_fp_unroll(f, s);
+        out(b, "  if (p.K %% 8u == 0u) {\n    let n8 = p.K / 8u;\n    var c = lid;\n");
+        if (U > 1) {
+            out(b, "    for (; c + %du < n8; c += %du) {\n", (U - 1) * TH, U * TH);
+            for (int u = 0; u < U; u++)
+                emit_gemv_fp_loads(b, f, R, u, u * TH);
+            for (int u = 0; u < U; u++)
+                for (int rr = 0; rr < R; rr++)
+                    emit_gemv_row_fp(b, f, rr, u);
+            out(b, "    }\n");
+        }
+        out(b, "    for (; c < n8; c += %du) {\n", TH);
+        emit_gemv_fp_loads(b, f, R, 0, 0);
         for (int rr = 0; rr < R; rr++)
-            emit_gemv_row_fp(b, f, rr);
+            emit_gemv_row_fp(b, f, rr, 0);
         out(b, "    }\n");
         emit_gemv_fp_scalar(b, f, R, TH);
     }
