@@ -81,7 +81,7 @@ $(BUILD)/%.o: %.c $(BUILD)/gen/onnx.pb-c.h $(wildcard */*.h */*/*.h)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libwgpack.a: $(OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(CLIOBJ) $(BUILD)/libwgpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -93,3 +93,88 @@ double wg_out_cosine(const wg_out_compare *c)
 {
     return c->ssa > 0 && c->ssb > 0 ? c->dot / sqrt(c->ssa * c->ssb) : (c->sse == 0 ? 1 : 0);
 }
+
+/* ---- logits and hidden states of two runs of a program ---- */
+
+static void log_softmax(const float *z, int V, double *out)
+{
+    double mx = -INFINITY, s = 0;
+    for (int i = 0; i < V; i++)
+        mx = z[i] > mx ? z[i] : mx;
+    for (int i = 0; i < V; i++)
+        s += exp(z[i] - mx);
+    double lse = mx + log(s);
+    for (int i = 0; i < V; i++)
+        out[i] = z[i] - lse;
+}
+
+void wg_lm_compare_logits(const float *a, const float *b, const int32_t *tokens, int n, int V,
+                          wg_lm_compare *c)
+{
+    memset(c, 0, sizeof *c);
+    double *la = malloc(sizeof(double) * V), *lb = malloc(sizeof(double) * V);
+    double sse = 0, ssa = 0, ssb = 0, dot = 0;
+    int agree = 0, npred = 0;
+    for (int t = 0; t < n; t++) {
+        const float *za = a + (size_t)t * V, *zb = b + (size_t)t * V;
+        log_softmax(za, V, la);
+        log_softmax(zb, V, lb);
+        double kl = 0;
+        int ia = 0, ib = 0;
+        for (int i = 0; i < V; i++) {
+            kl += exp(la[i]) * (la[i] - lb[i]);
+            ia = za[i] > za[ia] ? i : ia;
+            ib = zb[i] > zb[ib] ? i : ib;
+            double e = (double)za[i] - zb[i];
+            sse += e * e;
+            ssa += (double)za[i] * za[i];
+            ssb += (double)zb[i] * zb[i];
+            dot += (double)za[i] * zb[i];
+            c->max_abs = fabs(e) > c->max_abs ? fabs(e) : c->max_abs;
+        }
+        c->kl += kl;
+        agree += ia == ib;
+        if (t + 1 < n) {
+            c->nll_a -= la[tokens[t + 1]];
+            c->nll_b -= lb[tokens[t + 1]];
+            npred++;
+        }
+    }
+    c->positions = n;
+    c->kl /= n;
+    c->top1_agree = (double)agree / n;
+    if (npred) {
+        c->nll_a /= npred;
+        c->nll_b /= npred;
+    }
+    c->rel_rmse = ssa > 0 ? sqrt(sse / ssa) : 0;
+    c->cosine = ssa > 0 && ssb > 0 ? dot / sqrt(ssa * ssb) : 1;
+    free(la);
+    free(lb);
+}
+
+void wg_hidden_compare_run(const float *a, const float *b, int n, int H, wg_hidden_compare *c)
+{
+    memset(c, 0, sizeof *c);
+    c->positions = n;
+    c->min_cosine = 1;
+    double sse = 0, ssa = 0, ssb = 0, dot = 0;
+    for (int t = 0; t < n; t++) {
+        double e2 = 0, a2 = 0, b2 = 0, ab = 0;
+        for (int i = 0; i < H; i++) {
+            double x = a[(size_t)t * H + i], y = b[(size_t)t * H + i], e = x - y;
+            e2 += e * e;
+            a2 += x * x;
+            b2 += y * y;
+            ab += x * y;
+            c->max_abs = fabs(e) > c->max_abs ? fabs(e) : c->max_abs;
+        }
+        double cos = a2 > 0 && b2 > 0 ? ab / sqrt(a2 * b2) : (a2 == b2 ? 1 : 0);
+        double rel = a2 > 0 ? sqrt(e2 / a2) : (e2 > 0 ? INFINITY : 0);
+        c->min_cosine = cos < c->min_cosine ? cos : c->min_cosine;
+        c->max_rel_err = rel > c->max_rel_err ? rel : c->max_rel_err;
+        sse += e2, ssa += a2, ssb += b2, dot += ab;
+    }
+    c->rel_rmse = ssa > 0 ? sqrt(sse / ssa) : 0;
+    c->cosine = ssa > 0 && ssb > 0 ? dot / sqrt(ssa * ssb) : 1;
+}
