@@ -1,5 +1,5 @@
 /* verify/ops.c — the reference forward passes' building blocks: a threaded matrix product with
- * double accumulation, LayerNorm and activations, written for clarity (they are the spec the
+ * double accumulation and activations, written for clarity (they are the spec the
  * WebGPU kernels are checked against, not a fast path). */
 #include "verify.h"
 #include "../quant/quant.h"
@@ -34,23 +34,6 @@ void wg_ref_matmul(const float *x, const float *W, const float *b, float *y, int
 {
     mm_job j = {x, W, b, y, n, rows, K};
     wg_parallel_for(threads, (rows + MM_BLOCK - 1) / MM_BLOCK, mm_rows, &j);
-}
-
-void wg_ref_layernorm(const float *x, const float *w, const float *b, float *y, int n, int H,
-                      double eps)
-{
-    for (int t = 0; t < n; t++) {
-        const float *r = x + (size_t)t * H;
-        double mean = 0, var = 0;
-        for (int k = 0; k < H; k++)
-            mean += r[k];
-        mean /= H;
-        for (int k = 0; k < H; k++)
-            var += (r[k] - mean) * (r[k] - mean);
-        double inv = 1.0 / sqrt(var / H + eps);
-        for (int k = 0; k < H; k++)
-            y[(size_t)t * H + k] = (float)((r[k] - mean) * inv) * w[k] + b[k];
-    }
 }
 
 float wg_ref_act(wg_bert_act act, float x)

@@ -34,9 +34,6 @@ void wg_hidden_compare_run(const float *a, const float *b, int n, int H, wg_hidd
  * (the result does not depend on the thread count). */
 void wg_ref_matmul(const float *x, const float *W, const float *b, float *y, int n, int rows,
                    int K, int threads);
-/* y[n][H] = (x - mean) / sqrt(var + eps) * w + b per row, statistics in double. */
-void wg_ref_layernorm(const float *x, const float *w, const float *b, float *y, int n, int H,
-                      double eps);
 float wg_ref_act(wg_bert_act act, float x);
 
 /* ---- the reference of a bundle (verify/bundle_ref.c) ----
