@@ -136,7 +136,7 @@ static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
 }
 
 /* the reference (original weights) forward pass; n is cut to the model's position table */
-static int encoder_original(const wg_prog *p, const wg_model *m, const encoder_args *va, getter *g0,
+static int encoder_original(const wg_prog *p, const encoder_args *va, getter *g0,
                             int32_t **tokens, int *n, float **ha, wg_error *err)
 {
     int rc;
@@ -152,7 +152,6 @@ static int encoder_original(const wg_prog *p, const wg_model *m, const encoder_a
             (rc = wg_atomic_commit(&f, err)))
             return rc;
     }
-    (void)m;
     return 0;
 }
 
@@ -182,16 +181,16 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
     json_t *out = NULL;
     int n = 0, rc;
     getter g0 = {m, NULL, va->pc->search, va->threads};
-    if ((rc = encoder_original(p, m, va, &g0, &tokens, &n, &ha, err)))
+    if ((rc = encoder_original(p, va, &g0, &tokens, &n, &ha, err)))
         goto done;
     int H = (int)p->hidden;
     size_t count = (size_t)n * H;
     wg_hidden_compare cmp;
-    if (!(hb = malloc(sizeof(float) * count))) {
-        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
-        goto done;
-    }
     if (va->ref) {
+        if (!(hb = malloc(sizeof(float) * count))) {
+            rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+            goto done;
+        }
         if ((rc = read_ref_hidden(va->ref, hb, count, err)))
             goto done;
         wg_hidden_compare_run(hb, ha, n, H, &cmp);
@@ -204,8 +203,6 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
             goto done;
         }
         getter g1 = {m, plan, va->pc->search, va->threads};
-        free(hb);
-        hb = NULL;
         if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
             (rc = prog_forward(p, &g1, tokens, n, &hb, err)))
             goto done;
@@ -386,11 +383,11 @@ int cmd_verify(int argc, char **argv)
     wg_bar_begin(m);
     wg_progress_stage("forward");
     getter g0 = {m, NULL, pc.search, threads};
-    struct { int vocab; } a = {(int)wg_prog_out_width(p)};
+    int V = (int)wg_prog_out_width(p);
     if ((rc = cli_read_tokens(tok, bytes, maxn, &tokens, &n, (int)p->vocab, &err)))
         goto fail;
     n = position_room(p, n);
-    lb = malloc(sizeof(float) * (size_t)n * a.vocab);
+    lb = malloc(sizeof(float) * (size_t)n * V);
     if (!lb) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
@@ -400,7 +397,7 @@ int cmd_verify(int argc, char **argv)
     if (logits_out) {
         wg_atomic_file lf;
         if ((rc = wg_atomic_open(&lf, logits_out, &err)) ||
-            (rc = wg_atomic_write(&lf, la, sizeof(float) * (size_t)n * a.vocab, &err)) ||
+            (rc = wg_atomic_write(&lf, la, sizeof(float) * (size_t)n * V, &err)) ||
             (rc = wg_atomic_commit(&lf, &err)))
             goto fail;
     }
@@ -408,7 +405,7 @@ int cmd_verify(int argc, char **argv)
     if (ref) {
         int fd = wg_open_input(ref, &err);
         FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        size_t got = f ? fread(lb, sizeof(float), (size_t)n * a.vocab + 1, f) : 0;
+        size_t got = f ? fread(lb, sizeof(float), (size_t)n * V + 1, f) : 0;
         if (f)
             fclose(f);
         else if (fd >= 0)
@@ -417,22 +414,22 @@ int cmd_verify(int argc, char **argv)
             rc = err.code;
             goto fail;
         }
-        if (got != (size_t)n * a.vocab) {
-            rc = wg_fail(&err, WG_EINPUT, ref, "expected exactly %d x %d f32 logits", n, a.vocab);
+        if (got != (size_t)n * V) {
+            rc = wg_fail(&err, WG_EINPUT, ref, "expected exactly %d x %d f32 logits", n, V);
             goto fail;
         }
-        wg_lm_compare_logits(lb, la, tokens, n, a.vocab, &cmp);
+        wg_lm_compare_logits(lb, la, tokens, n, V, &cmp);
         out = json_pack("{s:s, s:s, s:o}", "model", m->path, "compared_with", ref, "metrics",
                         compare_json(&cmp));
     } else {
         json_t *rep = NULL, *met = NULL, *mj = NULL;
         if (ma.on) {
-            if ((rc = measure_llama(p, &pc, m, &ma, tokens, n, la, a.vocab, maxn, threads, &ms,
+            if ((rc = measure_llama(p, &pc, m, &ma, tokens, n, la, V, maxn, threads, &ms,
                                     &mj, &err)))
                 goto fail;
             pc.measured = &ms;
         }
-        if ((rc = eval_plan(p, &pc, m, tokens, n, la, a.vocab, threads, &rep, &met, &err))) {
+        if ((rc = eval_plan(p, &pc, m, tokens, n, la, V, threads, &rep, &met, &err))) {
             json_decref(mj);
             goto fail;
         }
@@ -444,7 +441,7 @@ int cmd_verify(int argc, char **argv)
             v.measured = NULL;
             v.costs_path = NULL;
             json_t *prep = NULL, *pmet = NULL;
-            if ((rc = eval_plan(p, &v, m, tokens, n, la, a.vocab, threads, &prep, &pmet, &err))) {
+            if ((rc = eval_plan(p, &v, m, tokens, n, la, V, threads, &prep, &pmet, &err))) {
                 json_decref(mj);
                 goto fail;
             }

@@ -539,11 +539,8 @@ void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, i
         snprintf(nm, sizeof nm, "v_cache.%d", li);
         vv = a->causal ? pb_cache(b, nm, KV) : pb_act(b, "v_rot", KV);
         qq = pb_act(b, "q_rot", Q);
-        int tab = add_value(b, "rope", WG_PV_TABLE, a->rot, 0);
-        if (!a->rope) {
-            /* a decoder without rotary embeddings: rot 0 copies q, k, v into place */
-            tab = add_value(b, "rope", WG_PV_TABLE, 0, 0);
-        }
+        /* a decoder without rotary embeddings: rot 0 copies q, k, v into place */
+        int tab = add_value(b, "rope", WG_PV_TABLE, a->rope ? a->rot : 0, 0);
         int64_t hh = a->head_dim / 2;
         emit(b, "rope_kv", (int[]){q, k, v, tab, qq, kk, vv}, 7,
              (wg_pexpr[]){SX((a->heads + 2 * a->kv_heads) * hh), SX(1), K(a->heads), K(a->kv_heads),
