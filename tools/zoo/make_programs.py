@@ -8,11 +8,15 @@ what transformers itself computes on fixed token ids, in fp32 with eager attenti
 causal LM, or the last hidden state of an encoder. Weights are rounded to fp16 before the forward
 pass and saved in fp16, so that wgpack reads exactly the numbers PyTorch multiplied by.
 
-usage: python3 tools/zoo/make_programs.py OUTDIR     (writes OUTDIR/programs.tar.zst)
+usage: python3 tools/zoo/make_programs.py OUTDIR [STEM [REGEX]]
+  writes OUTDIR/STEM.tar (default STEM "programs"; compress with zstd -19 into tests/zoo/) of the
+  checkpoints whose name matches REGEX (default: all). The tests read every
+  tests/zoo/programs*.tar.zst, each holding a folder programs/NAME per checkpoint, so a new
+  family's ground truth can ship as an archive of its own without remaking the others.
 Run where torch and transformers are (the device machine; the shipped archive was made with
 transformers 5.17.0, torch 2.11.0). Deterministic seeds; CPU; a minute.
 """
-import json, os, subprocess, sys, tarfile, io
+import json, os, re, subprocess, sys
 
 import numpy as np
 import torch
@@ -109,16 +113,21 @@ def build(name, mt, kw, root, log):
 
 def main():
     out = sys.argv[1]
-    root = os.path.join(out, "programs")
+    stem = sys.argv[2] if len(sys.argv) > 2 else "programs"
+    only = re.compile(sys.argv[3] if len(sys.argv) > 3 else ".")
+    root = os.path.join(out, stem, "programs")
     os.makedirs(root, exist_ok=True)
     log = []
     for name, (mt, kw) in MODELS.items():
+        if not only.search(name):
+            continue
         try:
             build(name, mt, kw, root, log)
         except Exception as e:  # reported, the others go on
             print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
-    subprocess.run(["tar", "-C", out, "-c", "--sort=name", "--mtime=@0", "--owner=0", "--group=0",
-                    "--numeric-owner", "-f", os.path.join(out, "programs.tar"), "programs"], check=True)
+    subprocess.run(["tar", "-C", os.path.join(out, stem), "-c", "--sort=name", "--mtime=@0", "--owner=0",
+                    "--group=0", "--numeric-owner", "-f", os.path.join(out, stem + ".tar"), "programs"],
+                   check=True)
     print(json.dumps(log)[:2000])
 
 
