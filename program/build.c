@@ -548,5 +548,5 @@ void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, i
     }
     emit(b, "attention", (int[]){qq, kk, vv, a->causal ? -1 : a->mask, out}, 5,
          (wg_pexpr[]){SX(1), K(a->heads), K(a->kv_heads), K(a->head_dim), PX, K(a->causal),
-                      a->causal ? K(0) : SX(1), MX, K(a->scale), K(a->softcap), K(a->window)}, 11);
+                      a->causal ? K(0) : SX(1), MX, K(a->scale), K(a->softcap), K(a->window), K(a->alibi)}, 12);
 }

@@ -72,6 +72,7 @@ typedef struct pb_attn {
     bool causal, interleaved, rope;
     double scale, softcap;
     int64_t window;
+    double alibi;             /* ALiBi's largest bias (8 in BLOOM and MPT), 0: none */
     int mask;                 /* attention_mask input (encoders), -1 */
 } pb_attn;
 /* q, k, v ([S][heads*hd], [S][kv*hd] x2) -> out [S][heads*hd]: rotary + key/value caches of

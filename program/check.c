@@ -134,8 +134,9 @@ static int check_op(ck *c)
         if (!fper(c, 0, 1) || f[4].sym != 'P' || f[4].c != 1 || f[7].sym != 'M' || f[7].c != 1 ||
             !(causal ? fconst(c, 6, 0) : fper(c, 6, 1)))
             return bad(c, "n, pos0, T or stride inconsistent");
-        if (f[8].sym || f[9].sym || !(f[8].c > 0 && f[8].c < 1e6) || !(f[9].c >= 0 && f[9].c < 1e6))
-            return bad(c, "scale or softcap out of range");
+        if (f[8].sym || f[9].sym || f[11].sym || !(f[8].c > 0 && f[8].c < 1e6) ||
+            !(f[9].c >= 0 && f[9].c < 1e6) || !(f[11].c >= 0 && f[11].c <= 64))
+            return bad(c, "scale, softcap or alibi out of range");
         if (wd(c, 0) != nh * hd || wd(c, 4) != nh * hd || wd(c, 1) != nkv * hd || wd(c, 2) != nkv * hd)
             return bad(c, "q, k, v or out are not heads x hd wide");
         if (causal != (v[a[1]].kind == WG_PV_CACHE) || v[a[1]].kind != v[a[2]].kind ||

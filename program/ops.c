@@ -207,15 +207,26 @@ static int run_rope_kv(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
-/* softmax(q.k * scale (soft-capped), masked) . v per head: causal over keys 0..pos0+t (within
- * the window when one is set), or over T keys whose mask is 1 (with none left, HF's scores all
- * equal the minimum: every key counts) */
+/* ALiBi's slope of head h of nh for the largest bias `bmax` (BLOOM and MPT alike, 8 by default):
+ * with c the largest power of 2 <= nh, 2^(-bmax (h+1)/c) for the first c heads, then the odd
+ * steps 2^(-bmax (2(h-c)+1)/(2c)) between them */
+double wg_alibi_slope(int nh, int h, double bmax)
+{
+    int c = 1;
+    while (c * 2 <= nh)
+        c *= 2;
+    return h < c ? exp2(-bmax * (h + 1) / c) : exp2(-bmax * (2 * (h - c) + 1) / (2.0 * c));
+}
+
+/* softmax(q.k * scale (soft-capped) + ALiBi, masked) . v per head: causal over keys 0..pos0+t
+ * (within the window when one is set), or over T keys whose mask is 1 (with none left, HF's
+ * scores all equal the minimum: every key counts); ALiBi adds slope x (key - query position) */
 static int run_attention(const wg_pexec *x, const wg_pop *op)
 {
     int n = (int)F(0), nh = (int)F(1), nkv = (int)F(2), hd = (int)F(3), pos0 = (int)F(4),
         Tk = (int)F(6), window = (int)F(10);
     bool causal = F(5) != 0;
-    double scale = F(8), cap = F(9);
+    double scale = F(8), cap = F(9), alibi = F(11);
     const float *q = ACT(0), *k = ACT(1), *v = ACT(2);
     const int32_t *mask = op->arg[3] < 0 ? NULL : x->in[op->arg[3]];
     float *att = ACT(4);
@@ -228,6 +239,7 @@ static int run_attention(const wg_pexec *x, const wg_pop *op)
         any |= !mask || mask[s] != 0;
     for (int hh = 0; hh < nh; hh++) {
         int kh = hh / (nh / nkv);
+        double slope = alibi > 0 ? wg_alibi_slope(nh, hh, alibi) : 0;
         for (int t = 0; t < n; t++) {
             const float *qv = q + ((size_t)t * nh + hh) * hd;
             int last = causal ? pos0 + t : keys - 1, first = 0;
@@ -242,6 +254,7 @@ static int run_attention(const wg_pexec *x, const wg_pop *op)
                 d *= scale;
                 if (cap > 0)
                     d = cap * tanh(d / cap);
+                d += slope * (s - (pos0 + t));
                 sc[s] = causal ? d : !any ? 0.0 : mask && !mask[s] ? -INFINITY : d;
                 mx = sc[s] > mx ? sc[s] : mx;
             }
@@ -280,7 +293,7 @@ static const wg_pop_def defs[] = {
     {"attention", {{"q", A, 0, 0}, {"k", C | A, 0, 0}, {"v", C | A, 0, 0}, {"mask", I, 1, 0},
                    {"out", A, 0, 1}}, 5,
      {"n", "heads", "kv_heads", "hd", "pos0", "causal", "T", "stride", "scale:f32", "softcap:f32",
-      "window"}, 11, run_attention},
+      "window", "alibi:f32"}, 12, run_attention},
 };
 
 const wg_pop_def *wg_pop_defs(int *n)

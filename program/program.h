@@ -153,6 +153,8 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
 int64_t wg_prog_out_width(const wg_prog *p);
 /* The rotary frequency of pair i (as HF computes it, scaling included). */
 double wg_prog_rope_freq(const wg_prog *p, int i);
+/* ALiBi's slope of head h of nh heads for the largest bias bmax (program/ops.c) */
+double wg_alibi_slope(int nh, int h, double bmax);
 /* Layers (stages named "layer N") and the largest reduction length, for the f32 tolerance. */
 int wg_prog_layers(const wg_prog *p);
 int64_t wg_prog_kmax(const wg_prog *p);

@@ -17,7 +17,10 @@ static const struct {
     {"gemma2", wg_tpl_gemma},    {"phi3", wg_tpl_phi3},          {"olmo2", wg_tpl_olmo2},
     {"starcoder2", wg_tpl_starcoder2}, {"stablelm", wg_tpl_stablelm}, {"cohere", wg_tpl_cohere},
     {"gpt2", wg_tpl_gpt2},       {"gpt_bigcode", wg_tpl_gpt2},   {"gptj", wg_tpl_gptj},
-    {"gpt_neox", wg_tpl_gpt_neox}, {"phi", wg_tpl_phi},           {"opt", wg_tpl_opt},       {"bert", wg_tpl_bert},          {"roberta", wg_tpl_bert},
+    {"gpt_neox", wg_tpl_gpt_neox}, {"phi", wg_tpl_phi},           {"opt", wg_tpl_opt},
+    {"bloom", wg_tpl_bloom},     {"mpt", wg_tpl_mpt},            {"falcon", wg_tpl_falcon},
+    {"gpt_neo", wg_tpl_gpt_neo}, {"codegen", wg_tpl_codegen},    {"biogpt", wg_tpl_biogpt},
+    {"olmo", wg_tpl_olmo},       {"bert", wg_tpl_bert},          {"roberta", wg_tpl_bert},
     {"xlm-roberta", wg_tpl_bert}, {"camembert", wg_tpl_bert},    {"electra", wg_tpl_bert},
     {"distilbert", wg_tpl_bert},
 };

@@ -78,6 +78,8 @@ static void norm(wg_pbuild *b, const pb_dec *d, int x, int pend, int w, int bias
 
 static int nw(wg_pbuild *b, const pb_dec *d, int64_t li, const char *name)
 {
+    if (d->norm_bare)
+        return -1;
     return li < 0 ? pb_w(b, false, 1, d->H, "%s%s.weight", d->prefix, name)
                   : pb_w(b, false, 1, d->H, "%slayers.%lld.%s.weight", d->prefix, (long long)li, name);
 }

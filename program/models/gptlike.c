@@ -23,11 +23,20 @@ static void linear(wg_pbuild *b, const pb_gpt *g, int64_t li, const char *name, 
 
 static void norm(wg_pbuild *b, const pb_gpt *g, int64_t li, const char *name, int x, int y)
 {
-    pb_layernorm(b, x, lw(b, g, li, name, "weight", 1, g->H), lw(b, g, li, name, "bias", 1, g->H), y, g->eps);
+    pb_layernorm(b, x, lw(b, g, li, name, "weight", 1, g->H),
+                 g->ln_no_bias ? -1 : lw(b, g, li, name, "bias", 1, g->H), y, g->eps);
+}
+
+/* a LayerNorm outside the layers ("<name>.weight", "<name>.bias") */
+static void top_norm(wg_pbuild *b, const pb_gpt *g, const char *name, int x, int y)
+{
+    pb_layernorm(b, x, pb_w(b, false, 1, g->H, "%s.weight", name),
+                 g->ln_no_bias ? -1 : pb_w(b, false, 1, g->H, "%s.bias", name), y, g->eps);
 }
 
 /* q, k, v of one layer: separate matrices, or one with [q | k | v] (layout 0), per head
- * [h][q k v] (1: GPT-NeoX), or per key/value group [q.. k v] (2: Falcon's new architecture) */
+ * [h][q k v] (1: GPT-NeoX), per key/value group [q.. k v] (2: Falcon's new architecture), or in
+ * CodeGen's four groups of [q v k] (3) */
 static void qkv(wg_pbuild *b, const pb_gpt *g, int64_t li, int h, int q, int k, int v)
 {
     int64_t hd = g->a.head_dim, Q = g->a.heads * hd, KV = g->a.kv_heads * hd;
@@ -47,6 +56,11 @@ static void qkv(wg_pbuild *b, const pb_gpt *g, int64_t li, int h, int q, int k, 
         pb_slice_groups(b, f, q, 0, hd, 3 * hd);
         pb_slice_groups(b, f, k, hd, hd, 3 * hd);
         pb_slice_groups(b, f, v, 2 * hd, hd, 3 * hd);
+    } else if (g->qkv_layout == 3) {
+        int64_t ld = Q / 4;
+        pb_slice_groups(b, f, q, 0, ld, 3 * ld);
+        pb_slice_groups(b, f, v, ld, ld, 3 * ld);
+        pb_slice_groups(b, f, k, 2 * ld, ld, 3 * ld);
     } else {
         int64_t r = g->a.heads / g->a.kv_heads, gs = (r + 2) * hd;
         pb_slice_groups(b, f, q, 0, r * hd, gs);
@@ -62,7 +76,9 @@ static void block(wg_pbuild *b, const pb_gpt *g, int64_t li, int x, int h, int h
         f = pb_act(b, "gate", g->I);
     norm(b, g, li, g->ln1, x, h);
     qkv(b, g, li, h, q, k, v);
-    pb_attention(b, &g->a, (int)li, q, k, v, att);
+    pb_attn a = g->a;
+    a.window = g->window_of[li];
+    pb_attention(b, &a, (int)li, q, k, v, att);
     linear(b, g, li, g->o, g->o_bias, g->H, Q, att, o);
     int hm = h;
     if (!g->parallel) {
@@ -84,6 +100,10 @@ void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g)
     wg_prog *p = b->p;
     if (!PB_OK(b))
         return;
+    if (g->L > 1024) {
+        pb_fail(b, "config.json: %lld layers: more than the 1024 the program builder takes", (long long)g->L);
+        return;
+    }
     snprintf(p->task, sizeof p->task, "causal-lm");
     snprintf(p->output, sizeof p->output, "logits");
     snprintf(p->output_name, sizeof p->output_name, "logits");
@@ -99,6 +119,12 @@ void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g)
         m = pb_act(b, "m", g->H), h2 = g->parallel && g->ln2 ? pb_act(b, "h2", g->H) : -1;
     int wte = pb_w(b, false, g->V, g->H, "%s.weight", g->wte);
     pb_gather(b, x, wte, pb_input(b, "input_ids"));
+    if (g->embed_mult && g->embed_mult != 1)
+        pb_bias_act(b, x, -1, 0, 1, g->embed_mult);
+    if (g->emb_ln) {
+        top_norm(b, g, g->emb_ln, x, h);
+        pb_slice(b, h, x, 0);
+    }
     if (g->wpe) {
         pb_gather(b, h, pb_w(b, false, g->NP + g->pos_offset, g->H, "%s.weight", g->wpe),
                   pb_input(b, "position_ids"));
@@ -113,8 +139,7 @@ void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g)
     pb_stage(b, "head");
     if (g->L)
         pb_add(b, x, m);
-    pb_layernorm(b, x, pb_w(b, false, 1, g->H, "%s.weight", g->ln_f), pb_w(b, false, 1, g->H, "%s.bias", g->ln_f),
-                 h, g->eps);
+    top_norm(b, g, g->ln_f, x, h);
     int head = g->head ? pb_w(b, true, g->V, g->H, "%s.weight", g->head) : -1;
     int logits = pb_act(b, "logits", g->V);
     pb_matmul(b, h, head >= 0 ? head : wte, g->head_bias ? pb_w(b, false, 1, g->V, "%s.bias", g->head) : -1,

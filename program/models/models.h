@@ -11,6 +11,7 @@ typedef struct pb_dec {
     pb_attn a;                    /* heads, kv_heads, head_dim, rot, interleaved, scale, softcap */
     double eps;
     bool layernorm, norm_bias;    /* LayerNorm (with bias) instead of RMSNorm */
+    bool norm_bare;               /* OLMo: LayerNorms without weights */
     double norm_off;              /* Gemma: weights stored as w - 1 */
     double embed_mult, residual_mult, logits_mult, final_softcap;
     bool qkv_bias, o_bias, mlp_bias;
@@ -39,12 +40,15 @@ typedef struct pb_gpt {
     int act;
     pb_attn a;
     const char *wte, *wpe, *ln_f, *head; /* wpe NULL: rotary; head NULL or absent: tied */
-    bool head_bias;
+    const char *emb_ln;                  /* a LayerNorm of the embeddings (BLOOM), or NULL */
+    double embed_mult;                   /* the token embeddings' scale (BioGPT), 0: 1 */
+    bool head_bias, ln_no_bias;          /* ln_no_bias: LayerNorms without bias (MPT) */
+    int64_t window_of[1024];             /* sliding window per layer (GPT-Neo's local layers) */
     const char *layer;                   /* "transformer.h.%lld." */
     const char *ln1, *ln2;               /* parallel && ln2 NULL: one norm for both */
     bool parallel;
     const char *qkv, *q, *k, *v, *o, *fc1, *fc2; /* qkv NULL: q, k, v apart */
-    int qkv_layout;
+    int qkv_layout;                      /* 0 [q|k|v], 1 per head, 2 per kv group, 3 CodeGen */
     bool qkv_bias, o_bias, mlp_bias;
 } pb_gpt;
 void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g);
@@ -61,5 +65,12 @@ void wg_tpl_gptj(wg_pbuild *b);
 void wg_tpl_gpt_neox(wg_pbuild *b);
 void wg_tpl_phi(wg_pbuild *b);
 void wg_tpl_opt(wg_pbuild *b);
+void wg_tpl_bloom(wg_pbuild *b);
+void wg_tpl_mpt(wg_pbuild *b);
+void wg_tpl_falcon(wg_pbuild *b);
+void wg_tpl_gpt_neo(wg_pbuild *b);
+void wg_tpl_codegen(wg_pbuild *b);
+void wg_tpl_biogpt(wg_pbuild *b);
+void wg_tpl_olmo(wg_pbuild *b);
 void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra */
 #endif
