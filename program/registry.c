@@ -19,7 +19,8 @@ static const struct {
     {"gpt2", wg_tpl_gpt2},       {"gpt_bigcode", wg_tpl_gpt2},   {"gptj", wg_tpl_gptj},
     {"gpt_neox", wg_tpl_gpt_neox}, {"phi", wg_tpl_phi},           {"opt", wg_tpl_opt},       {"bert", wg_tpl_bert},          {"roberta", wg_tpl_bert},
     {"xlm-roberta", wg_tpl_bert}, {"camembert", wg_tpl_bert},    {"electra", wg_tpl_bert},
-    {"distilbert", wg_tpl_bert},
+    {"distilbert", wg_tpl_bert},   {"mpnet", wg_tpl_bert},         {"albert", wg_tpl_albert},
+    {"modernbert", wg_tpl_modernbert},
 };
 
 wg_prog *wg_prog_build(const wg_model *m, char *why, size_t nwhy)

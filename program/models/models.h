@@ -61,5 +61,7 @@ void wg_tpl_gptj(wg_pbuild *b);
 void wg_tpl_gpt_neox(wg_pbuild *b);
 void wg_tpl_phi(wg_pbuild *b);
 void wg_tpl_opt(wg_pbuild *b);
-void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra */
+void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet */
+void wg_tpl_albert(wg_pbuild *b);
+void wg_tpl_modernbert(wg_pbuild *b);
 #endif
