@@ -287,6 +287,81 @@ static const char attention_src[] =
     "  }\n"
     "}\n";
 
+/* an encoder's attention with a symmetric window and a relative position bias, one workgroup
+ * of 256 per (head, query) as attention's: every key j of the pass gets a score, the lowest f32
+ * unless valid (mask 1 and |j - t| <= window when window > 0), q.k * scale plus
+ * bias[buckets[clamp(j - t, -D, D) + D]][head] when has_bias; with no valid key all scores are
+ * the lowest and every key counts alike (HF's minimum-filled masks). */
+static const char encoder_attention_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;\n"
+    "@group(0) @binding(1) var<storage, read> k: array<vec4<f32>>;\n"
+    "@group(0) @binding(2) var<storage, read> v: array<vec4<f32>>;\n"
+    "@group(0) @binding(3) var<storage, read> mask: array<u32>;\n"
+    "@group(0) @binding(4) var<storage, read> bias: array<f32>;\n"
+    "@group(0) @binding(5) var<storage, read> buckets: array<u32>;\n"
+    "@group(0) @binding(6) var<storage, read_write> s: array<f32>;\n"
+    "@group(0) @binding(7) var<storage, read_write> o: array<vec4<f32>>;\n"
+    "@group(0) @binding(8) var<uniform> p: P;\n"
+    "var<workgroup> red: array<f32, 256>;\n"
+    "var<workgroup> acc: array<vec4<f32>, 256>;\n"
+    PF
+    "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"
+    "  workgroupBarrier();\n"
+    "  red[li] = v;\n"
+    "  workgroupBarrier();\n"
+    "  for (var w = 128u; w > 0u; w = w >> 1u) {\n"
+    "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n"
+    "    workgroupBarrier();\n"
+    "  }\n"
+    "  return red[0];\n"
+    "}\n"
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let heads = pu(1u); let kvh = pu(2u); let hd4 = pu(3u) / 4u;\n"
+    "  let h = wg.x; let t = wg.y;\n"
+    "  let kh = h / (heads / kvh);\n"
+    "  let L = pu(4u);\n"
+    "  let win = pu(7u); let hb = pu(8u) != 0u; let D = i32(pu(9u));\n"
+    "  let qb = (t * heads + h) * hd4;\n"
+    "  let sb = (t * heads + h) * pu(5u);\n"
+    "  let scale = pf(6u);\n"
+    "  let lowest = bitcast<f32>(0xff7fffffu);\n"
+    "  var mx = lowest;\n"
+    "  for (var j = li; j < L; j = j + 256u) {\n"
+    "    let d = i32(j) - i32(t);\n"
+    "    var sc = lowest;\n"
+    "    if (mask[j] != 0u && (win == 0u || u32(abs(d)) <= win)) {\n"
+    "      let kb = (j * kvh + kh) * hd4;\n"
+    "      var d4 = vec4<f32>(0.0);\n"
+    "      for (var i = 0u; i < hd4; i = i + 1u) { d4 = d4 + q[qb + i] * k[kb + i]; }\n"
+    "      sc = ((d4.x + d4.y) + (d4.z + d4.w)) * scale;\n"
+    "      if (hb) { sc = sc + bias[buckets[u32(clamp(d, -D, D) + D)] * heads + h]; }\n"
+    "    }\n"
+    "    s[sb + j] = sc;\n"
+    "    mx = max(mx, sc);\n"
+    "  }\n"
+    "  let M = wred(li, mx, true);\n"
+    "  var sum = 0.0;\n"
+    "  for (var j = li; j < L; j = j + 256u) { let e = exp(s[sb + j] - M); s[sb + j] = e; sum = sum + e; }\n"
+    "  let S = wred(li, sum, false);\n"
+    "  storageBarrier();\n"
+    "  workgroupBarrier();\n"
+    "  let slices = 256u / hd4;\n"
+    "  var a = vec4<f32>(0.0);\n"
+    "  if (li < slices * hd4) {\n"
+    "    let c = li % hd4;\n"
+    "    for (var j = li / hd4; j < L; j = j + slices) { a = a + s[sb + j] * v[(j * kvh + kh) * hd4 + c]; }\n"
+    "  }\n"
+    "  acc[li] = a;\n"
+    "  workgroupBarrier();\n"
+    "  if (li < hd4) {\n"
+    "    var r = vec4<f32>(0.0);\n"
+    "    for (var k2 = 0u; k2 < slices; k2 = k2 + 1u) { r = r + acc[k2 * hd4 + li]; }\n"
+    "    o[qb + li] = r / S;\n"
+    "  }\n"
+    "}\n";
+
 #define R "read-only-storage"
 #define RW "storage"
 #define U "uniform"
@@ -309,6 +384,9 @@ static const wg_op ops[] = {
       {5, "k_cache", RW}, {6, "v_cache", RW}, {7, "params", U}}, 8, rope_kv_src, "count", NULL, 256},
     {"attention", 256, "(heads, n, 1)", {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R},
       {4, "scores", RW}, {5, "out", RW}, {6, "params", U}}, 7, attention_src, "heads", "n", 1},
+    {"encoder_attention", 256, "(heads, n, 1)", {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R},
+      {4, "bias", R}, {5, "buckets", R}, {6, "scores", RW}, {7, "out", RW}, {8, "params", U}}, 9,
+      encoder_attention_src, "heads", "n", 1},
 };
 
 const wg_op *wg_ops(int *n)

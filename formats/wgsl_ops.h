@@ -12,8 +12,8 @@
  *  - Elementwise ops run 256 invocations per workgroup over `count` values:
  *      W = ceil(count/256): dispatch (min(W,65535), ceil(W/65535), 1).
  *    Norms run one workgroup per row: (n, 1, 1). Attention one workgroup per (head, query):
- *    (heads, n, 1); head_dim must be a multiple of 4 and at most 1024. The attention's scores
- *    binding is the runtime's scratch [n][heads][stride].
+ *    (heads, n, 1); head_dim must be a multiple of 4 and at most 1024 (encoder_attention: the
+ *    same). The attention's scores binding is the runtime's scratch [n][heads][stride].
  */
 #ifndef WG_WGSL_OPS_H
 #define WG_WGSL_OPS_H
@@ -28,7 +28,7 @@ typedef struct wg_op {
     const char *name;
     int workgroup_size;
     const char *dispatch; /* the rule, in words */
-    wg_op_binding bindings[8];
+    wg_op_binding bindings[9];
     int nbindings;
     const char *text;     /* the WGSL (wg_wgsl_op_emit copies it out) */
     const char *grid_x, *grid_y; /* the fields that size the grid (grid_y NULL: 1 or the split) */

@@ -19,6 +19,7 @@ void wg_prog_free(wg_prog *p)
     free(p->vals);
     free(p->ops);
     free(p->stages);
+    free(p->rel_bucket);
     free(p);
 }
 
@@ -192,6 +193,54 @@ void pb_rope(wg_pbuild *b, double theta_default, int64_t rot)
         if (!(p->rope_low > 0 && p->rope_high > p->rope_low && p->rope_orig >= 1))
             pb_fail(b, "config.json: rope_scaling llama3: factors out of range");
     }
+}
+
+void pb_rope_local(wg_pbuild *b, double theta)
+{
+    if (!PB_OK(b))
+        return;
+    if (!b->p->has_rope)
+        pb_fail(b, "program: internal: a second rotary table before the first");
+    else if (!(theta > 1 && theta <= 1e12))
+        pb_fail(b, "config.json: local rope_theta %g is out of range (1, 1e12]", theta);
+    b->p->has_rope_local = 1;
+    b->p->rope_local_theta = theta;
+}
+
+/* HF's relative_position_bucket in f32 (torch: float n / max_exact, log, / the double
+ * log(max_distance / max_exact) as f32, * the half's large buckets, truncated) */
+static int32_t rel_bucket(int64_t d, int64_t buckets, int64_t max_distance)
+{
+    int64_t n = -d, half = buckets / 2, exact = half / 2, ret = n < 0 ? half : 0;
+    n = n < 0 ? -n : n;
+    if (n < exact)
+        return (int32_t)(ret + n);
+    float r = logf((float)n / (float)exact);
+    r = r / (float)log((double)max_distance / (double)exact);
+    r = r * (float)(half - exact);
+    int64_t large = exact + (int64_t)r;
+    return (int32_t)(ret + (large < half - 1 ? large : half - 1));
+}
+
+void pb_rel_buckets(wg_pbuild *b, int64_t buckets, int64_t max_distance)
+{
+    wg_prog *p = b->p;
+    if (!PB_OK(b))
+        return;
+    if (buckets < 8 || buckets % 4 || max_distance <= buckets / 4 || max_distance > 1 << 16) {
+        pb_fail(b, "program: relative buckets %lld over %lld positions: not implemented",
+                (long long)buckets, (long long)max_distance);
+        return;
+    }
+    /* past max_distance every bucket is the last of its half: the table stops there */
+    free(p->rel_bucket);
+    if (!(p->rel_bucket = malloc(sizeof *p->rel_bucket * (size_t)(2 * max_distance + 1)))) {
+        pb_fail(b, "out of memory");
+        return;
+    }
+    p->rel_max = max_distance;
+    for (int64_t d = -max_distance; d <= max_distance; d++)
+        p->rel_bucket[d + max_distance] = rel_bucket(d, buckets, max_distance);
 }
 
 /* keys that change what a model computes, with the value that changes nothing ("" = absent,
@@ -529,6 +578,15 @@ void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, i
         pb_fail(b, "program: attention: q/k/v widths do not match the heads");
     if (a->rope && (a->rot > a->head_dim || a->rot <= 0))
         pb_fail(b, "rotary dimensions %lld outside 1..head_dim", (long long)a->rot);
+    if (a->rope_local && !b->p->has_rope_local)
+        pb_fail(b, "program: internal: the second rotary table is not set");
+    if (a->has_rel_bias && (a->causal || !b->p->rel_max || a->rel_bias < 0 ||
+                            W_(a->rel_bias) != ROWS(a->rel_bias) * a->heads))
+        pb_fail(b, "program: the relative position bias is not [buckets][heads] of an encoder");
+    for (int64_t i = 0; PB_OK(b) && a->has_rel_bias && i <= 2 * b->p->rel_max; i++)
+        if (b->p->rel_bucket[i] >= ROWS(a->rel_bias))
+            pb_fail(b, "program: relative bucket %d past the bias table's %lld rows",
+                    (int)b->p->rel_bucket[i], (long long)ROWS(a->rel_bias));
     if (!PB_OK(b))
         return;
     int kk = k, vv = v, qq = q;
@@ -540,11 +598,19 @@ void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, i
         vv = a->causal ? pb_cache(b, nm, KV) : pb_act(b, "v_rot", KV);
         qq = pb_act(b, "q_rot", Q);
         /* a decoder without rotary embeddings: rot 0 copies q, k, v into place */
-        int tab = add_value(b, "rope", WG_PV_TABLE, a->rope ? a->rot : 0, 0);
+        int tab = add_value(b, a->rope_local ? "rope_local" : "rope", WG_PV_TABLE, a->rope ? a->rot : 0, 0);
         int64_t hh = a->head_dim / 2;
         emit(b, "rope_kv", (int[]){q, k, v, tab, qq, kk, vv}, 7,
              (wg_pexpr[]){SX((a->heads + 2 * a->kv_heads) * hh), SX(1), K(a->heads), K(a->kv_heads),
                           K(a->head_dim), PX, K(a->rope ? a->rot : 0), K(a->interleaved)}, 8);
+    }
+    if (!a->causal && (a->window > 0 || a->has_rel_bias)) {
+        int bias = a->has_rel_bias ? a->rel_bias : -1,
+            tab = a->has_rel_bias ? add_value(b, "rel_buckets", WG_PV_TABLE, 2 * b->p->rel_max + 1, 0) : -1;
+        emit(b, "encoder_attention", (int[]){qq, kk, vv, a->mask, bias, tab, out}, 7,
+             (wg_pexpr[]){SX(1), K(a->heads), K(a->kv_heads), K(a->head_dim), SX(1), MX, K(a->scale),
+                          K(a->window), K(a->has_rel_bias), K(a->has_rel_bias ? b->p->rel_max : 0)}, 10);
+        return;
     }
     emit(b, "attention", (int[]){qq, kk, vv, a->causal ? -1 : a->mask, out}, 5,
          (wg_pexpr[]){SX(1), K(a->heads), K(a->kv_heads), K(a->head_dim), PX, K(a->causal),

@@ -71,13 +71,27 @@ typedef struct pb_attn {
     int64_t heads, kv_heads, head_dim, rot;
     bool causal, interleaved, rope;
     double scale, softcap;
-    int64_t window;
+    int64_t window;           /* causal: keys of the last `window` positions; encoders: keys
+                                 at most `window` tokens away on either side (0: every key) */
     double alibi;             /* ALiBi's largest bias (8 in BLOOM and MPT), 0: none */
     int mask;                 /* attention_mask input (encoders), -1 */
+    bool rope_local;          /* rotate by the program's second table ("rope_local") */
+    /* encoders: add rel_bias, the relative position bias weight [buckets][heads], by the
+     * program's rel_buckets (pb_rel_buckets) */
+    bool has_rel_bias;
+    int rel_bias;
 } pb_attn;
 /* q, k, v ([S][heads*hd], [S][kv*hd] x2) -> out [S][heads*hd]: rotary + key/value caches of
- * layer li (decoders) or plain attention (encoders) */
+ * layer li (decoders) or attention over the pass (encoders: "attention", or "encoder_attention"
+ * when a window or a relative bias is set) */
 void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, int out);
+/* the second rotary table (theta; the first's rot, which pb_rope set, and no scaling) */
+void pb_rope_local(wg_pbuild *b, double theta);
+/* MPNet's (T5's bidirectional) relative position buckets, as HF computes them in f32: distance
+ * d = key - query, n = -d; half the buckets for n < 0; |n| < max_exact (buckets/4) exact, else
+ * max_exact + log(|n|/max_exact)/log(max_distance/max_exact)*(buckets/2 - max_exact), at most
+ * buckets/2 - 1 */
+void pb_rel_buckets(wg_pbuild *b, int64_t buckets, int64_t max_distance);
 /* the ONNX exporter's renamed matrices: the one tensor of the role that HF name has, in its
  * layer (NULL: none or ambiguous) */
 const wg_tensor *pb_find_by_role(const wg_model *m, const char *name);

@@ -117,7 +117,11 @@ static int check_op(ck *c)
         if (wd(c, 0) != nh * hd || wd(c, 4) != nh * hd || wd(c, 1) != nkv * hd ||
             wd(c, 2) != nkv * hd || wd(c, 5) != nkv * hd || wd(c, 6) != nkv * hd)
             return bad(c, "q, k, v or caches are not heads x hd wide");
-        if (rot > 0 && (!c->p->has_rope || c->p->rope_rot != rot || v[a[3]].width != rot))
+        bool local = !strcmp(v[a[3]].name, "rope_local");
+        if (!local && strcmp(v[a[3]].name, "rope"))
+            return bad(c, "table %s is not a rotary table (rope, rope_local)", v[a[3]].name);
+        if (rot > 0 && (!(local ? c->p->has_rope_local : c->p->has_rope) || c->p->rope_rot != rot ||
+                        v[a[3]].width != rot))
             return bad(c, "rot is not the program's rotary table");
         if (v[a[5]].kind != v[a[6]].kind)
             return bad(c, "k_cache and v_cache of different kinds");
@@ -142,6 +146,33 @@ static int check_op(ck *c)
         if (causal != (v[a[1]].kind == WG_PV_CACHE) || v[a[1]].kind != v[a[2]].kind ||
             (causal && a[3] >= 0))
             return bad(c, "a causal attention reads caches (and no mask), a bidirectional one activations");
+        return 0;
+    }
+    if (!strcmp(n, "encoder_attention")) {
+        const wg_pexpr *f = c->op->f;
+        if (!fint(c, 1, 1, 1 << 16) || !fint(c, 2, 1, 1 << 16) || !fint(c, 3, 4, 1024) ||
+            (int64_t)f[3].c % 4 || (int64_t)f[1].c % (int64_t)f[2].c || !fint(c, 7, 0, 1 << 30) ||
+            !fflag(c, 8, 4) || !fint(c, 9, 0, 1 << 16))
+            return bad(c, "heads, kv_heads, hd, window, has_bias or rel_max out of range");
+        double nh = f[1].c, nkv = f[2].c, hd = f[3].c;
+        if (!fper(c, 0, 1) || !fper(c, 4, 1) || f[5].sym != 'M' || f[5].c != 1)
+            return bad(c, "n, T or stride inconsistent");
+        if (f[6].sym || !(f[6].c > 0 && f[6].c < 1e6))
+            return bad(c, "scale out of range");
+        if (wd(c, 0) != nh * hd || wd(c, 6) != nh * hd || wd(c, 1) != nkv * hd || wd(c, 2) != nkv * hd)
+            return bad(c, "q, k, v or out are not heads x hd wide");
+        if (f[8].c == 0)
+            return a[4] < 0 && a[5] < 0 && f[9].c == 0 ? 0 : bad(c, "buckets or rel_max without a bias");
+        const wg_pval *bv = &v[a[4]];
+        if (a[5] < 0 || strcmp(v[a[5]].name, "rel_buckets") || f[9].c != c->p->rel_max ||
+            v[a[5]].width != 2 * c->p->rel_max + 1)
+            return bad(c, "buckets is not the program's rel_buckets of rel_max");
+        if (bv->width != bv->rows * nh)
+            return bad(c, "bias is not [buckets][heads]");
+        for (int64_t i = 0; i <= 2 * c->p->rel_max; i++)
+            if (c->p->rel_bucket[i] >= bv->rows)
+                return bad(c, "bucket %d past the bias's %lld rows", (int)c->p->rel_bucket[i],
+                           (long long)bv->rows);
         return 0;
     }
     return bad(c, "not an op of the table");

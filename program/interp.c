@@ -75,13 +75,15 @@ static void positions(const wg_prog *p, const int32_t *ids, int n, int32_t *pos)
     }
 }
 
-static float *rope_table(const wg_prog *p, int n)
+/* the table "rope" (scaled as the program says) or "rope_local" (its own theta, unscaled) */
+static float *rope_table(const wg_prog *p, int n, bool local)
 {
     int half = (int)(p->rope_rot / 2);
     float *tab = malloc(sizeof *tab * (size_t)n * (size_t)(2 * half > 0 ? 2 * half : 1));
     for (int t = 0; tab && t < n; t++)
         for (int i = 0; i < half; i++) {
-            double a = t * wg_prog_rope_freq(p, i);
+            double a = t * (local ? pow(p->rope_local_theta, -2.0 * i / (double)p->rope_rot)
+                                  : wg_prog_rope_freq(p, i));
             tab[((size_t)t * half + i) * 2] = (float)cos(a);
             tab[((size_t)t * half + i) * 2 + 1] = (float)sin(a);
         }
@@ -115,10 +117,9 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
         return wg_fail(err, WG_EINPUT, NULL, "program: no tokens");
     wg_pexec x = {p, n, threads, calloc((size_t)p->nvals, sizeof(float *)),
                   calloc((size_t)p->nvals, sizeof(int32_t *)), calloc((size_t)p->nvals, sizeof(float *)),
-                  NULL, err};
+                  err};
     int32_t *pos = malloc(sizeof *pos * (size_t)n), *zeros = calloc((size_t)n, sizeof *zeros),
             *ones = malloc(sizeof *ones * (size_t)n);
-    float *rope = NULL;
     if (!x.act || !x.in || !x.w || !pos || !zeros || !ones) {
         rc = wg_fail(err, WG_EIO, NULL, "out of memory");
         goto out;
@@ -136,10 +137,13 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
                       : !strcmp(v->name, "position_ids")   ? pos
                       : !strcmp(v->name, "token_type_ids") ? (in->token_type_ids ? in->token_type_ids : zeros)
                                                            : (in->attention_mask ? in->attention_mask : ones);
+        } else if (v->kind == WG_PV_TABLE && !strcmp(v->name, "rel_buckets")) {
+            x.in[i] = p->rel_bucket;
+        } else if (v->kind == WG_PV_TABLE && (p->has_rope || p->has_rope_local) && v->width > 0) {
+            if (!(x.act[i] = rope_table(p, n, !strcmp(v->name, "rope_local"))))
+                rc = wg_fail(err, WG_EIO, NULL, "out of memory");
         }
     }
-    if (!rc && p->has_rope && !(x.rope = rope = rope_table(p, n)))
-        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
     if (!rc)
         rc = load_weights(p, &x, get, gctx, err);
     int nd;
@@ -163,6 +167,5 @@ out:
     free(pos);
     free(zeros);
     free(ones);
-    free(rope);
     return rc;
 }

@@ -63,12 +63,23 @@ json_t *wg_prog_to_json(const wg_prog *p)
                                                    "low_freq_factor", p->rope_low, "high_freq_factor",
                                                    p->rope_high, "original_max_positions", p->rope_orig));
     }
-    return json_pack("{s:i, s:s, s:s, s:{s:s}, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:o, s:o, s:o}",
-                     "version", WG_PROG_VERSION, "model_type", p->model_type, "task", p->task,
-                     "outputs", p->output_name, p->output, "vocab", (json_int_t)p->vocab, "hidden",
-                     (json_int_t)p->hidden, "max_positions", (json_int_t)p->max_positions,
-                     "position_ids", "rule", p->positions, "offset", (json_int_t)p->pos_offset,
-                     "pad_id", (json_int_t)p->pad_id, "rope", rope, "values", vals, "stages", stages);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:{s:s}, s:I, s:I, s:I, s:{s:s, s:I, s:I}, s:o, s:o, s:o}",
+                          "version", WG_PROG_VERSION, "model_type", p->model_type, "task", p->task,
+                          "outputs", p->output_name, p->output, "vocab", (json_int_t)p->vocab, "hidden",
+                          (json_int_t)p->hidden, "max_positions", (json_int_t)p->max_positions,
+                          "position_ids", "rule", p->positions, "offset", (json_int_t)p->pos_offset,
+                          "pad_id", (json_int_t)p->pad_id, "rope", rope, "values", vals, "stages", stages);
+    /* the optional tables: absent unless a template asked for them */
+    if (o && p->has_rope_local)
+        json_object_set_new(o, "rope_local", json_pack("{s:f}", "theta", p->rope_local_theta));
+    if (o && p->rel_max) {
+        json_t *bk = json_array();
+        for (int64_t i = 0; i <= 2 * p->rel_max; i++)
+            json_array_append_new(bk, json_integer(p->rel_bucket[i]));
+        json_object_set_new(o, "relative_buckets", json_pack("{s:I, s:o}", "max_distance",
+                                                             (json_int_t)p->rel_max, "bucket", bk));
+    }
+    return o;
 }
 
 /* ---- reading ---- */
@@ -267,6 +278,38 @@ static bool read_rope(rd *r, wg_prog *p, json_t *o)
     return true;
 }
 
+/* "rope_local": {"theta"} (beside a rope table); "relative_buckets": {"max_distance": D,
+ * "bucket": [2D + 1 non-negative integers]} */
+static bool read_tables(rd *r, wg_prog *p, json_t *loc, json_t *rel)
+{
+    static const char *const lkeys[] = {"theta", NULL}, *const rkeys[] = {"max_distance", "bucket", NULL};
+    if (loc) {
+        if (!json_is_object(loc) || !keys_only(r, loc, "rope_local", lkeys) || !p->has_rope)
+            return bad(r, "rope_local is not an object {theta} beside a rope table");
+        p->has_rope_local = 1;
+        if (!get_num(r, loc, "theta", 1.0000001, 1e12, &p->rope_local_theta))
+            return false;
+    }
+    if (!rel)
+        return true;
+    json_t *bk = json_object_get(rel, "bucket");
+    if (!json_is_object(rel) || !keys_only(r, rel, "relative_buckets", rkeys) ||
+        !get_int(r, rel, "max_distance", 1, 1 << 16, &p->rel_max))
+        return bad(r, "relative_buckets is not an object {max_distance, bucket}");
+    if (!json_is_array(bk) || (int64_t)json_array_size(bk) != 2 * p->rel_max + 1)
+        return bad(r, "relative_buckets: bucket is not 2 x max_distance + 1 integers");
+    if (!(p->rel_bucket = malloc(sizeof *p->rel_bucket * json_array_size(bk))))
+        return bad(r, "out of memory");
+    size_t i;
+    json_t *v;
+    json_array_foreach(bk, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 1 << 20)
+            return bad(r, "relative_buckets: bucket[%zu] is not an integer in [0, 2^20)", i);
+        p->rel_bucket[i] = (int32_t)json_integer_value(v);
+    }
+    return true;
+}
+
 /* {"HF name": "value"}: one output for now */
 static bool read_outputs(rd *r, wg_prog *p, json_t *o)
 {
@@ -287,7 +330,8 @@ static bool read_outputs(rd *r, wg_prog *p, json_t *o)
 wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *why, size_t nwhy)
 {
     static const char *const keys[] = {"version", "model_type", "task", "outputs", "vocab", "hidden",
-                                       "max_positions", "position_ids", "rope", "values", "stages", NULL};
+                                       "max_positions", "position_ids", "rope", "rope_local",
+                                       "relative_buckets", "values", "stages", NULL};
     rd r = {why, nwhy, false};
     wg_prog *p = calloc(1, sizeof *p);
     json_t *vals = json_object_get(o, "values"), *stages = json_object_get(o, "stages"),
@@ -321,7 +365,8 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
         bad(&r, "position_ids rule \"%s\" is not arange or padding", p->positions);
         goto fail;
     }
-    if (!read_rope(&r, p, json_object_get(o, "rope")))
+    if (!read_rope(&r, p, json_object_get(o, "rope")) ||
+        !read_tables(&r, p, json_object_get(o, "rope_local"), json_object_get(o, "relative_buckets")))
         goto fail;
     if (!json_is_array(vals) || json_array_size(vals) > 1u << 20 || !json_is_array(stages) ||
         !json_array_size(stages) || json_array_size(stages) > 1u << 16) {

@@ -195,7 +195,7 @@ static int run_rope_kv(const wg_pexec *x, const wg_pop *op)
     const float *q = ACT(0), *k = ACT(1), *v = ACT(2);
     float *qr = ACT(4), *kc = ACT(5), *vc = ACT(6);
     for (int t = 0; t < n; t++) {
-        const float *tab = x->rope + (size_t)(pos0 + t) * rot;
+        const float *tab = x->act[op->arg[3]] + (size_t)(pos0 + t) * rot;
         for (int h = 0; h < nh; h++)
             rotate(q + ((size_t)t * nh + h) * hd, qr + ((size_t)t * nh + h) * hd, hd, rot, inter, tab);
         for (int h = 0; h < nkv; h++) {
@@ -273,6 +273,57 @@ static int run_attention(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
+/* an encoder's attention over the pass with a symmetric window and a relative position bias:
+ * key s is valid for query t when its mask is 1 and |s - t| <= window (window 0: any s); its
+ * score q.k * scale + bias[bucket(s - t)][head]. With no valid key, HF's scores all equal the
+ * minimum: every key of the pass counts alike. */
+static int run_encoder_attention(const wg_pexec *x, const wg_pop *op)
+{
+    int n = (int)F(0), nh = (int)F(1), nkv = (int)F(2), hd = (int)F(3), Tk = (int)F(4),
+        window = (int)F(7), D = (int)F(9);
+    double scale = F(6);
+    const float *q = ACT(0), *k = ACT(1), *v = ACT(2), *bias = F(8) ? WT(4) : NULL;
+    const int32_t *mask = op->arg[3] < 0 ? NULL : x->in[op->arg[3]],
+                  *bucket = F(8) ? x->in[op->arg[5]] : NULL;
+    float *att = ACT(6);
+    double *sc = malloc(sizeof *sc * (size_t)Tk);
+    if (!sc)
+        return wg_fail(x->err, WG_EIO, NULL, "out of memory");
+    for (int hh = 0; hh < nh; hh++) {
+        int kh = hh / (nh / nkv);
+        for (int t = 0; t < n; t++) {
+            const float *qv = q + ((size_t)t * nh + hh) * hd;
+            double mx = -INFINITY, sum = 0;
+            for (int s = 0; s < Tk; s++) {
+                int d = s - t;
+                if ((mask && !mask[s]) || (window > 0 && (d > window || -d > window))) {
+                    sc[s] = -INFINITY;
+                    continue;
+                }
+                const float *kv = k + ((size_t)s * nkv + kh) * hd;
+                double dot = 0;
+                for (int i = 0; i < hd; i++)
+                    dot += (double)qv[i] * kv[i];
+                sc[s] = dot * scale;
+                if (bias)
+                    sc[s] += bias[(size_t)bucket[(d < -D ? -D : d > D ? D : d) + D] * nh + hh];
+                mx = sc[s] > mx ? sc[s] : mx;
+            }
+            for (int s = 0; s < Tk; s++)
+                sum += (sc[s] = mx == -INFINITY ? 1.0 : exp(sc[s] - mx));
+            float *out = att + ((size_t)t * nh + hh) * hd;
+            for (int i = 0; i < hd; i++) {
+                double a = 0;
+                for (int s = 0; s < Tk; s++)
+                    a += sc[s] * v[((size_t)s * nkv + kh) * hd + i];
+                out[i] = (float)(a / sum);
+            }
+        }
+    }
+    free(sc);
+    return 0;
+}
+
 static const wg_pop_def defs[] = {
     {"gather", {{"table", W, 0, 0}, {"index", I, 0, 0}, {"y", A, 0, 1}}, 3, {0}, 0, run_gather},
     {"matmul", {{"x", A, 0, 0}, {"weight", W, 0, 0}, {"bias", W, 1, 0}, {"y", A, 0, 1}}, 4, {0}, 0,
@@ -294,6 +345,10 @@ static const wg_pop_def defs[] = {
                    {"out", A, 0, 1}}, 5,
      {"n", "heads", "kv_heads", "hd", "pos0", "causal", "T", "stride", "scale:f32", "softcap:f32",
       "window", "alibi:f32"}, 12, run_attention},
+    {"encoder_attention", {{"q", A, 0, 0}, {"k", A, 0, 0}, {"v", A, 0, 0}, {"mask", I, 1, 0},
+                           {"bias", W, 1, 0}, {"buckets", T, 1, 0}, {"out", A, 0, 1}}, 7,
+     {"n", "heads", "kv_heads", "hd", "T", "stride", "scale:f32", "window", "has_bias", "rel_max"}, 10,
+     run_encoder_attention},
 };
 
 const wg_pop_def *wg_pop_defs(int *n)

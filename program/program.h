@@ -35,7 +35,9 @@ typedef enum wg_pkind {
     WG_PV_CACHE,  /* key or value cache [positions][width] */
     WG_PV_INPUT,  /* int32 [S]: input_ids, position_ids, token_type_ids, attention_mask */
     WG_PV_WEIGHT, /* a tensor: matrix (matmul, gather) or vector (norm weights, biases) */
-    WG_PV_TABLE,  /* the rotary table [positions][rot/2] of (cos, sin) */
+    WG_PV_TABLE,  /* made by the interpreter from the program's header: "rope" and "rope_local",
+                     rotary tables [positions][rot/2] of (cos, sin); "rel_buckets", the relative
+                     position bucket of each distance (int32 [2 * rel_max + 1]) */
 } wg_pkind;
 
 /* one operand slot of an op: its binding name, what it may hold (a mask of 1 << wg_pkind),
@@ -104,6 +106,14 @@ typedef struct wg_prog {
     int64_t rope_rot;
     char rope_type[16];               /* "" (none), "linear", "llama3" */
     double rope_factor, rope_low, rope_high, rope_orig;
+    /* a second rotary table "rope_local" (ModernBERT's local layers): its own theta, the first
+     * table's rot, no scaling */
+    int has_rope_local;
+    double rope_local_theta;
+    /* relative position buckets (MPNet): rel_bucket[d + rel_max] is the bucket of key - query
+     * distance d in [-rel_max, rel_max], farther distances clamped to the ends; rel_max 0: none */
+    int64_t rel_max;
+    int32_t *rel_bucket;
     wg_pval *vals;
     int nvals, capvals;
     wg_pop *ops;

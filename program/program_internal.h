@@ -8,10 +8,10 @@
 typedef struct wg_pexec {
     const wg_prog *p;
     int n, threads;
-    float **act;            /* per value: ACT/CACHE [n][width] */
-    const int32_t **in;     /* per value: INPUT [n] */
+    float **act;            /* per value: ACT/CACHE [n][width]; the rotary TABLEs [n][rot/2][2]
+                               (cos, sin) */
+    const int32_t **in;     /* per value: INPUT [n]; the TABLE rel_buckets */
     float **w;              /* per value: WEIGHT rows x K */
-    const float *rope;      /* [n][rot/2][2] (cos, sin) */
     wg_error *err;
 } wg_pexec;
 

@@ -22,7 +22,8 @@ static const struct {
     {"gpt_neo", wg_tpl_gpt_neo}, {"codegen", wg_tpl_codegen},    {"biogpt", wg_tpl_biogpt},
     {"olmo", wg_tpl_olmo},       {"bert", wg_tpl_bert},          {"roberta", wg_tpl_bert},
     {"xlm-roberta", wg_tpl_bert}, {"camembert", wg_tpl_bert},    {"electra", wg_tpl_bert},
-    {"distilbert", wg_tpl_bert},
+    {"distilbert", wg_tpl_bert},   {"mpnet", wg_tpl_bert},         {"albert", wg_tpl_albert},
+    {"modernbert", wg_tpl_modernbert},
 };
 
 wg_prog *wg_prog_build(const wg_model *m, char *why, size_t nwhy)

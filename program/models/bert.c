@@ -1,6 +1,8 @@
 /* program/models/bert.c — BERT-family encoders: BERT, RoBERTa, XLM-RoBERTa, CamemBERT (positions
- * counted from pad_token_id + 1), ELECTRA (embedding_size = hidden_size only) and DistilBERT
- * (its own names, no token types). Post-LN: x = LN(word + type + pos); per layer
+ * counted from pad_token_id + 1), ELECTRA (embedding_size = hidden_size only), DistilBERT (its
+ * own names, no token types) and MPNet (its own names, no token types, positions counted from
+ * HF's fixed padding_idx 1 + 1, and a relative position bias shared by every layer: buckets of
+ * key - query by 32 buckets over 128 positions, as HF's compute_position_bias calls them). Post-LN: x = LN(word + type + pos); per layer
  * x = LN1(x + Wo.attn(x) + bo), x = LN2(x + W2.act(W1.x + b1) + b2); bidirectional attention
  * over the keys whose attention_mask is 1. Output: last_hidden_state. */
 #include "models.h"
@@ -13,9 +15,10 @@ void wg_tpl_bert(wg_pbuild *b)
 {
     wg_prog *p = b->p;
     const char *mt = p->model_type;
-    bool distil = !strcmp(mt, "distilbert"),
+    bool distil = !strcmp(mt, "distilbert"), mpnet = !strcmp(mt, "mpnet"),
          roberta = !strcmp(mt, "roberta") || !strcmp(mt, "xlm-roberta") || !strcmp(mt, "camembert");
-    static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "electra.", "camembert.", ""};
+    static const char *const prefixes[] = {"bert.", "roberta.", "distilbert.", "electra.", "camembert.",
+                                           "mpnet.", ""};
     const char *pre = "";
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
         if (pb_has(b, "%sembeddings.word_embeddings.weight", prefixes[i])) {
@@ -27,12 +30,16 @@ void wg_tpl_bert(wg_pbuild *b)
             L = pb_need(b, distil ? "n_layers" : "num_hidden_layers"),
             I = pb_need(b, distil ? "hidden_dim" : "intermediate_size"),
             NP = pb_need(b, "max_position_embeddings");
-    int64_t TV = distil ? 0 : pb_int(b, "type_vocab_size", 2);
+    int64_t TV = distil || mpnet ? 0 : pb_int(b, "type_vocab_size", 2),
+            RB = mpnet ? pb_int(b, "relative_attention_num_buckets", 32) : 0;
     double eps = distil ? 1e-12 : pb_num(b, "layer_norm_eps", 1e-12);
     int act = pb_act_code(b, distil ? "activation" : "hidden_act", "gelu");
     if (!strcmp(mt, "electra") && pb_int(b, "embedding_size", H) != H)
         pb_fail(b, "config.json: electra embedding_size %lld differs from hidden_size (the "
                 "embeddings projection is not implemented)", (long long)pb_int(b, "embedding_size", H));
+    if (mpnet && RB < 32)
+        pb_fail(b, "config.json: relative_attention_num_buckets %lld: HF's MPNet indexes 32 buckets",
+                (long long)RB);
     if (!PB_OK(b))
         return;
     if (H % nh)
@@ -44,12 +51,17 @@ void wg_tpl_bert(wg_pbuild *b)
     p->vocab = V;
     p->hidden = H;
     p->max_positions = NP;
-    snprintf(p->positions, sizeof p->positions, roberta ? "padding" : "arange");
-    p->pad_id = pb_int(b, "pad_token_id", roberta ? 1 : 0);
+    snprintf(p->positions, sizeof p->positions, roberta || mpnet ? "padding" : "arange");
+    p->pad_id = mpnet ? 1 : pb_int(b, "pad_token_id", roberta ? 1 : 0);
     if (roberta && !(p->pad_id >= 0 && p->pad_id < NP))
         pb_fail(b, "config.json: pad_token_id %lld outside the position table", (long long)p->pad_id);
     pb_attn a = {.heads = nh, .kv_heads = nh, .head_dim = H / nh, .mask = pb_input(b, "attention_mask"),
                  .scale = 1 / sqrt((double)(H / nh))};
+    if (mpnet) {
+        pb_rel_buckets(b, 32, 128);
+        a.has_rel_bias = true;
+        a.rel_bias = pb_w(b, false, RB, nh, "%sencoder.relative_attention_bias.weight", pre);
+    }
     pb_stage(b, "embed");
     int x = pb_act(b, "x", H), e = pb_act(b, "e", H), o = pb_act(b, "o", H);
     pb_gather(b, e, pb_w(b, false, V, H, "%sembeddings.word_embeddings.weight", pre),
@@ -70,7 +82,10 @@ void wg_tpl_bert(wg_pbuild *b)
     static const char *const distil_n[] = {
         "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
         "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
-    const char *const *nm = distil ? distil_n : bert_n;
+    static const char *const mpnet_n[] = {
+        "attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+        "attention.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"};
+    const char *const *nm = distil ? distil_n : mpnet ? mpnet_n : bert_n;
     const char *stem = distil ? "transformer.layer" : "encoder.layer";
     for (int64_t li = 0; li < L && PB_OK(b); li++) {
         pb_stage(b, "layer %lld", (long long)li);

@@ -95,22 +95,32 @@ export async function loadModel(manifestUrl, opts = {}) {
     dev.queue.submit([enc.finish()]);
     return out;
   }
-  let ropeTab = null;
-  if (Pg.rope) {
-    const half = Pg.rope.rot / 2, tab = new Float32Array(Math.max(1, maxSeq * half * 2));
+  // the tables by value name: "rope" (and "rope_local": its own theta, unscaled), the rotary
+  // tables [maxSeq][rot/2] of (cos, sin); "rel_buckets", the bucket of each relative distance
+  const tables = new Map();
+  const ropeTable = R => {
+    const half = R.rot / 2, tab = new Float32Array(Math.max(1, maxSeq * half * 2));
     for (let t = 0; t < maxSeq; t++)
       for (let i = 0; i < half; i++) {
-        const a = t * ropeFreq(Pg.rope, i);
+        const a = t * ropeFreq(R, i);
         tab[(t * half + i) * 2] = Math.cos(a); tab[(t * half + i) * 2 + 1] = Math.sin(a);
       }
-    ropeTab = buf(tab.length);
-    dev.queue.writeBuffer(ropeTab, 0, tab);
+    const g = buf(tab.length);
+    dev.queue.writeBuffer(g, 0, tab);
+    return g;
+  };
+  if (Pg.rope) tables.set('rope', ropeTable(Pg.rope));
+  if (Pg.rope_local) tables.set('rope_local', ropeTable({ theta: Pg.rope_local.theta, rot: Pg.rope.rot, scaling: '' }));
+  if (Pg.relative_buckets) {
+    const bk = new Uint32Array(Pg.relative_buckets.bucket), g = buf(bk.length);
+    dev.queue.writeBuffer(g, 0, bk);
+    tables.set('rel_buckets', g);
   }
   const dummy = buf(4);
   const caches = new Map(Pg.values.filter(v => v.kind === 'cache').map(v => [v.name, buf(maxSeq * v.width)]));
   const mask = buf(maxSeq);   // the attention_mask input (u32 0/1)
   // the attention scratch: [rows][heads][M] scores, M the keys a pass may see
-  const maxHeads = Math.max(1, ...stages.flatMap(s => s.ops.filter(o => o.op === 'attention').map(o => o.fields.heads)));
+  const maxHeads = Math.max(1, ...stages.flatMap(s => s.ops.filter(o => o.op === 'attention' || o.op === 'encoder_attention').map(o => o.fields.heads)));
   const M = causal ? maxSeq : N;
 
   // ---- programs: one per row count (the prompt chunk; one token for decoding)
@@ -138,7 +148,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     const k = v.length > 1 ? Number(v.slice(2)) : 1;
     return k * ({ S: c.n, P: c.pos0, M }[v[0]]);
   };
-  // the buffer an operand names: an activation of this program, a cache, the rotary table, the
+  // the buffer an operand names: an activation of this program, a cache, a table, the
   // mask, or a weight vector (dequantized once to f32)
   async function operand(prog, name) {
     if (name === undefined) return dummy;
@@ -146,7 +156,7 @@ export async function loadModel(manifestUrl, opts = {}) {
     switch (v.kind) {
       case 'act': return prog.A.get(name);
       case 'cache': return caches.get(name);
-      case 'table': return ropeTab || dummy;
+      case 'table': return tables.get(name) || dummy;
       case 'input': return mask;
       case 'weight': return vector(name);
     }
@@ -283,7 +293,7 @@ export async function loadModel(manifestUrl, opts = {}) {
   const all = stages.map((_, i) => i), body = all.slice(0, -1);
   // the head's live-in values: what its ops read before writing (copied from the prompt's last row)
   const pureOut = new Set(['gather.y', 'matmul.y', 'rmsnorm.y', 'layernorm.y', 'slice.y', 'rope_kv.q_rotated',
-                           'rope_kv.k_cache', 'rope_kv.v_cache', 'attention.out']);
+                           'rope_kv.k_cache', 'rope_kv.v_cache', 'attention.out', 'encoder_attention.out']);
   const headIn = [], written = new Set();
   for (const o of stages[last].ops) {
     for (const [k, v] of Object.entries(o.args))

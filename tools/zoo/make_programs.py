@@ -24,7 +24,6 @@ import transformers
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 H, I, V, L, P, N = 64, 96, 96, 3, 64, 24
-IDS = [(i * 7 + 3) % V for i in range(N)]
 
 
 def dec(**kw):
@@ -104,11 +103,29 @@ MODELS = {
     "electra": ("electra", enc(embedding_size=H)),
     "distilbert": ("distilbert", dict(dim=H, hidden_dim=I, n_layers=2, n_heads=4, vocab_size=V,
                                       max_position_embeddings=P)),
+    # 3 layers over 2 groups of 2 inner layers: group 0 runs twice (HF: int(i / (L / G)))
+    "albert": ("albert", enc(embedding_size=32, num_hidden_layers=3, num_hidden_groups=2, inner_group_num=2)),
+    # layers 0 and 3 global, 1 and 2 local (a window of 4 each side, shorter than the sequence)
+    "modernbert": ("modernbert", enc(num_hidden_layers=4, global_attn_every_n_layers=3, local_attention=8,
+                                     pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1,
+                                     sep_token_id=2, rope_parameters={
+                                         "full_attention": {"rope_type": "default", "rope_theta": 80000.0},
+                                         "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}})),
+    "modernbert-bias": ("modernbert", enc(num_hidden_layers=3, global_attn_every_n_layers=2, local_attention=6,
+                                          norm_bias=True, attention_bias=True, mlp_bias=True,
+                                          hidden_activation="gelu_pytorch_tanh", pad_token_id=0, bos_token_id=1,
+                                          eos_token_id=2, cls_token_id=1, sep_token_id=2)),
+    # 140 tokens: relative distances past every bucket boundary (16, 32, 64) and past 128
+    "mpnet": ("mpnet", enc(max_position_embeddings=160, _tokens=140)),
 }
-ENCODERS = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert"}
+ENCODERS = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "modernbert",
+            "mpnet"}
 
 
 def build(name, mt, kw, root, log):
+    kw = dict(kw)
+    n = kw.pop("_tokens", N)  # a longer sequence than the others' N
+    ids_list = [(i * 7 + 3) % V for i in range(n)]
     torch.manual_seed(sum(map(ord, name)))
     cfg = AutoConfig.for_model(mt, **kw)
     cfg._attn_implementation = "eager"
@@ -122,13 +139,13 @@ def build(name, mt, kw, root, log):
     d = os.path.join(root, name)
     model.half().save_pretrained(d, safe_serialization=True)
     model.float()
-    ids = torch.tensor([IDS])
+    ids = torch.tensor([ids_list])
     with torch.no_grad():
         out = model(input_ids=ids) if mt in ENCODERS else model(input_ids=ids, use_cache=False)
     y = (out.last_hidden_state if mt in ENCODERS else out.logits)[0].float().numpy()
     y.astype("<f4").tofile(os.path.join(d, "hf_out.f32"))
     with open(os.path.join(d, "ids.txt"), "w") as f:
-        f.write(" ".join(map(str, IDS)) + "\n")
+        f.write(" ".join(map(str, ids_list)) + "\n")
     meta = dict(model_type=mt, output="last_hidden_state" if mt in ENCODERS else "logits",
                 shape=list(y.shape), transformers=transformers.__version__, torch=torch.__version__)
     with open(os.path.join(d, "hf.json"), "w") as f:
