@@ -149,6 +149,15 @@ void pb_rope(wg_pbuild *b, double theta_default, int64_t rot)
 {
     wg_prog *p = b->p;
     json_t *rp = pb_cfg(b, "rope_parameters");
+    /* transformers 5 keys Gemma 3's by layer type: the global table is full_attention's */
+    if (json_is_object(rp) && json_object_get(rp, "full_attention")) {
+        if (json_object_get(rp, "sliding_attention") && !b->rope_by_type)
+            pb_fail(b, "config.json: rope_parameters per layer type are not implemented by the %s program",
+                    p->model_type);
+        rp = json_object_get(rp, "full_attention");
+        if (!json_is_object(rp))
+            pb_fail(b, "config.json: rope_parameters.full_attention is not an object");
+    }
     double theta = pb_num(b, "rope_theta", json_is_object(rp) && json_is_number(json_object_get(rp, "rope_theta"))
                                                ? json_number_value(json_object_get(rp, "rope_theta"))
                                                : theta_default);

@@ -14,6 +14,7 @@ struct wg_pbuild {
     char *why;
     size_t nwhy;
     bool failed;
+    bool rope_by_type;       /* the template reads rope_parameters.sliding_attention itself */
     const char *claimed[96]; /* the keys the template read */
     int nclaimed;
 };

@@ -14,7 +14,7 @@ static const struct {
 } registry[] = {
     {"llama", wg_tpl_llama},     {"mistral", wg_tpl_llama},      {"qwen2", wg_tpl_llama},
     {"qwen3", wg_tpl_llama},     {"granite", wg_tpl_llama},      {"gemma", wg_tpl_gemma},
-    {"gemma2", wg_tpl_gemma},    {"phi3", wg_tpl_phi3},          {"olmo2", wg_tpl_olmo2},
+    {"gemma2", wg_tpl_gemma},    {"gemma3_text", wg_tpl_gemma},    {"phi3", wg_tpl_phi3},          {"olmo2", wg_tpl_olmo2},
     {"starcoder2", wg_tpl_starcoder2}, {"stablelm", wg_tpl_stablelm}, {"cohere", wg_tpl_cohere},
     {"gpt2", wg_tpl_gpt2},       {"gpt_bigcode", wg_tpl_gpt2},   {"gptj", wg_tpl_gptj},
     {"gpt_neox", wg_tpl_gpt_neox}, {"phi", wg_tpl_phi},           {"opt", wg_tpl_opt},

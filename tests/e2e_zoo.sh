@@ -84,5 +84,5 @@ t_program_every_family_agrees_with_transformers() {
     n=$((n+1))
   done
   echo "$n checkpoints agree"
-  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 31 ]
+  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 43 ]
 }

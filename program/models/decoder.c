@@ -124,6 +124,7 @@ static void attention(wg_pbuild *b, const pb_dec *d, int64_t li, int h, int o)
     }
     pb_attn a = d->a;
     a.window = d->window_of[li];
+    a.rope_local = d->local_rope && a.window > 0;
     int att = pb_act(b, "att", Q);
     pb_attention(b, &a, (int)li, q, k, v, att);
     pb_matmul(b, att, LW(false, d->H, Q, "self_attn.o_proj.weight"),
@@ -174,6 +175,8 @@ void pb_decoder(wg_pbuild *b, const pb_dec *d)
     snprintf(p->positions, sizeof p->positions, "arange");
     if (d->a.rope)
         pb_rope(b, 10000, d->a.rot);
+    if (d->local_rope)
+        pb_rope_local(b, d->local_theta);
     pb_stage(b, "embed");
     int x = pb_act(b, "x", d->H), h = pb_act(b, "h", d->H), o = pb_act(b, "o", d->H),
         m = pb_act(b, "m", d->H);

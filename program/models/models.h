@@ -21,6 +21,8 @@ typedef struct pb_dec {
     bool post_only;               /* OLMo 2: norms after attention and MLP only */
     bool parallel;                /* Cohere: attention and MLP from one norm, added together */
     bool plain_mlp;               /* c_fc / c_proj with bias (Starcoder 2) */
+    bool local_rope;              /* Gemma 3: windowed layers rotate by a second table, */
+    double local_theta;           /* of this theta */
     int act;
     int64_t window_of[1024];      /* sliding window per layer (0: full), when L <= 1024 */
 } pb_dec;
@@ -54,7 +56,7 @@ typedef struct pb_gpt {
 void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g);
 
 void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
-void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2 */
+void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2, gemma3_text */
 void wg_tpl_phi3(wg_pbuild *b);
 void wg_tpl_olmo2(wg_pbuild *b);
 void wg_tpl_starcoder2(wg_pbuild *b);
