@@ -843,6 +843,8 @@ int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgrou
     int TH = s->gemv_threads, R = s->gemv_rows, nv = f->bits / 4;
     out(&b, "// wgpack gemv-dot8 q%dg%d%c%s: %d rows per workgroup, %d threads, int8 activations from the xq8 pre-pass (dot4I8Packed)%s\n",
         f->bits, f->group, f->sym ? 's' : 'a', f->scale_f32 ? ".s32" : "", R, TH, subgroups ? ", subgroup reduction" : "");
+    if (subgroups)
+        out(&b, "enable subgroups;\n");
     emit_dot8_bindings(&b, f);
     out(&b, "var<workgroup> red: array<f32, %d>;\n", subgroups ? R * (TH / 4) : R * TH);
     out(&b, "@compute @workgroup_size(%d)\n", TH);
