@@ -32,7 +32,9 @@ static const char *kernel_gen_help =
     "  --threads T --rows R              GEMV workgroup threads and rows\n"
     "  --bm B --bn B --tm T --tn T       GEMM tile and per-thread tile\n"
     "  --f16             f16 arithmetic (shader-f16)\n"
-    "  --subgroups       subgroup reductions\n";
+    "  --subgroups       subgroup reductions\n"
+    "  --dot8            GEMV on int8 activations (dot4I8Packed; 4- and 8-bit codes; approximate)\n"
+    "  --kind xq8        the pre-pass of --dot8: x to int8 per block of 32 (order for --format)\n";
 
 int cmd_kernel_gen(int argc, char **argv)
 {
@@ -42,12 +44,13 @@ int cmd_kernel_gen(int argc, char **argv)
         {"rows", required_argument, 0, 'r'}, {"bm", required_argument, 0, 'M'},
         {"bn", required_argument, 0, 'N'}, {"tm", required_argument, 0, 'm'},
         {"tn", required_argument, 0, 'n'}, {"f16", no_argument, 0, 'h'},
-        {"subgroups", no_argument, 0, 's'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+        {"subgroups", no_argument, 0, 's'}, {"dot8", no_argument, 0, 'd'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
     wg_kshape s;
     shape_of("chrome", &s);
     wg_kvariant v = {false, false};
     const char *kind = NULL, *fmt = NULL;
     int c, rc;
+    bool dot8 = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -66,11 +69,22 @@ int cmd_kernel_gen(int argc, char **argv)
         case 'H': fputs(kernel_gen_help, stdout); return 0;
         case 'h': v.f16 = true; break;
         case 's': v.subgroups = true; break;
+        case 'd': dot8 = true; break;
         default: return cli_usage("kernel-gen", "bad option");
         }
     }
     wg_kernel_kind k;
     wg_qformat qf;
+    if (kind && !strcmp(kind, "xq8")) { /* the int8-activation pre-pass: --format picks the byte order */
+        if (!fmt || !wg_qformat_parse(fmt, &qf))
+            return cli_usage("kernel-gen", "--format FORMAT (e.g. q4g32s, fp16) is required");
+        char *t = malloc(1 << 16);
+        int l = t ? wg_wgsl_emit_xq8(qf.bits == 4, t, 1 << 16) : -1;
+        if (l > 0)
+            fwrite(t, 1, (size_t)l, stdout);
+        free(t);
+        return l > 0 ? 0 : cli_usage("kernel-gen", "cannot generate xq8");
+    }
     if (!kind || !wg_kernel_kind_parse(kind, &k))
         return cli_usage("kernel-gen", "--kind dequantize|gather|gemv|gemm is required");
     if (!fmt || !wg_qformat_parse(fmt, &qf))
@@ -80,7 +94,8 @@ int cmd_kernel_gen(int argc, char **argv)
     wg_kformat_of(&e, &kf);
     size_t cap = 1 << 20;
     char *txt = malloc(cap);
-    int len = txt ? wg_wgsl_emit(k, &kf, &s, &v, txt, cap) : -1;
+    int len = !txt ? -1 : dot8 ? (k == WG_K_GEMV ? wg_wgsl_emit_gemv_dot8(&kf, &s, v.subgroups, txt, cap) : -1)
+                               : wg_wgsl_emit(k, &kf, &s, &v, txt, cap);
     if (len < 0) {
         free(txt);
         return cli_usage("kernel-gen", "no such kernel: invalid shape or variant for %s %s", kind, fmt);

@@ -806,3 +806,118 @@ int wg_wgsl_emit(wg_kernel_kind kind, const wg_kformat *f, const wg_kshape *s,
     }
     return b.overflow ? -1 : (int)b.len;
 }
+
+/* ---------------------------------------------------------------- int8-activation GEMV
+ * The approximate fast path (as llama.cpp's q8_1 and ORT's accuracy level 4): a pre-pass
+ * (wg_wgsl_emit_xq8) quantizes x per block of 32 to int8 q with d = max|x| / 127 and writes
+ * (d, d * sum(q)) per block; the GEMV dots each chunk's codes, unpacked into packed bytes with
+ * two ALU ops per 8 codes, with q through dot4I8Packed (WGSL language feature
+ * packed_4x8_integer_dot_product): y += s * (d * dot(c, q) - zero * d * sum(q)).
+ * 4-bit codes: word j of a chunk holds elements 8j..8j+7 at bits 4k, so (w & 0x0f0f0f0f) is
+ * elements 8j+{0,2,4,6} and (w >> 4) & 0x0f0f0f0f elements 8j+{1,3,5,7}; the pre-pass writes
+ * q in that order (xq word 2j: even elements, 2j+1: odd). 8-bit codes: w ^ 0x80808080 is
+ * code - 128 as signed bytes, q in natural order. */
+bool wg_gemv_dot8_supported(const wg_kformat *f)
+{
+    return f->kind == 3 && (f->bits == 4 || f->bits == 8);
+}
+
+static void emit_dot8_bindings(sb *b, const wg_kformat *f)
+{
+    out(b, "struct Params { rows: u32, K: u32, Kp: u32, n: u32, G: u32, pad0: u32, pad1: u32, pad2: u32 }\n");
+    out(b, "@group(0) @binding(0) var<storage, read> q: array<vec4<u32>>;\n");
+    out(b, "@group(0) @binding(1) var<storage, read> s: array<u32>;\n");
+    if (!f->sym)
+        out(b, "@group(0) @binding(2) var<storage, read> z: array<u32>;\n");
+    out(b, "@group(0) @binding(3) var<storage, read> xq: array<vec4<u32>>;\n");
+    out(b, "@group(0) @binding(4) var<storage, read_write> y: array<f32>;\n");
+    out(b, "@group(0) @binding(5) var<uniform> p: Params;\n");
+    out(b, "@group(0) @binding(6) var<storage, read> xd: array<vec2<f32>>;\n");
+}
+
+int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgroups, char *buf, size_t n)
+{
+    if (!wg_gemv_dot8_supported(f) || !wg_kshape_valid(WG_K_GEMV, s))
+        return -1;
+    sb b = {buf, n, 0, false};
+    int TH = s->gemv_threads, R = s->gemv_rows, nv = f->bits / 4;
+    out(&b, "// wgpack gemv-dot8 q%dg%d%c%s: %d rows per workgroup, %d threads, int8 activations from the xq8 pre-pass (dot4I8Packed)%s\n",
+        f->bits, f->group, f->sym ? 's' : 'a', f->scale_f32 ? ".s32" : "", R, TH, subgroups ? ", subgroup reduction" : "");
+    if (subgroups)
+        out(&b, "enable subgroups;\n");
+    emit_dot8_bindings(&b, f);
+    out(&b, "var<workgroup> red: array<f32, %d>;\n", subgroups ? R * (TH / 4) : R * TH);
+    out(&b, "@compute @workgroup_size(%d)\n", TH);
+    out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+            "        @builtin(local_invocation_index) lid: u32%s) {\n",
+        subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
+    out(&b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    for (int rr = 0; rr < R; rr++)
+        out(&b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
+    out(&b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
+    out(&b, "  for (var c = lid; c < nch; c += %du) {\n", TH);
+    out(&b, "    let xa = xq[2u * c];\n    let xb = xq[2u * c + 1u];\n    let dd = xd[c];\n");
+    for (int rr = 0; rr < R; rr++) {
+        char gi[96], rn[16];
+        snprintf(rn, sizeof rn, "r%d", rr);
+        group_expr(gi, sizeof gi, f, rn, "c");
+        for (int m = 0; m < nv; m++)
+            out(&b, "    let q%d_%d = q[(r%d * nch + c) * %du + %du];\n", rr, m, rr, nv, m);
+        out(&b, "    {\n      let gi = %s;\n", gi);
+        if (f->scale_f32)
+            out(&b, "      let sc = bitcast<f32>(s[gi]);\n");
+        else
+            out(&b, "      let sc = unpack2x16float(s[gi >> 1u])[gi & 1u];\n");
+        if (f->bits == 4) {
+            if (f->sym)
+                out(&b, "      let zf = 8.0;\n");
+            else
+                out(&b, "      let zf = f32((z[gi >> 2u] >> ((gi & 3u) * 8u)) & 0xffu);\n");
+            out(&b, "      let lo = q%d_0 & vec4<u32>(0x0f0f0f0fu);\n      let hi = (q%d_0 >> vec4<u32>(4u)) & vec4<u32>(0x0f0f0f0fu);\n", rr, rr);
+            out(&b, "      let dt = (dot4I8Packed(lo.x, xa.x) + dot4I8Packed(hi.x, xa.y)) + (dot4I8Packed(lo.y, xa.z) + dot4I8Packed(hi.y, xa.w))"
+                    " + (dot4I8Packed(lo.z, xb.x) + dot4I8Packed(hi.z, xb.y)) + (dot4I8Packed(lo.w, xb.z) + dot4I8Packed(hi.w, xb.w));\n");
+        } else {
+            if (f->sym)
+                out(&b, "      let zf = 0.0;\n");
+            else
+                out(&b, "      let zf = f32((z[gi >> 2u] >> ((gi & 3u) * 8u)) & 0xffu) - 128.0;\n");
+            out(&b, "      let u0 = q%d_0 ^ vec4<u32>(0x80808080u);\n      let u1 = q%d_1 ^ vec4<u32>(0x80808080u);\n", rr, rr);
+            out(&b, "      let dt = (dot4I8Packed(u0.x, xa.x) + dot4I8Packed(u0.y, xa.y)) + (dot4I8Packed(u0.z, xa.z) + dot4I8Packed(u0.w, xa.w))"
+                    " + (dot4I8Packed(u1.x, xb.x) + dot4I8Packed(u1.y, xb.y)) + (dot4I8Packed(u1.z, xb.z) + dot4I8Packed(u1.w, xb.w));\n");
+        }
+        out(&b, "      a%d = fma(sc, fma(dd.x, f32(dt), -zf * dd.y), a%d);\n    }\n", rr, rr);
+    }
+    out(&b, "  }\n");
+    emit_gemv_reduce(&b, R, TH, subgroups, false);
+    return b.overflow ? -1 : (int)b.len;
+}
+
+int wg_wgsl_emit_xq8(bool nibble_order, char *buf, size_t n)
+{
+    sb b = {buf, n, 0, false};
+    out(&b, "// wgpack xq8 %s: x (Kp f32, zero beyond K) to int8 per block of 32 with (d, d * sum) per block; one thread per block, 64 threads\n",
+        nibble_order ? "nibble-order" : "linear");
+    out(&b, "struct Params { rows: u32, K: u32, Kp: u32, n: u32, G: u32, pad0: u32, pad1: u32, pad2: u32 }\n");
+    out(&b, "@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;\n");
+    out(&b, "@group(0) @binding(4) var<storage, read_write> xq: array<u32>;\n");
+    out(&b, "@group(0) @binding(5) var<uniform> p: Params;\n");
+    out(&b, "@group(0) @binding(6) var<storage, read_write> xd: array<vec2<f32>>;\n");
+    out(&b, "@compute @workgroup_size(64)\n");
+    out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+            "        @builtin(local_invocation_index) lid: u32) {\n");
+    out(&b, "  let c = (wid.y * nwg.x + wid.x) * 64u + lid;\n  if (c >= p.Kp / 32u) { return; }\n");
+    out(&b, "  var v: array<f32, 32>;\n  var amax = 0.0;\n");
+    out(&b, "  for (var i = 0u; i < 8u; i++) {\n    let t = x[c * 8u + i];\n");
+    out(&b, "    v[4u * i] = t.x; v[4u * i + 1u] = t.y; v[4u * i + 2u] = t.z; v[4u * i + 3u] = t.w;\n");
+    out(&b, "    amax = max(amax, max(max(abs(t.x), abs(t.y)), max(abs(t.z), abs(t.w))));\n  }\n");
+    out(&b, "  let id = select(0.0, 127.0 / amax, amax > 0.0);\n  var sum = 0;\n");
+    out(&b, "  for (var w = 0u; w < 8u; w++) {\n    var word = 0u;\n    for (var k = 0u; k < 4u; k++) {\n");
+    if (nibble_order) /* word w = 2j + h: elements 8j + h + 2k */
+        out(&b, "      let e = (w >> 1u) * 8u + (w & 1u) + 2u * k;\n");
+    else
+        out(&b, "      let e = w * 4u + k;\n");
+    out(&b, "      let qi = clamp(i32(round(v[e] * id)), -127, 127);\n      sum += qi;\n");
+    out(&b, "      word |= (u32(qi) & 0xffu) << (8u * k);\n    }\n    xq[c * 8u + w] = word;\n  }\n");
+    out(&b, "  xd[c] = vec2<f32>(amax / 127.0, (amax / 127.0) * f32(sum));\n}\n");
+    return b.overflow ? -1 : (int)b.len;
+}

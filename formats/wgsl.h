@@ -78,4 +78,13 @@ bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s);
 int wg_wgsl_emit(wg_kernel_kind kind, const wg_kformat *f, const wg_kshape *s,
                  const wg_kvariant *v, char *buf, size_t n);
 
+/* The int8-activation GEMV (approximate; formats/wgsl.c says how): for 4- and 8-bit codes.
+ * Extra bindings: @binding(3) xq = the pre-pass's int8 activations [Kp/4] u32 (instead of x),
+ * @binding(6) xd = per block of 32 (d, d * sum(q)) as vec2<f32> [Kp/32]. Same dispatch as GEMV.
+ * The pre-pass (xq8) reads x at binding 3 and writes xq (4) and xd (6); dispatch
+ * ceil(Kp/32/64) workgroups; nibble order for 4-bit codes, linear for 8-bit. */
+bool wg_gemv_dot8_supported(const wg_kformat *f);
+int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgroups, char *buf, size_t n);
+int wg_wgsl_emit_xq8(bool nibble_order, char *buf, size_t n);
+
 #endif
