@@ -32,10 +32,10 @@ t_run_refuses_bad_arguments() {
 t_run_refuses_what_is_not_a_runnable_bundle() {
   run_refused 2 "cannot read manifest" "$TMPDIR/nothing/manifest.json" "$TMPDIR/nothing" --text README.md || return 1
   # a model type without a template: the manifest says why, and so does run, in one line
-  cp -r models/tinyllama "$TMPDIR/x" && sed -i 's/"model_type": *"llama"/"model_type": "mpt"/' "$TMPDIR/x/config.json"
+  cp -r models/tinyllama "$TMPDIR/x" && sed -i 's/"model_type": *"llama"/"model_type": "rwkv"/' "$TMPDIR/x/config.json"
   wg build "$TMPDIR/x" -o "$TMPDIR/g" > /dev/null || return 1
-  assert_json "$TMPDIR/g/manifest.json" '!j.program && /model type .mpt./.test(j.program_missing)' || return 1
-  run_refused 2 "cannot run: no forward program for model type 'mpt'" "$TMPDIR/g/manifest.json" "$TMPDIR/g" --text README.md || return 1
+  assert_json "$TMPDIR/g/manifest.json" '!j.program && /model type .rwkv./.test(j.program_missing)' || return 1
+  run_refused 2 "cannot run: no forward program for model type 'rwkv'" "$TMPDIR/g/manifest.json" "$TMPDIR/g" --text README.md || return 1
   # an encoder generates nothing
   wg build models/tinybert -o "$TMPDIR/e" > /dev/null || return 1
   run_refused 1 "--generate needs a decoder" "wgpack: run" "$TMPDIR/e" --text README.md --generate 2 || return 1
@@ -66,6 +66,8 @@ good|L[0].fields.n="S*x"|is not SYMBOL*POSITIVE_INTEGER
 good|L.find(o=>o.op==="attention").fields.heads=3|heads, kv_heads, hd, causal or window out of range
 good|L.find(o=>o.op==="attention").fields.hd=6|heads, kv_heads, hd, causal or window out of range
 good|L.find(o=>o.op==="attention").fields.T="S"|n, pos0, T or stride inconsistent
+good|L.find(o=>o.op==="attention").fields.alibi=65|scale, softcap or alibi out of range
+good|L.find(o=>o.op==="attention").fields.alibi="S"|scale, softcap or alibi out of range
 good|L[0].args.y=L[0].args.x|also bound to another operand
 good|L[1].args.y="model.norm.weight"|not a value of the kind the op takes
 good|P.version=2|version missing or out of range

@@ -86,3 +86,27 @@ t_program_every_family_agrees_with_transformers() {
   echo "$n checkpoints agree"
   [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 43 ]
 }
+
+# what the new decoder templates do not implement is refused by name (wgpack verify exits 2 with
+# one line), never run as something else: each edit of a zoo checkpoint's config.json
+t_program_decoder_options_refused_by_name() {
+  zstd -dcq tests/zoo/programs-dec.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local m edit msg d
+  while IFS='|' read -r m edit msg; do
+    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/programs/$m" "$d"
+    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
+    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
+  done <<'EDITS'
+mpt|c.attn_config.alibi_bias_max=6|alibi_bias_max 6 is not implemented
+mpt|c.attn_config.clip_qkv=8|clip_qkv / qk_ln / softmax_scale / prefix_lm are not implemented
+mpt|c.norm_type="rmsnorm"|norm_type "rmsnorm" is not implemented
+falcon-mq|c.alibi=true|Falcon's alibi is not implemented
+bloom|c.apply_residual_connection_post_layernorm=true|apply_residual_connection_post_layernorm is not implemented
+gpt_neo|c.attention_types=[[["global","sparse"],1],[["local"],1]]|attention type "sparse" is not implemented
+gpt_neo|c.attention_types=[[["global","local"],2]]|attention_types name 4 layers, num_layers is 3
+codegen|c.n_head=2;c.n_embd=64|n_head of the 4 groups
+gemma3|c.rope_parameters.sliding_attention={rope_type:"linear",factor:2,rope_theta:10000}|sliding_attention other than a default rope is not implemented
+gemma3|delete c.layer_types|without layer_types is not implemented
+olmo|c.clip_qkv=8|clip_qkv
+EDITS
+}
