@@ -27,3 +27,15 @@ t_wgsl_kernels_in_naga_every_format() {
   done
   node -e 'const a=require(process.argv[1]), b=require(process.argv[2]); const f=new Set([...a.exec,...b.exec].filter(e=>e.kind==="dequantize"&&e.status==="bit-exact").map(e=>e.format)); console.log(f.size+" formats bit-exact in naga"); if (f.size<40) process.exit(1)' "$TMPDIR/a.json" "$TMPDIR/b.json"
 }
+
+# the int8-activation GEMV (kernel-gen --dot8, its xq8 pre-pass) in Tint (Node's Dawn) and in
+# naga (Deno), each against a float64 model of the same int8 arithmetic (<= 1e-5 relative);
+# the approximation's own error against the exact kernel is printed, not held (README)
+t_dot8_gemv_agrees_in_tint_and_naga() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json WGPACK="$WGPACK" \
+    node tools/webgpu/check_dot8.mjs > "$TMPDIR/t.txt" || { cat "$TMPDIR/t.txt"; return 1; }
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json DENO_NO_PACKAGE_JSON=1 WGPACK="$WGPACK" \
+    "$DENO" run --unstable-webgpu --no-config -A tools/webgpu/check_dot8.mjs > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
+  [ "$(grep -c ' ok;' "$TMPDIR/t.txt")" -ge 6 ] && [ "$(grep -c ' ok;' "$TMPDIR/n.txt")" -ge 6 ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
+}

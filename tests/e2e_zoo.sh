@@ -104,7 +104,7 @@ falcon-mq|c.alibi=true|Falcon's alibi is not implemented
 bloom|c.apply_residual_connection_post_layernorm=true|apply_residual_connection_post_layernorm is not implemented
 gpt_neo|c.attention_types=[[["global","sparse"],1],[["local"],1]]|attention type "sparse" is not implemented
 gpt_neo|c.attention_types=[[["global","local"],2]]|attention_types name 4 layers, num_layers is 3
-codegen|c.n_head=2;c.n_embd=64|n_head of the 4 groups
+codegen|c.n_head=2;c.n_embd=64|n_head 2 is not a multiple of the 4 groups
 gemma3|c.rope_parameters.sliding_attention={rope_type:"linear",factor:2,rope_theta:10000}|sliding_attention other than a default rope is not implemented
 gemma3|delete c.layer_types|without layer_types is not implemented
 olmo|c.clip_qkv=8|clip_qkv

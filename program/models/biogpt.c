@@ -18,12 +18,6 @@ void wg_tpl_biogpt(wg_pbuild *b)
                 .qkv_bias = true, .o_bias = true, .mlp_bias = true};
     g.embed_mult = pb_bool(b, "scale_embedding", true) ? (double)(float)sqrt((double)g.H) : 1;
     int64_t nh = pb_need(b, "num_attention_heads");
-    if (!PB_OK(b) || g.H % nh) {
-        pb_fail(b, "config.json: hidden_size is not a multiple of num_attention_heads");
-        return;
-    }
-    int64_t hd = g.H / nh;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = hd, .causal = true, .mask = -1,
-                    .scale = 1 / sqrt((double)hd)};
-    pb_gpt_decoder(b, &g);
+    if (pb_gpt_attn(b, &g, nh, nh, "num_attention_heads"))
+        pb_gpt_decoder(b, &g);
 }

@@ -4,7 +4,6 @@
  * (apply_residual_connection_post_layernorm) is refused. */
 #include "models.h"
 
-#include <math.h>
 
 void wg_tpl_bloom(wg_pbuild *b)
 {
@@ -23,12 +22,8 @@ void wg_tpl_bloom(wg_pbuild *b)
     if (pb_bool(b, "apply_residual_connection_post_layernorm", false))
         pb_fail(b, "config.json: apply_residual_connection_post_layernorm is not implemented by the "
                 "bloom program");
-    if (!PB_OK(b) || g.H % nh) {
-        pb_fail(b, "config.json: hidden_size is not a multiple of n_head");
+    if (!pb_gpt_attn(b, &g, nh, nh, "n_head"))
         return;
-    }
-    int64_t hd = g.H / nh;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = hd, .causal = true, .mask = -1,
-                    .scale = 1 / sqrt((double)hd), .alibi = 8};
+    g.a.alibi = 8;
     pb_gpt_decoder(b, &g);
 }

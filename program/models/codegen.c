@@ -3,7 +3,6 @@
  * with q, v, k in one matrix of four groups (the model-parallel layout it was trained in). */
 #include "models.h"
 
-#include <math.h>
 
 void wg_tpl_codegen(wg_pbuild *b)
 {
@@ -16,13 +15,11 @@ void wg_tpl_codegen(wg_pbuild *b)
                 .mlp_bias = true};
     int64_t nh = pb_need(b, "n_head");
     g.I = pb_int(b, "n_inner", 4 * g.H);
-    if (!PB_OK(b) || g.H % nh || nh % 4) {
-        pb_fail(b, "config.json: n_embd is not a multiple of n_head, or n_head of the 4 groups");
+    if (nh % 4)
+        pb_fail(b, "config.json: n_head %lld is not a multiple of the 4 groups", (long long)nh);
+    if (!pb_gpt_attn(b, &g, nh, nh, "n_head"))
         return;
-    }
-    int64_t hd = g.H / nh;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = hd, .causal = true, .rope = true,
-                    .interleaved = true, .rot = pb_int(b, "rotary_dim", hd),
-                    .mask = -1, .scale = 1 / sqrt((double)hd)};
+    g.a.rope = g.a.interleaved = true;
+    g.a.rot = pb_int(b, "rotary_dim", g.a.head_dim);
     pb_gpt_decoder(b, &g);
 }

@@ -4,7 +4,6 @@
  * says, exact GELU. Falcon's ALiBi (scaled with the scores) is refused. */
 #include "models.h"
 
-#include <math.h>
 
 void wg_tpl_falcon(wg_pbuild *b)
 {
@@ -34,13 +33,10 @@ void wg_tpl_falcon(wg_pbuild *b)
         pb_fail(b, "config.json: Falcon's alibi is not implemented by the falcon program");
     if (nln != 1 && nln != 2)
         pb_fail(b, "config.json: num_ln_in_parallel_attn %d is not implemented", nln);
-    if (!PB_OK(b) || g.H % nh || nkv <= 0 || nh % nkv) {
-        pb_fail(b, "config.json: hidden_size, num_attention_heads and num_kv_heads do not divide");
+    if (!pb_gpt_attn(b, &g, nh, nkv, "num_attention_heads"))
         return;
-    }
-    int64_t hd = g.H / nh;
     g.qkv_layout = arch2 ? 2 : mq ? 0 : 1;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nkv, .head_dim = hd, .causal = true, .rope = true,
-                    .rot = hd, .mask = -1, .scale = 1 / sqrt((double)hd)};
+    g.a.rope = true;
+    g.a.rot = g.a.head_dim;
     pb_gpt_decoder(b, &g);
 }

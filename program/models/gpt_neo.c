@@ -46,13 +46,11 @@ void wg_tpl_gpt_neo(wg_pbuild *b)
                 .fc1 = "mlp.c_fc", .fc2 = "mlp.c_proj", .o_bias = true, .mlp_bias = true};
     g.I = pb_int(b, "intermediate_size", 4 * g.H);
     int64_t nh = pb_need(b, "num_heads"), W = pb_int(b, "window_size", 256);
-    if (!PB_OK(b) || g.H % nh || g.L > 1024 || W <= 0) {
-        pb_fail(b, "config.json: hidden_size is not a multiple of num_heads, more than 1024 layers, "
-                "or window_size <= 0");
+    if (g.L > 1024 || W <= 0)
+        pb_fail(b, "config.json: more than 1024 layers, or window_size <= 0");
+    if (!pb_gpt_attn(b, &g, nh, nh, "num_heads"))
         return;
-    }
     layer_kinds(b, g.L, W, g.window_of);
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = g.H / nh, .causal = true, .mask = -1,
-                    .scale = 1};
+    g.a.scale = 1; /* GPT-Neo does not scale its scores */
     pb_gpt_decoder(b, &g);
 }

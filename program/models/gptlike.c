@@ -95,6 +95,19 @@ static void block(wg_pbuild *b, const pb_gpt *g, int64_t li, int x, int h, int h
         pb_add(b, m, o);
 }
 
+bool pb_gpt_attn(wg_pbuild *b, pb_gpt *g, int64_t nh, int64_t nkv, const char *key)
+{
+    if (!PB_OK(b))
+        return false;
+    if (nh <= 0 || g->H % nh || nkv <= 0 || nh % nkv)
+        return pb_fail(b, "config.json: hidden size %lld, %s %lld and %lld key/value heads do not divide",
+                       (long long)g->H, key, (long long)nh, (long long)nkv);
+    int64_t hd = g->H / nh;
+    g->a = (pb_attn){.heads = nh, .kv_heads = nkv, .head_dim = hd, .causal = true, .mask = -1,
+                     .scale = 1 / sqrt((double)hd)};
+    return true;
+}
+
 void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g)
 {
     wg_prog *p = b->p;

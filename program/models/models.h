@@ -54,6 +54,10 @@ typedef struct pb_gpt {
     bool qkv_bias, o_bias, mlp_bias;
 } pb_gpt;
 void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g);
+/* g->a: causal attention of nh heads (nkv key/value heads) over g->H, scores scaled by
+ * 1/sqrt(head_dim), no rotary; false (the build failed, or refused naming `key` when the sizes do
+ * not divide) */
+bool pb_gpt_attn(wg_pbuild *b, pb_gpt *g, int64_t nh, int64_t nkv, const char *key);
 
 void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
 void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2, gemma3_text */

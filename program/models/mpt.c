@@ -4,7 +4,6 @@
  * softmax_scale of its own and prefix-LM attention are refused. */
 #include "models.h"
 
-#include <math.h>
 #include <string.h>
 
 static double attn_cfg(wg_pbuild *b, const char *key, double neutral)
@@ -51,12 +50,8 @@ void wg_tpl_mpt(wg_pbuild *b)
         attn_cfg(b, "prefix_lm", 0))
         pb_fail(b, "config.json: attn_config clip_qkv / qk_ln / softmax_scale / prefix_lm are not "
                 "implemented by the mpt program");
-    if (!PB_OK(b) || g.H % nh || !(bmax > 0 && bmax <= 64)) {
-        pb_fail(b, "config.json: d_model is not a multiple of n_heads, or alibi_bias_max outside (0, 64]");
+    if (!pb_gpt_attn(b, &g, nh, nh, "n_heads"))
         return;
-    }
-    int64_t hd = g.H / nh;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = hd, .causal = true, .mask = -1,
-                    .scale = 1 / sqrt((double)hd), .alibi = bmax};
+    g.a.alibi = bmax;
     pb_gpt_decoder(b, &g);
 }

@@ -3,7 +3,6 @@
  * embeddings; a projected embedding (word_embed_proj_dim) is refused. */
 #include "models.h"
 
-#include <math.h>
 
 void wg_tpl_opt(wg_pbuild *b)
 {
@@ -21,12 +20,6 @@ void wg_tpl_opt(wg_pbuild *b)
         !pb_bool(b, "layer_norm_elementwise_affine", true))
         pb_fail(b, "config.json: post-LN OPT, a projected embedding or LayerNorms without weights "
                 "are not implemented by the opt program");
-    if (!PB_OK(b) || g.H % nh) {
-        pb_fail(b, "config.json: hidden_size is not a multiple of num_attention_heads");
-        return;
-    }
-    int64_t hd = g.H / nh;
-    g.a = (pb_attn){.heads = nh, .kv_heads = nh, .head_dim = hd, .causal = true, .mask = -1,
-                    .scale = 1 / sqrt((double)hd)};
-    pb_gpt_decoder(b, &g);
+    if (pb_gpt_attn(b, &g, nh, nh, "num_attention_heads"))
+        pb_gpt_decoder(b, &g);
 }
