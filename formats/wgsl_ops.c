@@ -210,6 +210,28 @@ static const char rope_kv_src[] =
     "  }\n"
     "}\n";
 
+/* the two attention kernels' workgroup memory, their max/sum reduction (one 256-wide tree, the
+ * same order on every run) and the head of their entry point: one workgroup per (head h, query t) */
+#define ATT_PROLOGUE                                                                       \
+    "var<workgroup> red: array<f32, 256>;\n"                                               \
+    "var<workgroup> acc: array<vec4<f32>, 256>;\n"                                         \
+    PF                                                                                     \
+    "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"                                    \
+    "  workgroupBarrier();\n"                                                              \
+    "  red[li] = v;\n"                                                                     \
+    "  workgroupBarrier();\n"                                                              \
+    "  for (var w = 128u; w > 0u; w = w >> 1u) {\n"                                        \
+    "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n" \
+    "    workgroupBarrier();\n"                                                            \
+    "  }\n"                                                                                \
+    "  return red[0];\n"                                                                   \
+    "}\n"                                                                                  \
+    "@compute @workgroup_size(256)\n"                                                      \
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n" \
+    "  let heads = pu(1u); let kvh = pu(2u); let hd4 = pu(3u) / 4u;\n"                     \
+    "  let h = wg.x; let t = wg.y;\n"                                                      \
+    "  let kh = h / (heads / kvh);\n"
+
 /* one workgroup of 256 per (head, query). Scores: one invocation per key (vec4 dot products)
  * into the scratch row; max and sum by tree reductions; output: hd/4 vec4 columns x 256/(hd/4)
  * key slices, each invocation summing its slice's keys, then the slices summed in workgroup
@@ -223,24 +245,7 @@ static const char attention_src[] =
     "@group(0) @binding(4) var<storage, read_write> s: array<f32>;\n"
     "@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;\n"
     "@group(0) @binding(6) var<uniform> p: P;\n"
-    "var<workgroup> red: array<f32, 256>;\n"
-    "var<workgroup> acc: array<vec4<f32>, 256>;\n"
-    PF
-    "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"
-    "  workgroupBarrier();\n"
-    "  red[li] = v;\n"
-    "  workgroupBarrier();\n"
-    "  for (var w = 128u; w > 0u; w = w >> 1u) {\n"
-    "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n"
-    "    workgroupBarrier();\n"
-    "  }\n"
-    "  return red[0];\n"
-    "}\n"
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let heads = pu(1u); let kvh = pu(2u); let hd4 = pu(3u) / 4u;\n"
-    "  let h = wg.x; let t = wg.y;\n"
-    "  let kh = h / (heads / kvh);\n"
+    ATT_PROLOGUE
     "  let causal = pu(5u) != 0u;\n"
     "  let L = select(pu(6u), pu(4u) + t + 1u, causal);\n"
     "  let win = pu(10u);\n"
@@ -303,24 +308,7 @@ static const char encoder_attention_src[] =
     "@group(0) @binding(6) var<storage, read_write> s: array<f32>;\n"
     "@group(0) @binding(7) var<storage, read_write> o: array<vec4<f32>>;\n"
     "@group(0) @binding(8) var<uniform> p: P;\n"
-    "var<workgroup> red: array<f32, 256>;\n"
-    "var<workgroup> acc: array<vec4<f32>, 256>;\n"
-    PF
-    "fn wred(li: u32, v: f32, is_max: bool) -> f32 {\n"
-    "  workgroupBarrier();\n"
-    "  red[li] = v;\n"
-    "  workgroupBarrier();\n"
-    "  for (var w = 128u; w > 0u; w = w >> 1u) {\n"
-    "    if (li < w) { red[li] = select(red[li] + red[li + w], max(red[li], red[li + w]), is_max); }\n"
-    "    workgroupBarrier();\n"
-    "  }\n"
-    "  return red[0];\n"
-    "}\n"
-    "@compute @workgroup_size(256)\n"
-    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
-    "  let heads = pu(1u); let kvh = pu(2u); let hd4 = pu(3u) / 4u;\n"
-    "  let h = wg.x; let t = wg.y;\n"
-    "  let kh = h / (heads / kvh);\n"
+    ATT_PROLOGUE
     "  let L = pu(4u);\n"
     "  let win = pu(7u); let hb = pu(8u) != 0u; let D = i32(pu(9u));\n"
     "  let qb = (t * heads + h) * hd4;\n"

@@ -572,6 +572,19 @@ void pb_slice(wg_pbuild *b, int x, int y, int64_t col0)
         pb_slice_groups(b, x, y, col0, W_(y), 0);
 }
 
+void pb_describe(wg_pbuild *b, bool causal, const char *output, int64_t V, int64_t H, int64_t NP,
+                 const char *positions)
+{
+    wg_prog *p = b->p;
+    snprintf(p->task, sizeof p->task, "%s", causal ? "causal-lm" : "encoder");
+    snprintf(p->output, sizeof p->output, "%s", output);
+    snprintf(p->output_name, sizeof p->output_name, "%s", causal ? "logits" : "last_hidden_state");
+    snprintf(p->positions, sizeof p->positions, "%s", positions);
+    p->vocab = V;
+    p->hidden = H;
+    p->max_positions = NP;
+}
+
 void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, int out)
 {
     if (!PB_OK(b))

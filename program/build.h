@@ -86,6 +86,10 @@ typedef struct pb_attn {
  * layer li (decoders) or attention over the pass (encoders: "attention", or "encoder_attention"
  * when a window or a relative bias is set) */
 void pb_attention(wg_pbuild *b, const pb_attn *a, int li, int q, int k, int v, int out);
+/* what the program is: a causal LM returning `output` as "logits", or an encoder returning it as
+ * "last_hidden_state"; vocabulary, hidden size, positions (max and the position_ids rule) */
+void pb_describe(wg_pbuild *b, bool causal, const char *output, int64_t V, int64_t H, int64_t NP,
+                 const char *positions);
 /* the second rotary table (theta; the first's rot, which pb_rope set, and no scaling) */
 void pb_rope_local(wg_pbuild *b, double theta);
 /* MPNet's (T5's bidirectional) relative position buckets, as HF computes them in f32: distance

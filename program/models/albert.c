@@ -38,7 +38,6 @@ static void albert_layer(wg_pbuild *b, const char *pre, int64_t g, int64_t j, co
 
 void wg_tpl_albert(wg_pbuild *b)
 {
-    wg_prog *p = b->p;
     const char *pre = pb_has(b, "albert.embeddings.word_embeddings.weight") ? "albert." : "";
     int64_t H = pb_need(b, "hidden_size"), E = pb_need(b, "embedding_size"), V = pb_need(b, "vocab_size"),
             nh = pb_need(b, "num_attention_heads"), L = pb_need(b, "num_hidden_layers"),
@@ -52,13 +51,7 @@ void wg_tpl_albert(wg_pbuild *b)
     if (H % nh)
         pb_fail(b, "config.json: hidden size %lld is not a multiple of %lld heads", (long long)H,
                 (long long)nh);
-    snprintf(p->task, sizeof p->task, "encoder");
-    snprintf(p->output, sizeof p->output, "x");
-    snprintf(p->output_name, sizeof p->output_name, "last_hidden_state");
-    p->vocab = V;
-    p->hidden = H;
-    p->max_positions = NP;
-    snprintf(p->positions, sizeof p->positions, "arange");
+    pb_describe(b, false, "x", V, H, NP, "arange");
     pb_attn a = {.heads = nh, .kv_heads = nh, .head_dim = H / nh, .mask = pb_input(b, "attention_mask"),
                  .scale = 1 / sqrt((double)(H / nh))};
     pb_stage(b, "embed");

@@ -45,13 +45,7 @@ void wg_tpl_bert(wg_pbuild *b)
     if (H % nh)
         pb_fail(b, "config.json: hidden size %lld is not a multiple of %lld heads", (long long)H,
                 (long long)nh);
-    snprintf(p->task, sizeof p->task, "encoder");
-    snprintf(p->output, sizeof p->output, "x");
-    snprintf(p->output_name, sizeof p->output_name, "last_hidden_state");
-    p->vocab = V;
-    p->hidden = H;
-    p->max_positions = NP;
-    snprintf(p->positions, sizeof p->positions, roberta || mpnet ? "padding" : "arange");
+    pb_describe(b, false, "x", V, H, NP, roberta || mpnet ? "padding" : "arange");
     p->pad_id = mpnet ? 1 : pb_int(b, "pad_token_id", roberta ? 1 : 0);
     if (roberta && !(p->pad_id >= 0 && p->pad_id < NP))
         pb_fail(b, "config.json: pad_token_id %lld outside the position table", (long long)p->pad_id);

@@ -167,12 +167,7 @@ static void scaled(wg_pbuild *b, int v, double mult)
 void pb_decoder(wg_pbuild *b, const pb_dec *d)
 {
     wg_prog *p = b->p;
-    snprintf(p->task, sizeof p->task, "causal-lm");
-    snprintf(p->output, sizeof p->output, "logits");
-    snprintf(p->output_name, sizeof p->output_name, "logits");
-    p->vocab = d->V;
-    p->hidden = d->H;
-    snprintf(p->positions, sizeof p->positions, "arange");
+    pb_describe(b, true, "logits", d->V, d->H, p->max_positions, "arange");
     if (d->a.rope)
         pb_rope(b, 10000, d->a.rot);
     if (d->local_rope)

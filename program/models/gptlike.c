@@ -117,13 +117,7 @@ void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g)
         pb_fail(b, "config.json: %lld layers: more than the 1024 the program builder takes", (long long)g->L);
         return;
     }
-    snprintf(p->task, sizeof p->task, "causal-lm");
-    snprintf(p->output, sizeof p->output, "logits");
-    snprintf(p->output_name, sizeof p->output_name, "logits");
-    snprintf(p->positions, sizeof p->positions, "arange");
-    p->vocab = g->V;
-    p->hidden = g->H;
-    p->max_positions = g->NP;
+    pb_describe(b, true, "logits", g->V, g->H, g->NP, "arange");
     p->pos_offset = g->pos_offset;
     if (g->a.rope)
         pb_rope(b, 10000, g->a.rot);

@@ -84,13 +84,7 @@ void wg_tpl_modernbert(wg_pbuild *b)
     if (!PB_OK(b))
         return;
     int64_t hd = H / nh;
-    snprintf(p->task, sizeof p->task, "encoder");
-    snprintf(p->output, sizeof p->output, "out");
-    snprintf(p->output_name, sizeof p->output_name, "last_hidden_state");
-    p->vocab = V;
-    p->hidden = H;
-    p->max_positions = NP;
-    snprintf(p->positions, sizeof p->positions, "arange");
+    pb_describe(b, false, "out", V, H, NP, "arange");
     p->has_rope = 1;
     p->rope_theta = tg;
     p->rope_rot = hd;
