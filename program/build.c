@@ -20,6 +20,8 @@ void wg_prog_free(wg_prog *p)
     free(p->ops);
     free(p->stages);
     free(p->rel_bucket);
+    for (int i = 0; i < p->head.nlabels; i++)
+        free(p->head.labels[i]);
     free(p);
 }
 

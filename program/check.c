@@ -186,6 +186,16 @@ int wg_prog_check(const wg_prog *p, char *why, size_t nwhy)
         snprintf(why, nwhy, "program: output '%s' is not an activation of the program", p->output);
         return -1;
     }
+    if (p->head.task[0] && (wg_prog_value(p, p->head.value) < 0 ||
+                            p->vals[wg_prog_value(p, p->head.value)].kind != WG_PV_ACT)) {
+        snprintf(why, nwhy, "program: head '%s' is not an activation of the program", p->head.value);
+        return -1;
+    }
+    if (p->head.nlabels && p->head.nlabels != wg_prog_head_width(p)) {
+        snprintf(why, nwhy, "program: the head has %d labels for %lld outputs", p->head.nlabels,
+                 (long long)wg_prog_head_width(p));
+        return -1;
+    }
     for (int s = 0; s < p->nstages; s++)
         for (int i = 0; i < p->stages[s].nops; i++) {
             const wg_pop *op = &p->ops[p->stages[s].op0 + i];

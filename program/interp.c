@@ -44,6 +44,17 @@ int64_t wg_prog_out_width(const wg_prog *p)
     return v < 0 ? 0 : p->vals[v].width;
 }
 
+int64_t wg_prog_head_width(const wg_prog *p)
+{
+    int v = p->head.task[0] ? wg_prog_value(p, p->head.value) : -1;
+    return v < 0 ? 0 : p->vals[v].width;
+}
+
+int wg_prog_head_rows(const wg_prog *p, int n)
+{
+    return p->head.first_row ? 1 : n;
+}
+
 int wg_prog_layers(const wg_prog *p)
 {
     int n = 0;
@@ -150,9 +161,12 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
     const wg_pop_def *defs = wg_pop_defs(&nd);
     for (int i = 0; i < p->nops && !rc; i++)
         rc = defs[p->ops[i].def].run(&x, &p->ops[i]);
-    int o = wg_prog_value(p, p->output);
+    int o = wg_prog_value(p, in->head ? p->head.value : p->output);
+    if (!rc && o < 0)
+        rc = wg_fail(err, WG_EINPUT, NULL, "program: the model has no task head");
     if (!rc)
-        memcpy(out, x.act[o], (size_t)n * (size_t)p->vals[o].width * 4);
+        memcpy(out, x.act[o], (size_t)(in->head ? wg_prog_head_rows(p, n) : n) *
+                                  (size_t)p->vals[o].width * 4);
 out:
     for (int i = 0; i < p->nvals; i++) {
         if (x.act)
