@@ -75,7 +75,7 @@ json_t *wg_prog_to_json(const wg_prog *p)
     if (o && p->head.task[0]) {
         json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "task", p->head.task, "name", p->head.name,
                               "value", p->head.value, "rows", p->head.first_row ? "first" : "all");
-        if (*p->head.problem) {
+        if (p->head.nlabels) {
             json_t *lb = json_array();
             for (int i = 0; i < p->head.nlabels; i++)
                 json_array_append_new(lb, json_string(p->head.labels[i]));
@@ -346,8 +346,10 @@ static bool read_head(rd *r, wg_phead *h, json_t *o)
     if (!json_object_get(o, "problem_type") && !lb)
         return true;
     if (!get_str(r, o, "problem_type", h->problem, sizeof h->problem) ||
-        (strcmp(h->problem, "single_label_classification") && strcmp(h->problem, "multi_label_classification")))
-        return bad(r, "head: problem_type is not single_label_classification or multi_label_classification");
+        (*h->problem && strcmp(h->problem, "single_label_classification") &&
+         strcmp(h->problem, "multi_label_classification") && strcmp(h->problem, "regression")))
+        return bad(r, "head: problem_type is not \"\", single_label_classification, "
+                   "multi_label_classification or regression");
     if (!json_is_array(lb) || json_array_size(lb) > WG_HEAD_LABELS)
         return bad(r, "head: labels is not an array of at most %d strings", WG_HEAD_LABELS);
     size_t i;

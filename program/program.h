@@ -101,8 +101,7 @@ typedef struct wg_phead {
     char name[32];                    /* its Hugging Face name ("logits") */
     char value[32];                   /* the value holding it, [S][width] */
     bool first_row;                   /* only row 0 is the output (classification of the sequence) */
-    char problem[32];                 /* classification: "single_label_classification" (softmax)
-                                         or "multi_label_classification" (sigmoid) */
+    char problem[32];                 /* classification: config.json's problem_type, "" if absent */
     int nlabels;                      /* classification: config.json's id2label, in id order */
     char *labels[WG_HEAD_LABELS];
 } wg_phead;

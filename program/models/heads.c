@@ -10,7 +10,7 @@
  * Every other architecture (the base model, question answering, ...) has no head here: the
  * program is the encoder's, which is what the base model computes. Dropout is the identity at
  * inference. Labels from id2label (LABEL_i where absent), the problem type from problem_type
- * (HF's default: single-label when there are several labels, regression for one). */
+ * ("" where absent: HF's pipeline then takes a sigmoid for one label, a softmax for several). */
 #include "models.h"
 
 #include <stdio.h>
@@ -62,8 +62,8 @@ static void head_labels(wg_pbuild *b, int64_t n)
         }
         h->nlabels++;
     }
-    const char *pt = pb_str(b, "problem_type", n == 1 ? "regression" : "single_label_classification");
-    if (strcmp(pt, "single_label_classification") && strcmp(pt, "multi_label_classification") &&
+    const char *pt = pb_str(b, "problem_type", "");
+    if (*pt && strcmp(pt, "single_label_classification") && strcmp(pt, "multi_label_classification") &&
         strcmp(pt, "regression"))
         pb_fail(b, "config.json: problem_type \"%s\" is not implemented", pt);
     snprintf(h->problem, sizeof h->problem, "%s", pt);

@@ -58,7 +58,37 @@ const { srv, origin } = await serve();
 const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.mjs')).href);
 await webgpu({ asNavigator: true });
 const { loadTextModel } = await import(pathToFileURL(path.join(root, 'tools/web/wgpack-text.js')).href);
-const m = await loadTextModel(`${origin}/b/manifest.json`);
+const m = await loadTextModel(`${origin}/b/manifest.json`, opt('--hf') ? { f32: true } : {});
+if (opt('--hf')) {
+  // an encoder's task head (--hf DIR: tools/zoo/make_heads.py's checkpoint): the head's logits on
+  // DIR/ids.txt against transformers' (hf_out.f32), and fillMask() / classify() against
+  // transformers' fill-mask / text-classification pipelines on the same texts (hf.json)
+  const ref = path.resolve(opt('--hf')), hf = JSON.parse(fs.readFileSync(path.join(ref, 'hf.json')));
+  const ids = fs.readFileSync(path.join(ref, 'ids.txt'), 'utf8').trim().split(/\s+/).map(Number);
+  const b = fs.readFileSync(path.join(ref, 'hf_out.f32')), want = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  const got = await m.runtime.forward(ids, { head: true });
+  check(got.length === want.length, `head output ${got.length} values, transformers ${want.length}`);
+  let maxAbs = 0;
+  for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]));
+  check(maxAbs < 1e-4, `head logits: max |diff| ${maxAbs} against transformers`);
+  const out = { ok: true, engine, task: m.runtime.head.task, head_max_abs_diff: +maxAbs.toExponential(2), texts: 0, worst_score_diff: 0 };
+  for (const [text, r] of Object.entries(hf.pipeline)) {
+    check(JSON.stringify(m.tokenizer.encode(text)) === JSON.stringify(r.ids), `${text}: ids equal transformers'`);
+    const pairs = r.top ? (await m.fillMask(text)).map((x, i) => [x, r.top[i]])
+                        : (await m.classify(text, { topK: null })).sort((a, c) => (a.label < c.label ? -1 : 1)).map((x, i) => [x, r.scores[i]]);
+    check(pairs.length === (r.top || r.scores).length, `${text}: as many results as transformers`);
+    for (const [x, y] of pairs) {
+      const same = r.top ? x.token === y.token && x.token_str === y.token_str && x.sequence === y.sequence : x.label === y.label;
+      check(same, `${text}: ${JSON.stringify(x)} is not transformers' ${JSON.stringify(y)}`);
+      out.worst_score_diff = Math.max(out.worst_score_diff, Math.abs(x.score - y.score));
+    }
+    out.texts++;
+  }
+  check(out.worst_score_diff < 1e-5, `scores differ from transformers' by ${out.worst_score_diff}`);
+  srv.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 if (m.runtime.task === 'encoder') {
   // an encoder: embed() against PyTorch's last hidden state of the same text (--ref DIR: the
   // model's ref_ids.i32 / ref_hidden.f32, two sequences of L ids, the second padded), pooled as

@@ -346,19 +346,27 @@ export async function loadModel(manifestUrl, opts = {}) {
     let seen = 0;
     return Array.from(ids, id => id === Pg.position_ids.pad_id ? Pg.position_ids.pad_id : Pg.position_ids.pad_id + ++seen);
   };
+  // the task head (Pg.head: masked LM, classification), run only when asked for
+  const headStage = stages.findIndex(s => s.name === 'head'), noHead = all.filter(i => i !== headStage);
+  if (Pg.head && headStage < 0) throw new Error('wgpack: the program names a head but has no stage "head"');
   async function encode(ids, o2 = {}) {
     const n = ids.length;
+    if (o2.head && !Pg.head) throw new Error('wgpack: this bundle has no task head (its checkpoint is a base model)');
     if (n > N) throw new Error(`wgpack: ${n} tokens exceed the encoder's window (${N})`);
     const maskv = o2.attentionMask || new Array(n).fill(1);
     dev.queue.writeBuffer(mask, 0, new Uint32Array(Array.from(maskv, v => (v ? 1 : 0))));
     const types = o2.tokenTypeIds || new Array(n).fill(0);
-    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: encoderPositions(ids), types: Array.from(types) }, all,
-                              enc => readback(enc, P.A.get(outName), 0, n * outWidth * 4)));
+    const [name, rows] = o2.head ? [Pg.head.value, Pg.head.rows === 'first' ? 1 : n] : [outName, n];
+    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: encoderPositions(ids), types: Array.from(types) },
+                              o2.head ? all : noHead, enc => readback(enc, P.A.get(name), 0, rows * vals.get(name).width * 4)));
   }
 
   const model = {
     manifest: man, task: Pg.task, modelType: Pg.model_type, program: Pg, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
     outputName: Object.keys(Pg.outputs)[0], outputWidth: outWidth,
+    // the checkpoint's task head: {task, name, rows, labels, problemType, width}, or null
+    head: Pg.head ? { task: Pg.head.task, name: Pg.head.name, rows: Pg.head.rows, labels: Pg.head.labels || null,
+                      problemType: Pg.head.problem_type || null, width: vals.get(Pg.head.value).width } : null,
     // the matrix kernels' arithmetic: f16 where the adapter has shader-f16 (opts.f32 keeps f32)
     precision: b.f16 ? 'f16' : 'f32',
     reset() { pos = 0; },
@@ -372,7 +380,8 @@ export async function loadModel(manifestUrl, opts = {}) {
       return (steps + 1) / ((performance.now() - t) / 1000);
     },
     // the program's output for every token: logits [n][vocab] (causal LMs; the cache restarts)
-    // or the encoder's output (last_hidden_state [n][hidden])
+    // or the encoder's output (last_hidden_state [n][hidden]); {head: true}: the encoder's task
+    // head instead ([n][width], or [1][labels] for a sequence classifier)
     async forward(ids, o = {}) {
       checkIds(ids);
       if (!causal) return encode(ids, o);

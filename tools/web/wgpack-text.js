@@ -7,6 +7,8 @@
 //   const r = await m.chat([{ role: 'user', content: 'Hi' }], { maxNewTokens: 64 });  // r.text
 //   for await (const chunk of m.stream('def fib(n):', { maxNewTokens: 32 })) out.textContent += chunk;
 //   const [v] = await m.embed(['a sentence']);     // encoders: Float32Array, pooled as the bundle says
+//   await m.fillMask('Paris is the [MASK] of France');   // masked-LM heads: [{token, token_str, score, sequence}]
+//   await m.classify('I love it');                 // sequence classifiers: [{label, score}]
 //   m.tokenizer.encode('text'), m.tokenizer.decode(ids)
 //
 // The page needs the two libraries under their package names, e.g. with an import map:
@@ -302,8 +304,68 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     yield { text: '', id: null, result, done: true };
   }
 
+  // the encoder's task head on one text: its ids and the head's logits
+  async function headLogits(text, task, what) {
+    if (!rt.head || rt.head.task !== task)
+      throw new Error(`wgpack: ${what}() needs a ${task} head; this bundle has ${rt.head ? `a ${rt.head.task} head` : 'none (its checkpoint is a base model)'}`);
+    const ids = tokenizer.encode(text);
+    if (rt.chunk && ids.length > rt.chunk) throw new Error(`wgpack: ${ids.length} tokens exceed the encoder's window (${rt.chunk})`);
+    return { ids, logits: await rt.forward(ids, { head: true }) };
+  }
+  const softmax = (x) => {
+    let m = -Infinity, z = 0;
+    for (const v of x) m = Math.max(m, v);
+    const e = Array.from(x, v => Math.exp(v - m));
+    for (const v of e) z += v;
+    return e.map(v => v / z);
+  };
+
   const model = {
     runtime: rt, tokenizer, manifest: rt.manifest, generationConfig: gen,
+    // Masked-LM heads, as transformers' fill-mask pipeline: per mask token of the text, the topK
+    // (default 5) tokens by softmax score, each {token, token_str, score, sequence}; one list for
+    // one mask, a list per mask for several
+    async fillMask(text, o = {}) {
+      const maskTok = tokenizer.tokens.mask_token, maskId = maskTok !== undefined ? tokenizer.hf.token_to_id(maskTok) : undefined;
+      if (maskId === undefined || maskId === null) throw new Error('wgpack: fillMask() needs the tokenizer\'s mask_token, and this bundle\'s tokenizer has none');
+      const { ids, logits } = await headLogits(text, 'fill-mask', 'fillMask');
+      const V = rt.head.width, at = ids.flatMap((id, i) => (id === maskId ? [i] : []));
+      if (!at.length) throw new Error(`wgpack: fillMask(): the text has no ${maskTok}`);
+      const topK = o.topK ?? 5;
+      const per = at.map(i => {
+        const p = softmax(logits.subarray(i * V, (i + 1) * V));
+        const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, topK);
+        return order.map(id => {
+          const filled = ids.slice(); filled[i] = id;
+          return { token: id, token_str: tokenizer.decode([id]), score: p[id],
+                   sequence: tokenizer.decode(filled, { skipSpecialTokens: true }) };
+        });
+      });
+      return per.length === 1 ? per[0] : per;
+    },
+    // Sequence classifiers, as transformers' text-classification pipeline: labels by score
+    // (topK, default 1; null: all), the score a softmax, or a sigmoid for multi-label problems
+    // and for one label, none for regression (o.functionToApply: 'softmax' | 'sigmoid' | 'none')
+    async classify(text, o = {}) {
+      const { logits } = await headLogits(text, 'text-classification', 'classify');
+      const pt = rt.head.problemType, fn = o.functionToApply || (pt === 'regression' ? 'none'
+        : pt === 'multi_label_classification' || logits.length === 1 ? 'sigmoid' : 'softmax');
+      const sc = fn === 'softmax' ? softmax(logits) : Array.from(logits, v => (fn === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v));
+      const labels = rt.head.labels || sc.map((_, i) => `LABEL_${i}`);
+      const all = sc.map((score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score);
+      return o.topK === null ? all : all.slice(0, o.topK ?? 1);
+    },
+    // Token classifiers: per token {id, token, scores} (softmax over the labels)
+    async classifyTokens(text) {
+      const { ids, logits } = await headLogits(text, 'token-classification', 'classifyTokens');
+      const C = rt.head.width, labels = rt.head.labels || [];
+      return ids.map((id, i) => {
+        const p = softmax(logits.subarray(i * C, (i + 1) * C));
+        let best = 0;
+        for (let k = 1; k < C; k++) if (p[k] > p[best]) best = k;
+        return { id, token: tokenizer.hf.id_to_token(id), label: labels[best] ?? `LABEL_${best}`, score: p[best], scores: p };
+      });
+    },
     // resolves to {text, ids, prompt_ids, finishReason ('eos' | 'stop' | 'length'), tokensPerSecond};
     // onToken(chunk) gets each piece of text as it is settled
     async generate(input, o = {}) {
