@@ -108,11 +108,13 @@ t_program_heads_agree_with_transformers() {
     node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
     refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
   done <<'EDITS'
-bert-mlm|c.architectures=["BertForSequenceClassification"]|no classifier.weight for its sequence classification head
-bert-mlm|c.architectures=["BertForTokenClassification"]|no classifier.weight for its token classification head
 bert-seq|c.problem_type="ranking"|problem_type "ranking" is not implemented
 bert-seq|delete c.id2label["2"]|id2label has no string label for class 2
 EDITS
+  # a checkpoint without the weights of the head its config names is the base model
+  d="$TMPDIR/e-bert-mlm"; rm -rf "$d"; cp -r "$TMPDIR/heads/bert-mlm" "$d"
+  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); c.architectures=["BertForSequenceClassification"]; fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json"
+  refused 2 'has no task head' "$d" wg verify "$d" --tokens "$d/ids.txt" --head || return 1
   # a base model (architectures BertModel) has no head to compare
   d="$TMPDIR/heads/bert-tok"
   cp -r models/tinybert "$TMPDIR/base"

@@ -7,8 +7,9 @@
  *     classifier; RoBERTa's, ELECTRA's and MPNet's classifier.dense (tanh; ELECTRA gelu) then
  *     classifier.out_proj; DistilBERT's pre_classifier (ReLU) then the classifier;
  *   ...ForTokenClassification: the classifier on every token.
- * Every other architecture (the base model, question answering, ...) has no head here: the
- * program is the encoder's, which is what the base model computes. Dropout is the identity at
+ * Every other architecture (the base model, question answering, ...) has no head here, nor has a
+ * checkpoint without the head's first weight: the program is the encoder's, which is what the
+ * base model computes; a head with some of its weights missing is refused. Dropout is the identity at
  * inference. Labels from id2label (LABEL_i where absent), the problem type from problem_type
  * ("" where absent: HF's pipeline then takes a sigmoid for one label, a softmax for several). */
 #include "models.h"
@@ -25,8 +26,10 @@ static char head_kind(wg_pbuild *b, const pb_enc_head *e)
     const char *s = json_is_array(a) && json_is_string(json_array_get(a, 0))
                         ? json_string_value(json_array_get(a, 0)) : "";
     size_t n = strlen(s);
-    if (!json_is_array(a))
-        return e->mlm_dense && pb_has(b, "%s.weight", e->mlm_dense) ? 'm' : 0;
+    if (!json_is_array(a)) /* (an ONNX export's renamed head is not recognised: no head) */
+        return e->mlm_dense && pb_has(b, "%s.weight", e->mlm_dense) && pb_has(b, "%s.bias", e->mlm_dense) &&
+                       pb_has(b, "%s.weight", e->mlm_norm) && pb_has(b, "%s.bias", e->mlm_norm)
+                   ? 'm' : 0;
 #define ENDS(suf) (n >= sizeof suf - 1 && !strcmp(s + n - (sizeof suf - 1), suf))
     if (ENDS("ForMaskedLM") || !strcmp(s, "BertForPreTraining"))
         return 'm';
@@ -100,11 +103,6 @@ static void head_mlm(wg_pbuild *b, const pb_enc_head *e, int x)
 static void head_classifier(wg_pbuild *b, const pb_enc_head *e, int x, bool sequence)
 {
     const char *pre = sequence ? e->seq_pre : NULL, *out = sequence ? e->seq_out : "classifier";
-    if (!pb_has(b, "%s.weight", out)) {
-        pb_fail(b, "the checkpoint has no %s.weight for its %s head", out,
-                sequence ? "sequence classification" : "token classification");
-        return;
-    }
     int w = pb_w(b, false, 0, e->H, "%s.weight", out);
     int64_t C = PB_OK(b) ? b->p->vals[w].rows : 0;
     int y = pb_act(b, "head_logits", C > 0 ? C : 1);
@@ -129,6 +127,10 @@ void pb_encoder_head(wg_pbuild *b, const pb_enc_head *e, int x)
                 json_string_value(json_array_get(pb_cfg(b, "architectures"), 0)));
         return;
     }
+    /* a checkpoint without the head's weights is the base model, whatever the config names (an
+     * ONNX export of the encoder, a base model saved with its fine-tune's config) */
+    if (!pb_has(b, "%s.weight", k == 'm' ? e->mlm_dense : k == 's' ? e->seq_out : "classifier"))
+        return;
     pb_stage(b, "head");
     if (k == 'm')
         head_mlm(b, e, x);
