@@ -35,6 +35,8 @@ static const char *verify_help =
     "                      evaluation tokens)\n"
     "  --measure-all       every candidate (default: each width at the run's group size)\n"
     "  --measure-out FILE  the measured costs as JSON (reuse: --costs FILE)\n"
+    "  --pixels FILE       image encoders (ViT, DeiT): pixel_values, f32 [channels][height][width]\n"
+    "                      as the model's image processor makes them\n"
     "  --head              encoders with a task head (masked LM, classification): compare the\n"
     "                      head's logits ([1][labels] for a sequence classifier) instead\n"
     "  plan options        as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
@@ -80,21 +82,21 @@ static float *get_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
 
 /* the program's output [n][width] for tok with g's weights (original or planned) */
 static int prog_forward_out(const wg_prog *p, getter *g, const int32_t *tok, int n, bool head,
-                            float **out, wg_error *err)
+                            const float *pixels, float **out, wg_error *err)
 {
     size_t count = head ? (size_t)wg_prog_head_rows(p, n) * (size_t)wg_prog_head_width(p)
                         : (size_t)n * (size_t)wg_prog_out_width(p);
     *out = malloc(sizeof(float) * count);
     if (!*out)
         return wg_fail(err, WG_EIO, NULL, "out of memory");
-    wg_pinputs in = {.n = n, .input_ids = tok, .head = head};
+    wg_pinputs in = {.n = n, .input_ids = tok, .head = head, .pixel_values = pixels};
     return wg_prog_run(p, get_weight, g, &in, *out, g->threads, err);
 }
 
 static int prog_forward(const wg_prog *p, getter *g, const int32_t *tok, int n, float **out,
                         wg_error *err)
 {
-    return prog_forward_out(p, g, tok, n, false, out, err);
+    return prog_forward_out(p, g, tok, n, false, NULL, out, err);
 }
 
 /* tokens past a learned position table have no position: n is cut to the table */
@@ -108,10 +110,11 @@ static int position_room(const wg_prog *p, int n)
 
 /* ---- encoders: the last hidden state of the original vs the quantized weights ---- */
 typedef struct encoder_args {
-    const char *tokens, *ref, *out_path;
+    const char *tokens, *ref, *out_path, *pixels_path;
     bool bytes, json, head;       /* head: the task head's output, not the last hidden state */
     int max_tokens, threads;
     wg_plan_cli *pc;
+    float *pixels;                /* image encoders: read from pixels_path */
 } encoder_args;
 
 static json_t *hidden_json(const wg_hidden_compare *c)
@@ -146,15 +149,51 @@ static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
     printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
 }
 
+/* --pixels: exactly channels x height x width f32, finite */
+static int read_pixels(const wg_prog *p, const char *path, float **out, wg_error *err)
+{
+    size_t count = (size_t)(p->img_channels * p->img_height * p->img_width);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    FILE *f = fdopen(fd, "rb");
+    float *v = malloc(sizeof *v * (count + 1));
+    size_t got = f && v ? fread(v, sizeof *v, count + 1, f) : 0;
+    if (f)
+        fclose(f);
+    else
+        close(fd);
+    int rc = 0;
+    if (!v)
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    else if (got != count)
+        rc = wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (pixel_values [%lld][%lld][%lld])",
+                     count, (long long)p->img_channels, (long long)p->img_height, (long long)p->img_width);
+    for (size_t i = 0; !rc && i < count; i++)
+        if (!isfinite(v[i]))
+            rc = wg_fail(err, WG_EINPUT, path, "value %zu is not a finite number", i);
+    if (rc)
+        free(v);
+    else
+        *out = v;
+    return rc;
+}
+
 /* the reference (original weights) forward pass; n is cut to the model's position table */
-static int encoder_original(const wg_prog *p, const encoder_args *va, getter *g0,
+static int encoder_original(const wg_prog *p, encoder_args *va, getter *g0,
                             int32_t **tokens, int *n, float **ha, wg_error *err)
 {
     int rc;
-    if ((rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, (int)p->vocab, err)))
-        return rc;
-    *n = position_room(p, *n);
-    if ((rc = prog_forward_out(p, g0, *tokens, *n, va->head, ha, err)))
+    if (p->img_tokens) {
+        if ((rc = read_pixels(p, va->pixels_path, &va->pixels, err)))
+            return rc;
+        *n = (int)p->img_tokens;
+    } else {
+        if ((rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, (int)p->vocab, err)))
+            return rc;
+        *n = position_room(p, *n);
+    }
+    if ((rc = prog_forward_out(p, g0, *tokens, *n, va->head, va->pixels, ha, err)))
         return rc;
     if (va->out_path) {
         wg_atomic_file f;
@@ -186,7 +225,7 @@ static int read_ref_hidden(const char *path, float *out, size_t count, wg_error 
     return 0;
 }
 
-static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_args *va, wg_error *err)
+static int verify_encoder(const wg_prog *p, const wg_model *m, encoder_args *va, wg_error *err)
 {
     int32_t *tokens = NULL;
     float *ha = NULL, *hb = NULL;
@@ -219,7 +258,7 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
         }
         getter g1 = {m, plan, va->pc->search, va->threads};
         if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
-            (rc = prog_forward_out(p, &g1, tokens, n, va->head, &hb, err)))
+            (rc = prog_forward_out(p, &g1, tokens, n, va->head, va->pixels, &hb, err)))
             goto done;
         wg_hidden_compare_run(ha, hb, rows, H, &cmp);
         json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
@@ -236,6 +275,7 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
 done:
     json_decref(out);
     free(tokens);
+    free(va->pixels);
     free(ha);
     free(hb);
     free(plan);
@@ -337,12 +377,12 @@ int cmd_verify(int argc, char **argv)
         {"logits-out", required_argument, 0, 'L'}, {"measure", no_argument, 0, 'M'},
         {"measure-all", no_argument, 0, 'A'}, {"measure-text", required_argument, 0, 'E'},
         {"measure-tokens", required_argument, 0, 'K'}, {"measure-out", required_argument, 0, 'O'},
-        {"head", no_argument, 0, 'H'},
+        {"head", no_argument, 0, 'H'}, {"pixels", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     measure_args ma = {0};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
-    const char *tok = NULL, *ref = NULL, *logits_out = NULL;
+    const char *tok = NULL, *ref = NULL, *logits_out = NULL, *pixels = NULL;
     bool bytes = false, json = false, head = false;
     int maxn = 512, threads = wg_default_threads(), c, rc;
     optind = 1;
@@ -360,6 +400,7 @@ int cmd_verify(int argc, char **argv)
         case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
         case 'H': head = true; break;
+        case 'P': pixels = optarg; break;
         case 'T': if ((rc = cli_int("verify", "--threads", optarg, 1, 64, &threads))) return rc; break;
         case 'h': fputs(verify_help, stdout); return 0;
         default:
@@ -367,8 +408,8 @@ int cmd_verify(int argc, char **argv)
                 return rc;
         }
     }
-    if (optind != argc - 1 || !tok)
-        return cli_usage("verify", "expected MODEL and --tokens FILE or --text FILE");
+    if (optind != argc - 1 || !tok == !pixels)
+        return cli_usage("verify", "expected MODEL and --tokens FILE, --text FILE or (image encoders) --pixels FILE");
     if (maxn < 2 || maxn > 1 << 16)
         return cli_usage("verify", "--max-tokens must be 2..65536");
     if (ma.on && (ref || !(pc.target_size || pc.target_bits)))
@@ -396,8 +437,13 @@ int cmd_verify(int argc, char **argv)
                      "architectures names none that wgpack implements)");
         goto fail;
     }
+    if (!p->img_tokens != !pixels) {
+        rc = wg_fail(&err, WG_EINPUT, m->path, p->img_tokens ? "an image encoder: give its input with --pixels FILE"
+                                                                 : "--pixels: the model is not an image encoder");
+        goto fail;
+    }
     if (!strcmp(p->task, "encoder")) {
-        encoder_args va = {tok, ref, logits_out, bytes, json, head, maxn, threads, &pc};
+        encoder_args va = {tok, ref, logits_out, pixels, bytes, json, head, maxn, threads, &pc, NULL};
         if ((rc = verify_encoder(p, m, &va, &err)))
             goto fail;
         goto done;

@@ -72,6 +72,11 @@ json_t *wg_prog_to_json(const wg_prog *p)
     /* the optional tables: absent unless a template asked for them */
     if (o && p->has_rope_local)
         json_object_set_new(o, "rope_local", json_pack("{s:f}", "theta", p->rope_local_theta));
+    if (o && p->img_tokens)
+        json_object_set_new(o, "image", json_pack("{s:I, s:I, s:I, s:I, s:I}", "channels",
+                                                  (json_int_t)p->img_channels, "height", (json_int_t)p->img_height,
+                                                  "width", (json_int_t)p->img_width, "patch",
+                                                  (json_int_t)p->img_patch, "tokens", (json_int_t)p->img_tokens));
     if (o && p->head.task[0]) {
         json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "task", p->head.task, "name", p->head.name,
                               "value", p->head.value, "rows", p->head.first_row ? "first" : "all");
@@ -322,11 +327,28 @@ static bool read_tables(rd *r, wg_prog *p, json_t *loc, json_t *rel)
     return true;
 }
 
+/* an image encoder's input: channels, height, width (multiples of patch), tokens */
+static bool read_image(rd *r, wg_prog *p, json_t *o)
+{
+    static const char *const keys[] = {"channels", "height", "width", "patch", "tokens", NULL};
+    if (!o)
+        return true;
+    if (!json_is_object(o) || !keys_only(r, o, "image", keys) ||
+        !get_int(r, o, "channels", 1, 16, &p->img_channels) || !get_int(r, o, "patch", 1, 1024, &p->img_patch) ||
+        !get_int(r, o, "height", 1, 1 << 14, &p->img_height) || !get_int(r, o, "width", 1, 1 << 14, &p->img_width) ||
+        !get_int(r, o, "tokens", 1, 1 << 20, &p->img_tokens))
+        return false;
+    if (p->img_height % p->img_patch || p->img_width % p->img_patch)
+        return bad(r, "image: height and width are not multiples of patch");
+    return true;
+}
+
 /* the head: task, name, value, rows; a classifier's problem type and labels (one per output) */
 static bool read_head(rd *r, wg_phead *h, json_t *o)
 {
     static const char *const keys[] = {"task", "name", "value", "rows", "problem_type", "labels", NULL};
-    static const char *const tasks[] = {"fill-mask", "text-classification", "token-classification"};
+    static const char *const tasks[] = {"fill-mask", "text-classification", "token-classification",
+                                        "image-classification"};
     char rows[8];
     if (!o)
         return true;
@@ -338,7 +360,7 @@ static bool read_head(rd *r, wg_phead *h, json_t *o)
     for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
         known |= !strcmp(h->task, tasks[i]);
     if (!known)
-        return bad(r, "head: task \"%s\" is not fill-mask, text-classification or token-classification", h->task);
+        return bad(r, "head: task \"%s\" is not fill-mask, text-classification, token-classification or image-classification", h->task);
     if (strcmp(rows, "all") && strcmp(rows, "first"))
         return bad(r, "head: rows \"%s\" is not all or first", rows);
     h->first_row = !strcmp(rows, "first");
@@ -383,7 +405,7 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
 {
     static const char *const keys[] = {"version", "model_type", "task", "outputs", "vocab", "hidden",
                                        "max_positions", "position_ids", "rope", "rope_local",
-                                       "relative_buckets", "head", "values", "stages", NULL};
+                                       "relative_buckets", "head", "image", "values", "stages", NULL};
     rd r = {why, nwhy, false};
     wg_prog *p = calloc(1, sizeof *p);
     json_t *vals = json_object_get(o, "values"), *stages = json_object_get(o, "stages"),
@@ -401,6 +423,7 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
         !get_str(&r, o, "task", p->task, sizeof p->task) ||
         !read_outputs(&r, p, json_object_get(o, "outputs")) ||
         !read_head(&r, &p->head, json_object_get(o, "head")) ||
+        !read_image(&r, p, json_object_get(o, "image")) ||
         !get_int(&r, o, "vocab", 0, 1 << 28, &p->vocab) || !get_int(&r, o, "hidden", 1, 1 << 20, &p->hidden) ||
         !get_int(&r, o, "max_positions", 0, 1 << 30, &p->max_positions))
         goto fail;

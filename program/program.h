@@ -33,7 +33,8 @@
 typedef enum wg_pkind {
     WG_PV_ACT,    /* activation [S][width] */
     WG_PV_CACHE,  /* key or value cache [positions][width] */
-    WG_PV_INPUT,  /* int32 [S]: input_ids, position_ids, token_type_ids, attention_mask */
+    WG_PV_INPUT,  /* int32 [S]: input_ids, position_ids, token_type_ids, attention_mask; or
+                     pixel_values, f32 [channels][height][width] (image encoders) */
     WG_PV_WEIGHT, /* a tensor: matrix (matmul, gather) or vector (norm weights, biases) */
     WG_PV_TABLE,  /* made by the interpreter from the program's header: "rope" and "rope_local",
                      rotary tables [positions][rot/2] of (cos, sin); "rel_buckets", the relative
@@ -97,7 +98,8 @@ typedef struct wg_pstage {
  * computed by the stage "head" after the primary one. task "" when there is none. */
 #define WG_HEAD_LABELS 256
 typedef struct wg_phead {
-    char task[24];                    /* "fill-mask", "text-classification", "token-classification" */
+    char task[24];                    /* "fill-mask", "text-classification", "token-classification",
+                                         "image-classification" */
     char name[32];                    /* its Hugging Face name ("logits") */
     char value[32];                   /* the value holding it, [S][width] */
     bool first_row;                   /* only row 0 is the output (classification of the sequence) */
@@ -128,6 +130,9 @@ typedef struct wg_prog {
      * distance d in [-rel_max, rel_max], farther distances clamped to the ends; rel_max 0: none */
     int64_t rel_max;
     int32_t *rel_bucket;
+    /* an image encoder (ViT): the input pixel_values is f32 [channels][height][width], cut into
+     * patch x patch squares that make `tokens` rows with the leading (CLS) ones; 0: text */
+    int64_t img_channels, img_height, img_width, img_patch, img_tokens;
     wg_pval *vals;
     int nvals, capvals;
     wg_pop *ops;
@@ -168,6 +173,7 @@ typedef struct wg_pinputs {
     int n;
     const int32_t *input_ids, *token_type_ids, *attention_mask; /* NULL: 0s / 1s */
     bool head;        /* out gets the head's output instead of the primary one */
+    const float *pixel_values; /* image encoders: [channels][height][width]; n = img_tokens */
 } wg_pinputs;
 /* Runs every stage over n tokens at positions 0..n-1; out gets [n][width of p->output] (or,
  * with in->head, [wg_prog_head_rows(p, n)][width of the head's value]).

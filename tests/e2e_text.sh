@@ -181,3 +181,24 @@ t_text_heads_equal_transformers_pipelines() {
     "$TMPDIR"/hb-*/manifest.json
   : tools/web/wgpack-text.js   # (tests/run: this test starts Dawn)
 }
+
+# image encoders through wgpack-vision.js in Node (Dawn): tools/zoo/make_vision.py's ViT and DeiT
+# checkpoints (each with its preprocessor_config.json, carried by the bundle) built at fp16; the
+# runtime's output on the processor's pixel_values against transformers', pixelValues() of the
+# image against the (PIL-based) processor's, classify() against the image-classification pipeline
+t_vision_runtime_equals_transformers() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  zstd -dcq tests/zoo/vision.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local d m n=0
+  for d in "$TMPDIR"/vision/*/; do
+    m=$(basename "$d")
+    wg build "$d" --preset fp16 -o "$TMPDIR/vb-$m" > /dev/null || return 1
+    assert_json "$TMPDIR/vb-$m/manifest.json" 'j.program.image && j.text.files["preprocessor_config.json"]' || return 1
+    timeout 600 node tests/text/vision_model.mjs --bundle "$TMPDIR/vb-$m" --hf "$d" > "$TMPDIR/$m.json" || { echo "$m: $(cat "$TMPDIR/$m.json")"; return 1; }
+    cat "$TMPDIR/$m.json"
+    n=$((n+1))
+  done
+  [ "$n" -ge 4 ]
+  : tools/web/wgpack-vision.js   # (tests/run: this test starts Dawn)
+}

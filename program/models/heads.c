@@ -6,7 +6,8 @@
  *   ...ForSequenceClassification: on the first token, BERT's pooler (dense, tanh) then the
  *     classifier; RoBERTa's, ELECTRA's and MPNet's classifier.dense (tanh; ELECTRA gelu) then
  *     classifier.out_proj; DistilBERT's pre_classifier (ReLU) then the classifier;
- *   ...ForTokenClassification: the classifier on every token.
+ *   ...ForTokenClassification: the classifier on every token;
+ *   ...ForImageClassification (ViT, DeiT): the classifier on the first (CLS) token.
  * Every other architecture (the base model, question answering, ...) has no head here, nor has a
  * checkpoint without the head's first weight: the program is the encoder's, which is what the
  * base model computes; a head with some of its weights missing is refused. Dropout is the identity at
@@ -33,7 +34,7 @@ static char head_kind(wg_pbuild *b, const pb_enc_head *e)
 #define ENDS(suf) (n >= sizeof suf - 1 && !strcmp(s + n - (sizeof suf - 1), suf))
     if (ENDS("ForMaskedLM") || !strcmp(s, "BertForPreTraining"))
         return 'm';
-    if (ENDS("ForSequenceClassification"))
+    if (ENDS("ForSequenceClassification") || ENDS("ForImageClassification"))
         return 's';
     if (ENDS("ForTokenClassification"))
         return 't';
@@ -114,7 +115,8 @@ static void head_classifier(wg_pbuild *b, const pb_enc_head *e, int x, bool sequ
     }
     pb_matmul(b, x, w, pb_w(b, false, 1, C, "%s.bias", out), y);
     head_labels(b, C);
-    head_describe(b, sequence ? "text-classification" : "token-classification", y, sequence);
+    head_describe(b, !sequence ? "token-classification" : b->p->img_tokens ? "image-classification"
+                                                                           : "text-classification", y, sequence);
 }
 
 void pb_encoder_head(wg_pbuild *b, const pb_enc_head *e, int x)

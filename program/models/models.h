@@ -94,6 +94,7 @@ void wg_tpl_gpt_neo(wg_pbuild *b);
 void wg_tpl_codegen(wg_pbuild *b);
 void wg_tpl_biogpt(wg_pbuild *b);
 void wg_tpl_olmo(wg_pbuild *b);
+void wg_tpl_vit(wg_pbuild *b);     /* vit, deit */
 void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet */
 void wg_tpl_albert(wg_pbuild *b);
 void wg_tpl_modernbert(wg_pbuild *b);

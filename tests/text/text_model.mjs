@@ -8,10 +8,10 @@
 // EOS id must end it where they occur. chromium: a ten-line page (below) streams a generation
 // into a <pre>; the test waits for it and checks what the page shows against the Node result.
 // Prints one JSON line; exits 1 on a failed check.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { serve } from './serve.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
@@ -34,27 +34,7 @@ for await (const chunk of m.stream(q.get('prompt'), { maxNewTokens: Number(q.get
 document.title = 'done';
 </script>`;
 
-function serve() {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json' };
-  const srv = http.createServer((req, res) => {
-    const u = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (u === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(page); return; }
-    const base = u.startsWith('/b/') ? bundle : u.startsWith('/w/') ? path.join(root, 'tools/web')
-               : u.startsWith('/n/') ? path.join(root, 'node_modules/@huggingface') : null;
-    const file = base && path.resolve(base, u.slice(3));
-    if (!file || !file.startsWith(base + path.sep)) { res.writeHead(404); res.end(); return; }
-    fs.readFile(file, (err, data) => {
-      if (err) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
-      res.end(data);
-    });
-  });
-  srv.keepAliveTimeout = 0;
-  srv.listen(0, '127.0.0.1');
-  return new Promise(r => srv.on('listening', () => r({ srv, origin: `http://127.0.0.1:${srv.address().port}` })));
-}
-
-const { srv, origin } = await serve();
+const { srv, origin } = await serve(bundle, root, page);
 const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.mjs')).href);
 await webgpu({ asNavigator: true });
 const { loadTextModel } = await import(pathToFileURL(path.join(root, 'tools/web/wgpack-text.js')).href);

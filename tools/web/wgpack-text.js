@@ -22,45 +22,13 @@
 // loadTokenizer, naming what is missing.
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { bundleFile } from './wgpack-loader.js';
+import { loadTextFiles } from './wgpack-loader.js';
 
 const SPECIAL = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
 const tokenText = v => (v && typeof v === 'object' ? v.content : v) || null;
 
-function b64(buf) {
-  const u = new Uint8Array(buf);
-  let s = '';
-  for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-// the bundle's text files as parsed JSON, keyed by their Hugging Face names ("tokenizer.json",
-// "1_Pooling/config.json", ...), each verified against the manifest's integrity string
-export async function loadTextFiles(manifestUrl, manifest, opts = {}) {
-  const base = new URL(manifestUrl, globalThis.location?.href);
-  manifest ||= await (await fetch(base)).json();
-  const files = manifest.text?.files || {};
-  const out = {};
-  // with opts.cache, kept in the Cache API beside the shards (the loader's cache: the names are
-  // content hashes, so a cached copy is the file; a copy that fails its hash is dropped)
-  const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
-  await Promise.all(Object.entries(files).map(async ([name, f]) => {
-    const url = bundleFile(f.file, base);
-    let resp = cache ? await cache.match(url) : undefined;
-    const cached = !!resp;
-    if (!resp) resp = await (opts.fetch || fetch)(url);
-    if (!resp.ok) throw new Error(`wgpack: ${f.file}: HTTP ${resp.status}`);
-    const bytes = await resp.clone().arrayBuffer();
-    const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', bytes));
-    if (digest !== f.integrity) {
-      if (cached) await cache.delete(url);
-      throw new Error(`wgpack: ${f.file}: integrity check failed (expected ${f.integrity}, got ${digest})`);
-    }
-    if (cache && !cached) await cache.put(url, resp);
-    out[name] = JSON.parse(new TextDecoder().decode(bytes));
-  }));
-  return out;
-}
+// the bundle's text files (tokenizer, chat template, ..., preprocessor_config.json): the loader's
+export { loadTextFiles };
 
 // A tokenizer as Hugging Face's: encode() adds the special tokens the post-processor adds
 // (as transformers' tokenizer(text) does), decode() merges bytes as the decoder says.
