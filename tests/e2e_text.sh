@@ -202,3 +202,15 @@ t_vision_runtime_equals_transformers() {
   [ "$n" -ge 4 ]
   : tools/web/wgpack-vision.js   # (tests/run: this test starts Dawn)
 }
+
+# the runtime in a Web Worker (wgpack-worker.js's createWorker), in a page in headless Chromium:
+# the same ids, text and stream as loadTextModel on the page's thread; a worker error rejects
+# with its message
+t_text_runtime_in_a_web_worker() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  wg build models/tinyllama --tokenizer tests/text/bytes -o "$TMPDIR/b" > /dev/null
+  timeout 900 node tests/text/worker_page.mjs --bundle "$TMPDIR/b" | tee "$TMPDIR/w.json"
+  assert_json "$TMPDIR/w.json" 'j.ok && j.ids===8'
+  : tools/web/wgpack-worker.js chromium   # (tests/run: this test starts a browser)
+}
