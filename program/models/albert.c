@@ -56,7 +56,8 @@ void wg_tpl_albert(wg_pbuild *b)
                  .scale = 1 / sqrt((double)(H / nh))};
     pb_stage(b, "embed");
     int x = pb_act(b, "x", H), e = pb_act(b, "e", E), o = pb_act(b, "eo", E), en = pb_act(b, "en", E);
-    pb_gather(b, e, pb_w(b, false, V, E, "%sembeddings.word_embeddings.weight", pre), pb_input(b, "input_ids"));
+    int wte = pb_w(b, false, V, E, "%sembeddings.word_embeddings.weight", pre);
+    pb_gather(b, e, wte, pb_input(b, "input_ids"));
     int tt = pb_w(b, TV == 0, TV, E, "%sembeddings.token_type_embeddings.weight", pre);
     if (tt >= 0) {
         pb_gather(b, o, tt, pb_input(b, "token_type_ids"));
@@ -75,4 +76,13 @@ void wg_tpl_albert(wg_pbuild *b)
         for (int64_t j = 0; j < J && PB_OK(b); j++)
             albert_layer(b, pre, g < G ? g : G - 1, j, &a, H, I, act, eps, x);
     }
+    /* AlbertForMaskedLM: predictions.dense (E x H), act, LayerNorm, decoder (tied) + bias;
+     * AlbertForSequenceClassification: the pooler (dense, tanh) on the first token */
+    char pooler[64];
+    snprintf(pooler, sizeof pooler, "%spooler", pre);
+    pb_enc_head hd = {.H = H, .V = V, .E = E, .eps = eps, .word_embeddings = wte, .mlm_act = act,
+                      .mlm_dense = "predictions.dense", .mlm_norm = "predictions.LayerNorm",
+                      .mlm_decoder = "predictions.decoder", .mlm_bias = "predictions.bias",
+                      .seq_pre = pooler, .seq_out = "classifier", .seq_act = 6};
+    pb_encoder_head(b, &hd, x);
 }

@@ -2,7 +2,8 @@
  * config.json `architectures` names them (its first entry): the stage "head" after the
  * encoder, a second output of the program (wg_phead), the last hidden state staying the first.
  *   ...ForMaskedLM / BertForPreTraining: dense, activation, LayerNorm, decoder (tied to the word
- *     embeddings when the checkpoint has no decoder weight) plus the vocabulary bias, per token;
+ *     embeddings when the checkpoint has no decoder weight) plus the vocabulary bias, per token
+ *     (ALBERT's in its embedding width);
  *   ...ForSequenceClassification: on the first token, BERT's pooler (dense, tanh) then the
  *     classifier; RoBERTa's, ELECTRA's and MPNet's classifier.dense (tanh; ELECTRA gelu) then
  *     classifier.out_proj; DistilBERT's pre_classifier (ReLU) then the classifier;
@@ -85,14 +86,14 @@ static void head_describe(wg_pbuild *b, const char *task, int value, bool first)
 /* the masked-LM head: y = decoder(LN(act(dense(x)))) + bias */
 static void head_mlm(wg_pbuild *b, const pb_enc_head *e, int x)
 {
-    int64_t H = e->H, V = e->V;
-    int t = pb_act(b, "head_t", H), u = pb_act(b, "head_u", H), y = pb_act(b, "head_logits", V);
-    pb_matmul(b, x, pb_w(b, false, H, H, "%s.weight", e->mlm_dense),
-              pb_w(b, false, 1, H, "%s.bias", e->mlm_dense), t);
+    int64_t H = e->H, V = e->V, E = e->E ? e->E : e->H;
+    int t = pb_act(b, "head_t", E), u = pb_act(b, "head_u", E), y = pb_act(b, "head_logits", V);
+    pb_matmul(b, x, pb_w(b, false, E, H, "%s.weight", e->mlm_dense),
+              pb_w(b, false, 1, E, "%s.bias", e->mlm_dense), t);
     pb_bias_act(b, t, -1, e->mlm_act, 1, 1);
-    pb_layernorm(b, t, pb_w(b, false, 1, H, "%s.weight", e->mlm_norm),
-                 pb_w(b, false, 1, H, "%s.bias", e->mlm_norm), u, e->eps);
-    int dec = pb_w(b, true, V, H, "%s.weight", e->mlm_decoder);
+    pb_layernorm(b, t, pb_w(b, false, 1, E, "%s.weight", e->mlm_norm),
+                 pb_w(b, false, 1, E, "%s.bias", e->mlm_norm), u, e->eps);
+    int dec = pb_w(b, true, V, E, "%s.weight", e->mlm_decoder);
     int bias = pb_w(b, true, 1, V, "%s.bias", e->mlm_decoder);
     if (bias < 0)
         bias = pb_w(b, false, 1, V, "%s", e->mlm_bias);

@@ -61,7 +61,7 @@ bool pb_gpt_attn(wg_pbuild *b, pb_gpt *g, int64_t nh, int64_t nkv, const char *k
 
 /* an encoder's task head (heads.c): names of the family's head weights */
 typedef struct pb_enc_head {
-    int64_t H, V;
+    int64_t H, V, E;              /* E: the masked-LM head's width (ALBERT's embeddings), 0: H */
     double eps;
     int word_embeddings;          /* the tied decoder of the masked-LM head */
     /* the masked-LM head's tensors without ".weight" (mlm_dense NULL: none); mlm_bias the

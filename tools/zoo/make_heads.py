@@ -4,7 +4,7 @@
 A WordPiece tokenizer trained here on a few sentences (Hugging Face `tokenizers`, saved as
 BertTokenizerFast saves it), and one tiny random-init checkpoint per head and family that
 program/models/heads.c builds (masked LM, sequence and token classification; BERT, RoBERTa,
-DistilBERT, ELECTRA, MPNet, XLM-RoBERTa), each with the tokenizer beside it and what
+DistilBERT, ELECTRA, MPNet, XLM-RoBERTa, ALBERT), each with the tokenizer beside it and what
 transformers computes, fp32 eager, weights rounded to fp16 and saved in fp16:
   hf_out.f32     the head's logits on ids.txt ([1][labels] for a sequence classifier)
   hf_hidden.f32  the last hidden state on the same ids
@@ -74,6 +74,9 @@ MODELS = {
     "electra-seq": ("electra", "seq", enc(embedding_size=H, num_labels=2), False),
     "mpnet-mlm": ("mpnet", "mlm", enc(max_position_embeddings=P + 2), False),
     "mpnet-seq": ("mpnet", "seq", enc(max_position_embeddings=P + 2, num_labels=3), False),
+    "albert-mlm": ("albert", "mlm", enc(embedding_size=32), True),
+    "albert-seq": ("albert", "seq", enc(embedding_size=32, num_labels=3, id2label=LABELS3,
+                                        label2id={v: k for k, v in LABELS3.items()}), True),
 }
 CLASSES = {"mlm": AutoModelForMaskedLM, "seq": AutoModelForSequenceClassification,
            "tok": AutoModelForTokenClassification}
