@@ -170,8 +170,10 @@ static int prompt_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok,
     struct stat st;
     if (p.file && (!realpath(p.file, path) || stat(path, &st)))
         return wg_fail(err, WG_EINPUT, p.file, "%s", strerror(errno));
-    if (p.file && !S_ISREG(st.st_mode))
-        return wg_fail(err, WG_EINPUT, p.file, "not a regular file");
+    if (p.file && !S_ISREG(st.st_mode)) /* never waited on (a FIFO) */
+        return wg_fail(err, WG_EINPUT, p.file, "the prompt file is not a regular file (%s)",
+                       S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : "a device or special file");
     if (p.file)
         p.file = path;
     int rc = wg_text_encode(o->e.dir, m, &p, o->e.timeout_s, tok, n, err);

@@ -47,7 +47,9 @@ t_demo_run_prompt_refusals() {
   run_refused 1 "--chat applies the chat template to --prompt" "wgpack run" "$TMPDIR/b" --text README.md --chat || return 1
   run_refused 2 "has no chat_template" "$TMPDIR/b" "$TMPDIR/b" --prompt 'def ' --chat || return 1
   run_refused 2 "No such file" "$TMPDIR/none.txt" "$TMPDIR/b" --prompt-file "$TMPDIR/none.txt" || return 1
-  run_refused 2 "not a regular file" "$TMPDIR" "$TMPDIR/b" --prompt-file "$TMPDIR" || return 1
+  run_refused 2 "the prompt file is not a regular file (a directory)" "$TMPDIR" "$TMPDIR/b" --prompt-file "$TMPDIR" || return 1
+  mkfifo "$TMPDIR/fifo"   # no writer: refused at once, never waited on
+  run_refused 2 "not a regular file (a FIFO)" "$TMPDIR/fifo" "$TMPDIR/b" --prompt-file "$TMPDIR/fifo" || return 1
   printf 'caf\xe9\n' > "$TMPDIR/latin1.txt"
   run_refused 2 "the prompt is not UTF-8 text" "$TMPDIR/latin1.txt" "$TMPDIR/b" --prompt-file "$TMPDIR/latin1.txt" || return 1
   run_refused 2 "the prompt makes no tokens" "--prompt" "$TMPDIR/b" --prompt '' || return 1
