@@ -22,7 +22,7 @@ t_demo_run_prompt_with_a_real_tokenizer() {
   printf 'Write a haiku about WebGPU.\n' > "$TMPDIR/p.txt"
   wg_run "$TMPDIR/b" --prompt-file "$TMPDIR/p.txt" --chat --generate 2 --json > "$TMPDIR/c.json"
   assert_json "$TMPDIR/c.json" 'j.agrees && j.prompt_ids[0]===151644 && j.prompt_ids.slice(-3).join()==="151644,77091,198"'  # <|im_start|> ... <|im_start|>assistant\n
-  node tests/text/check_prompt.mjs "$TMPDIR/c.json" "$TMPDIR/m" "$(cat "$TMPDIR/p.txt")" --chat
+  node tests/text/check_prompt.mjs "$TMPDIR/c.json" "$TMPDIR/m" --file "$TMPDIR/p.txt" --chat
   # the human report ends with the generated text itself
   wg_run "$TMPDIR/b" --prompt-file "$TMPDIR/p.txt" --chat --generate 2 --engine node > "$TMPDIR/c.txt"
   grep -q '^prompt:    .* tokens' "$TMPDIR/c.txt"

@@ -4,14 +4,15 @@
 // chat template, one user message, add_generation_prompt), generated_ids what ran, and text
 // Rust's decode of generated_ids up to the first EOS id (generation_config's, else eos_token),
 // special tokens skipped.
-//   node tests/text/check_prompt.mjs RUN.json TOKENIZER_DIR PROMPT [--chat]
+//   node tests/text/check_prompt.mjs RUN.json TOKENIZER_DIR (PROMPT | --file FILE) [--chat]
 // Prints one JSON line; exits 1 on a difference.
 import fs from 'node:fs';
 import path from 'node:path';
 import rust from '@anush008/tokenizers';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 
-const [runFile, dir, prompt] = process.argv.slice(2), chat = process.argv.includes('--chat');
+const [runFile, dir, arg, file] = process.argv.slice(2), chat = process.argv.includes('--chat');
+const prompt = arg === '--file' ? fs.readFileSync(file, 'utf8') : arg;   // a file's bytes as they are
 const r = JSON.parse(fs.readFileSync(runFile, 'utf8'));
 const read = f => (fs.existsSync(path.join(dir, f)) ? JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) : {});
 const ref = rust.Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
