@@ -1,5 +1,5 @@
-/* convert/run.c — `wgpack run BUNDLE (--text FILE | --tokens FILE | --prompt TEXT) [options]`: run a bundle's
- * model in a real WebGPU (headless Chromium, Node with Dawn, or Deno's wgpu) through
+/* convert/run.c — `wgpack run BUNDLE (--text FILE | --tokens FILE | --prompt TEXT) [options]`:
+ * run a bundle's model in a real WebGPU (headless Chromium, Node with Dawn, or Deno's wgpu) through
  * tools/web/run_model.mjs, and hold its output to the C reference forward pass of the same
  * stored (quantized) weights (verify/bundle_ref.c): NLL, largest |logit difference|, top-1
  * agreement and the greedy continuation for decoders; cosine and relative error of the last
