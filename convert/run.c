@@ -219,7 +219,7 @@ static int run_reference(const run_opts *o, const wg_manifest *m, const int32_t 
     memcpy(ext, tok, sizeof *ext * (size_t)n);
     if (ref->n_ext > n)
         memcpy(ext + n, rt->gen, sizeof *ext * (size_t)(ref->n_ext - n));
-    wg_pinputs in = {llama ? ref->n_ext : n, ext, NULL, NULL};
+    wg_pinputs in = {.n = llama ? ref->n_ext : n, .input_ids = ext};
     rc = wg_bundle_program_run(o->e.dir, m, &in, ref->out, o->threads, err);
     free(ext);
     if (!rc && o->ref_out)

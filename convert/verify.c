@@ -35,6 +35,10 @@ static const char *verify_help =
     "                      evaluation tokens)\n"
     "  --measure-all       every candidate (default: each width at the run's group size)\n"
     "  --measure-out FILE  the measured costs as JSON (reuse: --costs FILE)\n"
+    "  --pixels FILE       image encoders (ViT, DeiT): pixel_values, f32 [channels][height][width]\n"
+    "                      as the model's image processor makes them\n"
+    "  --head              encoders with a task head (masked LM, classification): compare the\n"
+    "                      head's logits ([1][labels] for a sequence classifier) instead\n"
     "  plan options        as for `wgpack quantize` (--preset, --set, --target-bits, ...)\n";
 
 typedef struct getter {
@@ -77,14 +81,22 @@ static float *get_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
 }
 
 /* the program's output [n][width] for tok with g's weights (original or planned) */
+static int prog_forward_out(const wg_prog *p, getter *g, const int32_t *tok, int n, bool head,
+                            const float *pixels, float **out, wg_error *err)
+{
+    size_t count = head ? (size_t)wg_prog_head_rows(p, n) * (size_t)wg_prog_head_width(p)
+                        : (size_t)n * (size_t)wg_prog_out_width(p);
+    *out = malloc(sizeof(float) * count);
+    if (!*out)
+        return wg_fail(err, WG_EIO, NULL, "out of memory");
+    wg_pinputs in = {.n = n, .input_ids = tok, .head = head, .pixel_values = pixels};
+    return wg_prog_run(p, get_weight, g, &in, *out, g->threads, err);
+}
+
 static int prog_forward(const wg_prog *p, getter *g, const int32_t *tok, int n, float **out,
                         wg_error *err)
 {
-    *out = malloc(sizeof(float) * (size_t)n * (size_t)wg_prog_out_width(p));
-    if (!*out)
-        return wg_fail(err, WG_EIO, NULL, "out of memory");
-    wg_pinputs in = {n, tok, NULL, NULL};
-    return wg_prog_run(p, get_weight, g, &in, *out, g->threads, err);
+    return prog_forward_out(p, g, tok, n, false, NULL, out, err);
 }
 
 /* tokens past a learned position table have no position: n is cut to the table */
@@ -98,10 +110,11 @@ static int position_room(const wg_prog *p, int n)
 
 /* ---- encoders: the last hidden state of the original vs the quantized weights ---- */
 typedef struct encoder_args {
-    const char *tokens, *ref, *out_path;
-    bool bytes, json;
+    const char *tokens, *ref, *out_path, *pixels_path;
+    bool bytes, json, head;       /* head: the task head's output, not the last hidden state */
     int max_tokens, threads;
     wg_plan_cli *pc;
+    float *pixels;                /* image encoders: read from pixels_path */
 } encoder_args;
 
 static json_t *hidden_json(const wg_hidden_compare *c)
@@ -127,28 +140,67 @@ static void print_plan_or_reference(json_t *out, const char *ref)
 
 static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
 {
-    printf("model:     %s, %d tokens (encoder: last hidden state [%d][%d])\n",
-           json_string_value(json_object_get(out, "model")), c->positions, c->positions, hidden);
+    printf("model:     %s, %d tokens (encoder: %s [%d][%d])\n",
+           json_string_value(json_object_get(out, "model")), c->positions,
+           json_string_value(json_object_get(out, "output")), c->positions, hidden);
     print_plan_or_reference(out, json_string_value(json_object_get(out, "compared_with")));
     printf("hidden:    cosine %.6f (worst token %.6f), max relative error %.4g (per-token L2)\n",
            c->cosine, c->min_cosine, c->max_rel_err);
     printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
 }
 
+/* --pixels: exactly channels x height x width f32, finite */
+static int read_pixels(const wg_prog *p, const char *path, float **out, wg_error *err)
+{
+    size_t count = (size_t)(p->img_channels * p->img_height * p->img_width);
+    int fd = wg_open_input(path, err);
+    if (fd < 0)
+        return err->code;
+    FILE *f = fdopen(fd, "rb");
+    float *v = malloc(sizeof *v * (count + 1));
+    size_t got = f && v ? fread(v, sizeof *v, count + 1, f) : 0;
+    if (f)
+        fclose(f);
+    else
+        close(fd);
+    int rc = 0;
+    if (!v)
+        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
+    else if (got != count)
+        rc = wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (pixel_values [%lld][%lld][%lld])",
+                     count, (long long)p->img_channels, (long long)p->img_height, (long long)p->img_width);
+    for (size_t i = 0; !rc && i < count; i++)
+        if (!isfinite(v[i]))
+            rc = wg_fail(err, WG_EINPUT, path, "value %zu is not a finite number", i);
+    if (rc)
+        free(v);
+    else
+        *out = v;
+    return rc;
+}
+
 /* the reference (original weights) forward pass; n is cut to the model's position table */
-static int encoder_original(const wg_prog *p, const encoder_args *va, getter *g0,
+static int encoder_original(const wg_prog *p, encoder_args *va, getter *g0,
                             int32_t **tokens, int *n, float **ha, wg_error *err)
 {
     int rc;
-    if ((rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, (int)p->vocab, err)))
-        return rc;
-    *n = position_room(p, *n);
-    if ((rc = prog_forward(p, g0, *tokens, *n, ha, err)))
+    if (p->img_tokens) {
+        if ((rc = read_pixels(p, va->pixels_path, &va->pixels, err)))
+            return rc;
+        *n = (int)p->img_tokens;
+    } else {
+        if ((rc = cli_read_tokens(va->tokens, va->bytes, va->max_tokens, tokens, n, (int)p->vocab, err)))
+            return rc;
+        *n = position_room(p, *n);
+    }
+    if ((rc = prog_forward_out(p, g0, *tokens, *n, va->head, va->pixels, ha, err)))
         return rc;
     if (va->out_path) {
         wg_atomic_file f;
+        size_t count = va->head ? (size_t)wg_prog_head_rows(p, *n) * (size_t)wg_prog_head_width(p)
+                                : (size_t)*n * (size_t)p->hidden;
         if ((rc = wg_atomic_open(&f, va->out_path, err)) ||
-            (rc = wg_atomic_write(&f, *ha, sizeof(float) * (size_t)*n * p->hidden, err)) ||
+            (rc = wg_atomic_write(&f, *ha, sizeof(float) * count, err)) ||
             (rc = wg_atomic_commit(&f, err)))
             return rc;
     }
@@ -173,7 +225,7 @@ static int read_ref_hidden(const char *path, float *out, size_t count, wg_error 
     return 0;
 }
 
-static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_args *va, wg_error *err)
+static int verify_encoder(const wg_prog *p, const wg_model *m, encoder_args *va, wg_error *err)
 {
     int32_t *tokens = NULL;
     float *ha = NULL, *hb = NULL;
@@ -183,8 +235,10 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
     getter g0 = {m, NULL, va->pc->search, va->threads};
     if ((rc = encoder_original(p, va, &g0, &tokens, &n, &ha, err)))
         goto done;
-    int H = (int)p->hidden;
-    size_t count = (size_t)n * H;
+    int H = (int)(va->head ? wg_prog_head_width(p) : p->hidden),
+        rows = va->head ? wg_prog_head_rows(p, n) : n;
+    size_t count = (size_t)rows * H;
+    const char *what = va->head ? p->head.name : p->output_name;
     wg_hidden_compare cmp;
     if (va->ref) {
         if (!(hb = malloc(sizeof(float) * count))) {
@@ -193,9 +247,9 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
         }
         if ((rc = read_ref_hidden(va->ref, hb, count, err)))
             goto done;
-        wg_hidden_compare_run(hb, ha, n, H, &cmp);
-        out = json_pack("{s:s, s:s, s:s, s:o}", "model", m->path, "family", m->family,
-                        "compared_with", va->ref, "metrics", hidden_json(&cmp));
+        wg_hidden_compare_run(hb, ha, rows, H, &cmp);
+        out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "model", m->path, "family", m->family, "output",
+                        what, "compared_with", va->ref, "metrics", hidden_json(&cmp));
     } else {
         wg_plan_result pr;
         if (!(plan = calloc(m->n_tensors, sizeof *plan))) {
@@ -204,12 +258,12 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
         }
         getter g1 = {m, plan, va->pc->search, va->threads};
         if ((rc = wg_plan_cli_run(va->pc, m, va->threads, plan, &pr, err)) ||
-            (rc = prog_forward(p, &g1, tokens, n, &hb, err)))
+            (rc = prog_forward_out(p, &g1, tokens, n, va->head, va->pixels, &hb, err)))
             goto done;
-        wg_hidden_compare_run(ha, hb, n, H, &cmp);
+        wg_hidden_compare_run(ha, hb, rows, H, &cmp);
         json_t *rep = wg_plan_report(m, plan, va->pc, &pr);
-        out = json_pack("{s:s, s:s, s:O, s:o}", "model", m->path, "family", m->family, "plan",
-                        json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
+        out = json_pack("{s:s, s:s, s:s, s:O, s:o}", "model", m->path, "family", m->family, "output",
+                        what, "plan", json_object_get(rep, "summary"), "metrics", hidden_json(&cmp));
         json_decref(rep);
     }
     if (va->json) {
@@ -221,6 +275,7 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, const encoder_arg
 done:
     json_decref(out);
     free(tokens);
+    free(va->pixels);
     free(ha);
     free(hb);
     free(plan);
@@ -322,12 +377,13 @@ int cmd_verify(int argc, char **argv)
         {"logits-out", required_argument, 0, 'L'}, {"measure", no_argument, 0, 'M'},
         {"measure-all", no_argument, 0, 'A'}, {"measure-text", required_argument, 0, 'E'},
         {"measure-tokens", required_argument, 0, 'K'}, {"measure-out", required_argument, 0, 'O'},
+        {"head", no_argument, 0, 'H'}, {"pixels", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'}, WG_PLAN_LONG_OPTIONS, {0, 0, 0, 0}};
     measure_args ma = {0};
     wg_plan_cli pc;
     wg_plan_cli_init(&pc);
-    const char *tok = NULL, *ref = NULL, *logits_out = NULL;
-    bool bytes = false, json = false;
+    const char *tok = NULL, *ref = NULL, *logits_out = NULL, *pixels = NULL;
+    bool bytes = false, json = false, head = false;
     int maxn = 512, threads = wg_default_threads(), c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "t:x:N:R:L:jT:h", opts, NULL)) != -1) {
@@ -343,6 +399,8 @@ int cmd_verify(int argc, char **argv)
         case 'K': ma.on = true; ma.bytes = false; ma.src = optarg; break;
         case 'O': ma.out = optarg; break;
         case 'j': json = true; break;
+        case 'H': head = true; break;
+        case 'P': pixels = optarg; break;
         case 'T': if ((rc = cli_int("verify", "--threads", optarg, 1, 64, &threads))) return rc; break;
         case 'h': fputs(verify_help, stdout); return 0;
         default:
@@ -350,8 +408,8 @@ int cmd_verify(int argc, char **argv)
                 return rc;
         }
     }
-    if (optind != argc - 1 || !tok)
-        return cli_usage("verify", "expected MODEL and --tokens FILE or --text FILE");
+    if (optind != argc - 1 || !tok == !pixels)
+        return cli_usage("verify", "expected MODEL and --tokens FILE, --text FILE or (image encoders) --pixels FILE");
     if (maxn < 2 || maxn > 1 << 16)
         return cli_usage("verify", "--max-tokens must be 2..65536");
     if (ma.on && (ref || !(pc.target_size || pc.target_bits)))
@@ -374,8 +432,18 @@ int cmd_verify(int argc, char **argv)
         rc = wg_fail(&err, WG_EINPUT, m->path, "cannot verify: %s", why);
         goto fail;
     }
+    if (head && !p->head.task[0]) {
+        rc = wg_fail(&err, WG_EINPUT, m->path, "--head: the checkpoint has no task head (config.json's "
+                     "architectures names none that wgpack implements)");
+        goto fail;
+    }
+    if (!p->img_tokens != !pixels) {
+        rc = wg_fail(&err, WG_EINPUT, m->path, p->img_tokens ? "an image encoder: give its input with --pixels FILE"
+                                                                 : "--pixels: the model is not an image encoder");
+        goto fail;
+    }
     if (!strcmp(p->task, "encoder")) {
-        encoder_args va = {tok, ref, logits_out, bytes, json, maxn, threads, &pc};
+        encoder_args va = {tok, ref, logits_out, pixels, bytes, json, head, maxn, threads, &pc, NULL};
         if ((rc = verify_encoder(p, m, &va, &err)))
             goto fail;
         goto done;

@@ -157,6 +157,45 @@ static const char add_src[] =
     "  a[i] = a[i] + b[i];\n"
     "}\n";
 
+/* y[t][j] = pixel of patch t - first (0 for t < first): j = (channel, row, column) in the patch,
+ * as a conv weight [out][channel][row][column] orders them */
+static const char patches_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> px: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    EW_MAIN
+    "  let C = pu(1u); let Hh = pu(2u); let Ww = pu(3u); let ps = pu(4u); let first = pu(5u);\n"
+    "  let K = C * ps * ps; let t = i / K; let j = i % K;\n"
+    "  if (t < first) { y[i] = 0.0; return; }\n"
+    "  let pi = t - first; let across = Ww / ps;\n"
+    "  let c = j / (ps * ps); let r = (j / ps) % ps; let q = j % ps;\n"
+    "  y[i] = px[(c * Hh + (pi / across) * ps + r) * Ww + (pi % across) * ps + q];\n"
+    "}\n";
+
+/* y[row][k] = v[k] */
+static const char set_row_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> v: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    EW_MAIN
+    "  y[pu(1u) * pu(0u) + i] = v[i];\n"
+    "}\n";
+
+/* y[i] += w[i] */
+static const char add_flat_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    EW_MAIN
+    "  y[i] = y[i] + w[i];\n"
+    "}\n";
+
 /* q, k and v of n tokens in one pass: invocation (t, slot, i < hd/2) handles pair i of q head
  * `slot` (slot < heads, into q_rotated row t), of k head slot - heads (into the key cache at
  * row pos0 + t) or of v head slot - heads - kv_heads (copied into the value cache). Pairs
@@ -375,6 +414,9 @@ static const wg_op ops[] = {
     {"encoder_attention", 256, "(heads, n, 1)", {{0, "q", R}, {1, "k", R}, {2, "v", R}, {3, "mask", R},
       {4, "bias", R}, {5, "buckets", R}, {6, "scores", RW}, {7, "out", RW}, {8, "params", U}}, 9,
       encoder_attention_src, "heads", "n", 1},
+    {"patches", 256, EW, {{0, "pixels", R}, {1, "y", RW}, {2, "params", U}}, 3, patches_src, "count", NULL, 256},
+    {"set_row", 256, EW, {{0, "y", RW}, {1, "v", R}, {2, "params", U}}, 3, set_row_src, "count", NULL, 256},
+    {"add_flat", 256, EW, {{0, "y", RW}, {1, "w", R}, {2, "params", U}}, 3, add_flat_src, "count", NULL, 256},
 };
 
 const wg_op *wg_ops(int *n)

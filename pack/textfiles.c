@@ -24,7 +24,7 @@
 
 /* The files, in manifest order: the name Hugging Face gives it (the manifest's key) and the
  * stem of its content-hashed name in the bundle. */
-enum { T_TOKENIZER, T_CONFIG, T_SPECIAL, T_GENERATION, T_MODULES, T_POOLING, T_N };
+enum { T_TOKENIZER, T_CONFIG, T_SPECIAL, T_GENERATION, T_MODULES, T_POOLING, T_PREPROCESSOR, T_N };
 static const struct { const char *name, *stem; } text_files[T_N] = {
     [T_TOKENIZER] = {"tokenizer.json", "tokenizer"},
     [T_CONFIG] = {"tokenizer_config.json", "tokenizer_config"},
@@ -32,6 +32,7 @@ static const struct { const char *name, *stem; } text_files[T_N] = {
     [T_GENERATION] = {"generation_config.json", "generation_config"},
     [T_MODULES] = {"modules.json", "modules"},
     [T_POOLING] = {"1_Pooling/config.json", "pooling_config"},
+    [T_PREPROCESSOR] = {"preprocessor_config.json", "preprocessor_config"},
 };
 /* special-token fields of tokenizer_config.json and special_tokens_map.json */
 static const char *const token_keys[] = {"bos_token", "eos_token", "unk_token", "sep_token",
@@ -306,6 +307,33 @@ static int check_generation(tctx *c)
     return 0;
 }
 
+/* preprocessor_config.json (an image processor's): image_mean / image_std lists of finite
+ * numbers (std > 0), rescale_factor a finite number, when given */
+static int check_preprocessor(tctx *c)
+{
+    json_t *j = c->f[T_PREPROCESSOR].j, *v;
+    if (!json_is_object(j))
+        return bad(c, T_PREPROCESSOR, "not a JSON object");
+    static const char *const lists[] = {"image_mean", "image_std"};
+    for (int k = 0; k < 2; k++) {
+        json_t *a = json_object_get(j, lists[k]);
+        size_t i;
+        if (!a || json_is_null(a))
+            continue;
+        if (json_is_number(a) && isfinite(json_number_value(a)) && (k == 0 || json_number_value(a) > 0))
+            continue;
+        if (!json_is_array(a) || !json_array_size(a) || json_array_size(a) > 16)
+            return bad(c, T_PREPROCESSOR, "%s is not a list of numbers", lists[k]);
+        json_array_foreach(a, i, v) if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+                                        (k == 1 && !(json_number_value(v) > 0)))
+            return bad(c, T_PREPROCESSOR, "%s[%zu] is not a %s number", lists[k], i, k ? "positive" : "finite");
+    }
+    v = json_object_get(j, "rescale_factor");
+    if (v && !json_is_null(v) && !(json_is_number(v) && isfinite(json_number_value(v))))
+        return bad(c, T_PREPROCESSOR, "rescale_factor is not a number");
+    return 0;
+}
+
 /* modules.json: sentence-transformers' pipeline; its Pooling module's folder, if any */
 static int check_modules(tctx *c, bool *pooling)
 {
@@ -420,7 +448,8 @@ static int text_files_write(const char *src, int64_t vocab, int64_t hidden, cons
     if ((c.f[T_CONFIG].j && (rc = check_special_tokens(&c, T_CONFIG))) ||
         (c.f[T_SPECIAL].j && (rc = check_special_tokens(&c, T_SPECIAL))) ||
         (c.f[T_GENERATION].j && (rc = check_generation(&c))) ||
-        (c.f[T_POOLING].j && (rc = check_pooling(&c, hidden))))
+        (c.f[T_POOLING].j && (rc = check_pooling(&c, hidden))) ||
+        (c.f[T_PREPROCESSOR].j && (rc = check_preprocessor(&c))))
         goto done;
     if (pooling && !c.f[T_POOLING].j) {
         rc = bad(&c, T_MODULES, "names a Pooling module whose 1_Pooling/config.json is missing");

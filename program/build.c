@@ -20,6 +20,8 @@ void wg_prog_free(wg_prog *p)
     free(p->ops);
     free(p->stages);
     free(p->rel_bucket);
+    for (int i = 0; i < p->head.nlabels; i++)
+        free(p->head.labels[i]);
     free(p);
 }
 
@@ -554,6 +556,26 @@ void pb_add(wg_pbuild *b, int a, int other)
     if (PB_OK(b) && W_(a) != W_(other))
         pb_fail(b, "program: add: widths differ");
     emit(b, "add", (int[]){a, other}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(a) : 0)}, 1);
+}
+
+void pb_patches(wg_pbuild *b, int pixels, int y, int first)
+{
+    const wg_prog *p = b->p;
+    emit(b, "patches", (int[]){pixels, y}, 2,
+         (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0), K(p->img_channels), K(p->img_height), K(p->img_width),
+                      K(p->img_patch), K(first)}, 6);
+}
+
+void pb_set_row(wg_pbuild *b, int y, int v, int row)
+{
+    if (PB_OK(b) && W_(y) != W_(v))
+        pb_fail(b, "program: set_row: widths differ");
+    emit(b, "set_row", (int[]){y, v}, 2, (wg_pexpr[]){K(PB_OK(b) ? W_(y) : 0), K(row)}, 2);
+}
+
+void pb_add_flat(wg_pbuild *b, int y, int w)
+{
+    emit(b, "add_flat", (int[]){y, w}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0)}, 1);
 }
 
 void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride)

@@ -175,6 +175,23 @@ static int check_op(ck *c)
                            (long long)bv->rows);
         return 0;
     }
+    if (!strcmp(n, "patches")) {
+        const wg_prog *p = c->p;
+        int64_t ps = p->img_patch, K = p->img_channels * ps * ps;
+        if (!p->img_tokens || strcmp(v[a[0]].name, "pixel_values") || !fper(c, 0, (double)K) ||
+            wd(c, 1) != K || !fconst(c, 1, (double)p->img_channels) || !fconst(c, 2, (double)p->img_height) ||
+            !fconst(c, 3, (double)p->img_width) || !fconst(c, 4, (double)ps) || !fint(c, 5, 0, 8) ||
+            c->op->f[5].c + (p->img_height / ps) * (p->img_width / ps) != p->img_tokens)
+            return bad(c, "pixels, y or the patch grid is not the program's image");
+        return 0;
+    }
+    if (!strcmp(n, "set_row"))
+        return fconst(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && c->p->img_tokens &&
+                       fint(c, 1, 0, (double)c->p->img_tokens - 1)
+                   ? 0 : bad(c, "v is not a row of y, or row is past the image's tokens");
+    if (!strcmp(n, "add_flat"))
+        return fper(c, 0, (double)wd(c, 0)) && c->p->img_tokens && wd(c, 1) == c->p->img_tokens * wd(c, 0)
+                   ? 0 : bad(c, "w is not the image's tokens x the width of y");
     return bad(c, "not an op of the table");
 }
 
@@ -184,6 +201,16 @@ int wg_prog_check(const wg_prog *p, char *why, size_t nwhy)
     const wg_pop_def *defs = wg_pop_defs(&nd);
     if (wg_prog_value(p, p->output) < 0 || p->vals[wg_prog_value(p, p->output)].kind != WG_PV_ACT) {
         snprintf(why, nwhy, "program: output '%s' is not an activation of the program", p->output);
+        return -1;
+    }
+    if (p->head.task[0] && (wg_prog_value(p, p->head.value) < 0 ||
+                            p->vals[wg_prog_value(p, p->head.value)].kind != WG_PV_ACT)) {
+        snprintf(why, nwhy, "program: head '%s' is not an activation of the program", p->head.value);
+        return -1;
+    }
+    if (p->head.nlabels && p->head.nlabels != wg_prog_head_width(p)) {
+        snprintf(why, nwhy, "program: the head has %d labels for %lld outputs", p->head.nlabels,
+                 (long long)wg_prog_head_width(p));
         return -1;
     }
     for (int s = 0; s < p->nstages; s++)
@@ -207,8 +234,12 @@ int wg_prog_check(const wg_prog *p, char *why, size_t nwhy)
                 if (p->vals[op->arg[k]].kind == WG_PV_INPUT && strcmp(p->vals[op->arg[k]].name, "input_ids") &&
                     strcmp(p->vals[op->arg[k]].name, "position_ids") &&
                     strcmp(p->vals[op->arg[k]].name, "token_type_ids") &&
-                    strcmp(p->vals[op->arg[k]].name, "attention_mask"))
+                    strcmp(p->vals[op->arg[k]].name, "attention_mask") &&
+                    strcmp(p->vals[op->arg[k]].name, "pixel_values"))
                     return bad(&c, "input %s is not one the runtime provides", p->vals[op->arg[k]].name);
+                if (p->vals[op->arg[k]].kind == WG_PV_INPUT &&
+                    !strcmp(p->vals[op->arg[k]].name, "pixel_values") != !strcmp(c.d->name, "patches"))
+                    return bad(&c, "pixel_values is read by patches alone, and patches reads only it");
                 for (int j = 0; j < k && sl->written; j++)
                     if (op->arg[j] == op->arg[k])
                         return bad(&c, "%s is also bound to another operand", sl->name);

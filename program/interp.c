@@ -44,6 +44,17 @@ int64_t wg_prog_out_width(const wg_prog *p)
     return v < 0 ? 0 : p->vals[v].width;
 }
 
+int64_t wg_prog_head_width(const wg_prog *p)
+{
+    int v = p->head.task[0] ? wg_prog_value(p, p->head.value) : -1;
+    return v < 0 ? 0 : p->vals[v].width;
+}
+
+int wg_prog_head_rows(const wg_prog *p, int n)
+{
+    return p->head.first_row ? 1 : n;
+}
+
 int wg_prog_layers(const wg_prog *p)
 {
     int n = 0;
@@ -115,9 +126,14 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
     int n = in->n, rc = 0;
     if (n <= 0)
         return wg_fail(err, WG_EINPUT, NULL, "program: no tokens");
+    if (p->img_tokens && (n != p->img_tokens || !in->pixel_values))
+        return wg_fail(err, WG_EINPUT, NULL, "program: an image encoder runs on pixel_values, %lld rows",
+                       (long long)p->img_tokens);
+    if (!p->img_tokens && !in->input_ids)
+        return wg_fail(err, WG_EINPUT, NULL, "program: no input_ids");
     wg_pexec x = {p, n, threads, calloc((size_t)p->nvals, sizeof(float *)),
                   calloc((size_t)p->nvals, sizeof(int32_t *)), calloc((size_t)p->nvals, sizeof(float *)),
-                  err};
+                  err, in->pixel_values};
     int32_t *pos = malloc(sizeof *pos * (size_t)n), *zeros = calloc((size_t)n, sizeof *zeros),
             *ones = malloc(sizeof *ones * (size_t)n);
     if (!x.act || !x.in || !x.w || !pos || !zeros || !ones) {
@@ -126,14 +142,19 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
     }
     for (int t = 0; t < n; t++)
         ones[t] = 1;
-    positions(p, in->input_ids, n, pos);
+    if (in->input_ids)
+        positions(p, in->input_ids, n, pos);
+    else
+        for (int t = 0; t < n; t++)
+            pos[t] = t;
     for (int i = 0; i < p->nvals && !rc; i++) {
         const wg_pval *v = &p->vals[i];
         if (v->kind == WG_PV_ACT || v->kind == WG_PV_CACHE) {
             if (!(x.act[i] = calloc((size_t)n * (size_t)v->width, 4)))
                 rc = wg_fail(err, WG_EIO, NULL, "out of memory");
         } else if (v->kind == WG_PV_INPUT) {
-            x.in[i] = !strcmp(v->name, "input_ids")        ? in->input_ids
+            x.in[i] = !strcmp(v->name, "pixel_values")     ? NULL
+                      : !strcmp(v->name, "input_ids")      ? in->input_ids
                       : !strcmp(v->name, "position_ids")   ? pos
                       : !strcmp(v->name, "token_type_ids") ? (in->token_type_ids ? in->token_type_ids : zeros)
                                                            : (in->attention_mask ? in->attention_mask : ones);
@@ -150,9 +171,12 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
     const wg_pop_def *defs = wg_pop_defs(&nd);
     for (int i = 0; i < p->nops && !rc; i++)
         rc = defs[p->ops[i].def].run(&x, &p->ops[i]);
-    int o = wg_prog_value(p, p->output);
+    int o = wg_prog_value(p, in->head ? p->head.value : p->output);
+    if (!rc && o < 0)
+        rc = wg_fail(err, WG_EINPUT, NULL, "program: the model has no task head");
     if (!rc)
-        memcpy(out, x.act[o], (size_t)n * (size_t)p->vals[o].width * 4);
+        memcpy(out, x.act[o], (size_t)(in->head ? wg_prog_head_rows(p, n) : n) *
+                                  (size_t)p->vals[o].width * 4);
 out:
     for (int i = 0; i < p->nvals; i++) {
         if (x.act)

@@ -72,6 +72,23 @@ json_t *wg_prog_to_json(const wg_prog *p)
     /* the optional tables: absent unless a template asked for them */
     if (o && p->has_rope_local)
         json_object_set_new(o, "rope_local", json_pack("{s:f}", "theta", p->rope_local_theta));
+    if (o && p->img_tokens)
+        json_object_set_new(o, "image", json_pack("{s:I, s:I, s:I, s:I, s:I}", "channels",
+                                                  (json_int_t)p->img_channels, "height", (json_int_t)p->img_height,
+                                                  "width", (json_int_t)p->img_width, "patch",
+                                                  (json_int_t)p->img_patch, "tokens", (json_int_t)p->img_tokens));
+    if (o && p->head.task[0]) {
+        json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "task", p->head.task, "name", p->head.name,
+                              "value", p->head.value, "rows", p->head.first_row ? "first" : "all");
+        if (p->head.nlabels) {
+            json_t *lb = json_array();
+            for (int i = 0; i < p->head.nlabels; i++)
+                json_array_append_new(lb, json_string(p->head.labels[i]));
+            json_object_set_new(h, "problem_type", json_string(p->head.problem));
+            json_object_set_new(h, "labels", lb);
+        }
+        json_object_set_new(o, "head", h);
+    }
     if (o && p->rel_max) {
         json_t *bk = json_array();
         for (int64_t i = 0; i <= 2 * p->rel_max; i++)
@@ -310,6 +327,63 @@ static bool read_tables(rd *r, wg_prog *p, json_t *loc, json_t *rel)
     return true;
 }
 
+/* an image encoder's input: channels, height, width (multiples of patch), tokens */
+static bool read_image(rd *r, wg_prog *p, json_t *o)
+{
+    static const char *const keys[] = {"channels", "height", "width", "patch", "tokens", NULL};
+    if (!o)
+        return true;
+    if (!json_is_object(o) || !keys_only(r, o, "image", keys) ||
+        !get_int(r, o, "channels", 1, 16, &p->img_channels) || !get_int(r, o, "patch", 1, 1024, &p->img_patch) ||
+        !get_int(r, o, "height", 1, 1 << 14, &p->img_height) || !get_int(r, o, "width", 1, 1 << 14, &p->img_width) ||
+        !get_int(r, o, "tokens", 1, 1 << 20, &p->img_tokens))
+        return false;
+    if (p->img_height % p->img_patch || p->img_width % p->img_patch)
+        return bad(r, "image: height and width are not multiples of patch");
+    return true;
+}
+
+/* the head: task, name, value, rows; a classifier's problem type and labels (one per output) */
+static bool read_head(rd *r, wg_phead *h, json_t *o)
+{
+    static const char *const keys[] = {"task", "name", "value", "rows", "problem_type", "labels", NULL};
+    static const char *const tasks[] = {"fill-mask", "text-classification", "token-classification",
+                                        "image-classification"};
+    char rows[8];
+    if (!o)
+        return true;
+    if (!json_is_object(o) || !keys_only(r, o, "head", keys) ||
+        !get_str(r, o, "task", h->task, sizeof h->task) || !get_str(r, o, "name", h->name, sizeof h->name) ||
+        !get_str(r, o, "value", h->value, sizeof h->value) || !get_str(r, o, "rows", rows, sizeof rows))
+        return bad(r, "head is not an object of task, name, value and rows");
+    bool known = false;
+    for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
+        known |= !strcmp(h->task, tasks[i]);
+    if (!known)
+        return bad(r, "head: task \"%s\" is not fill-mask, text-classification, token-classification or image-classification", h->task);
+    if (strcmp(rows, "all") && strcmp(rows, "first"))
+        return bad(r, "head: rows \"%s\" is not all or first", rows);
+    h->first_row = !strcmp(rows, "first");
+    json_t *lb = json_object_get(o, "labels");
+    if (!json_object_get(o, "problem_type") && !lb)
+        return true;
+    if (!get_str(r, o, "problem_type", h->problem, sizeof h->problem) ||
+        (*h->problem && strcmp(h->problem, "single_label_classification") &&
+         strcmp(h->problem, "multi_label_classification") && strcmp(h->problem, "regression")))
+        return bad(r, "head: problem_type is not \"\", single_label_classification, "
+                   "multi_label_classification or regression");
+    if (!json_is_array(lb) || json_array_size(lb) > WG_HEAD_LABELS)
+        return bad(r, "head: labels is not an array of at most %d strings", WG_HEAD_LABELS);
+    size_t i;
+    json_t *v;
+    json_array_foreach(lb, i, v) {
+        if (!json_is_string(v) || !(h->labels[i] = strdup(json_string_value(v))))
+            return bad(r, "head: labels[%zu] is not a string", i);
+        h->nlabels++;
+    }
+    return true;
+}
+
 /* {"HF name": "value"}: one output for now */
 static bool read_outputs(rd *r, wg_prog *p, json_t *o)
 {
@@ -331,7 +405,7 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
 {
     static const char *const keys[] = {"version", "model_type", "task", "outputs", "vocab", "hidden",
                                        "max_positions", "position_ids", "rope", "rope_local",
-                                       "relative_buckets", "values", "stages", NULL};
+                                       "relative_buckets", "head", "image", "values", "stages", NULL};
     rd r = {why, nwhy, false};
     wg_prog *p = calloc(1, sizeof *p);
     json_t *vals = json_object_get(o, "values"), *stages = json_object_get(o, "stages"),
@@ -348,6 +422,8 @@ wg_prog *wg_prog_from_json(json_t *o, wg_tensor_dims_fn dims, void *ctx, char *w
         !get_str(&r, o, "model_type", p->model_type, sizeof p->model_type) ||
         !get_str(&r, o, "task", p->task, sizeof p->task) ||
         !read_outputs(&r, p, json_object_get(o, "outputs")) ||
+        !read_head(&r, &p->head, json_object_get(o, "head")) ||
+        !read_image(&r, p, json_object_get(o, "image")) ||
         !get_int(&r, o, "vocab", 0, 1 << 28, &p->vocab) || !get_int(&r, o, "hidden", 1, 1 << 20, &p->hidden) ||
         !get_int(&r, o, "max_positions", 0, 1 << 30, &p->max_positions))
         goto fail;

@@ -324,6 +324,41 @@ static int run_encoder_attention(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
+/* y[t] = the patch t - first of the image (rows t < first: 0), each patch's values in the
+ * order of a conv weight [out][channel][row][column] */
+static int run_patches(const wg_pexec *x, const wg_pop *op)
+{
+    int nc = (int)F(1), Hh = (int)F(2), Ww = (int)F(3), ps = (int)F(4), first = (int)F(5);
+    int K = nc * ps * ps, across = Ww / ps;
+    float *y = ACT(1);
+    for (int t = 0; t < x->n; t++)
+        for (int j = 0; j < K; j++) {
+            int pi = t - first, c = j / (ps * ps), r = (j / ps) % ps, q = j % ps;
+            y[(size_t)t * K + j] = pi < 0 ? 0.0f
+                : x->pixels[((size_t)c * Hh + (size_t)(pi / across) * ps + r) * Ww + (size_t)(pi % across) * ps + q];
+        }
+    return 0;
+}
+
+/* y[row] = v (the CLS token, ...) */
+static int run_set_row(const wg_pexec *x, const wg_pop *op)
+{
+    int H = (int)F(0), row = (int)F(1);
+    memcpy(ACT(0) + (size_t)row * H, x->w[op->arg[1]], sizeof(float) * (size_t)H);
+    return 0;
+}
+
+/* y += w over the first count values (learned position embeddings of a fixed sequence) */
+static int run_add_flat(const wg_pexec *x, const wg_pop *op)
+{
+    size_t count = (size_t)F(0);
+    float *y = ACT(0);
+    const float *w = WT(1);
+    for (size_t i = 0; i < count; i++)
+        y[i] += w[i];
+    return 0;
+}
+
 static const wg_pop_def defs[] = {
     {"gather", {{"table", W, 0, 0}, {"index", I, 0, 0}, {"y", A, 0, 1}}, 3, {0}, 0, run_gather},
     {"matmul", {{"x", A, 0, 0}, {"weight", W, 0, 0}, {"bias", W, 1, 0}, {"y", A, 0, 1}}, 4, {0}, 0,
@@ -349,6 +384,10 @@ static const wg_pop_def defs[] = {
                            {"bias", W, 1, 0}, {"buckets", T, 1, 0}, {"out", A, 0, 1}}, 7,
      {"n", "heads", "kv_heads", "hd", "T", "stride", "scale:f32", "window", "has_bias", "rel_max"}, 10,
      run_encoder_attention},
+    {"patches", {{"pixels", I, 0, 0}, {"y", A, 0, 1}}, 2,
+     {"count", "channels", "height", "width", "patch", "first"}, 6, run_patches},
+    {"set_row", {{"y", A, 0, 1}, {"v", W, 0, 0}}, 2, {"count", "row"}, 2, run_set_row},
+    {"add_flat", {{"y", A, 0, 1}, {"w", W, 0, 0}}, 2, {"count"}, 1, run_add_flat},
 };
 
 const wg_pop_def *wg_pop_defs(int *n)

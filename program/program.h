@@ -33,7 +33,8 @@
 typedef enum wg_pkind {
     WG_PV_ACT,    /* activation [S][width] */
     WG_PV_CACHE,  /* key or value cache [positions][width] */
-    WG_PV_INPUT,  /* int32 [S]: input_ids, position_ids, token_type_ids, attention_mask */
+    WG_PV_INPUT,  /* int32 [S]: input_ids, position_ids, token_type_ids, attention_mask; or
+                     pixel_values, f32 [channels][height][width] (image encoders) */
     WG_PV_WEIGHT, /* a tensor: matrix (matmul, gather) or vector (norm weights, biases) */
     WG_PV_TABLE,  /* made by the interpreter from the program's header: "rope" and "rope_local",
                      rotary tables [positions][rot/2] of (cos, sin); "rel_buckets", the relative
@@ -92,6 +93,21 @@ typedef struct wg_pstage {
     int op0, nops;                    /* ops[op0 .. op0 + nops) */
 } wg_pstage;
 
+/* An encoder checkpoint's task head (what its config's `architectures` names: BertForMaskedLM,
+ * ...ForSequenceClassification, ...ForTokenClassification): a second output of the program,
+ * computed by the stage "head" after the primary one. task "" when there is none. */
+#define WG_HEAD_LABELS 256
+typedef struct wg_phead {
+    char task[24];                    /* "fill-mask", "text-classification", "token-classification",
+                                         "image-classification" */
+    char name[32];                    /* its Hugging Face name ("logits") */
+    char value[32];                   /* the value holding it, [S][width] */
+    bool first_row;                   /* only row 0 is the output (classification of the sequence) */
+    char problem[32];                 /* classification: config.json's problem_type, "" if absent */
+    int nlabels;                      /* classification: config.json's id2label, in id order */
+    char *labels[WG_HEAD_LABELS];
+} wg_phead;
+
 typedef struct wg_prog {
     char model_type[64];
     char task[24];                    /* "causal-lm" or "encoder" */
@@ -114,6 +130,9 @@ typedef struct wg_prog {
      * distance d in [-rel_max, rel_max], farther distances clamped to the ends; rel_max 0: none */
     int64_t rel_max;
     int32_t *rel_bucket;
+    /* an image encoder (ViT): the input pixel_values is f32 [channels][height][width], cut into
+     * patch x patch squares that make `tokens` rows with the leading (CLS) ones; 0: text */
+    int64_t img_channels, img_height, img_width, img_patch, img_tokens;
     wg_pval *vals;
     int nvals, capvals;
     wg_pop *ops;
@@ -122,6 +141,7 @@ typedef struct wg_prog {
     int nstages, capstages;
     char output[32];                  /* the value the pass returns */
     char output_name[32];             /* its Hugging Face name: "logits", "last_hidden_state" */
+    wg_phead head;                    /* the checkpoint's task head, when it has one */
 } wg_prog;
 
 void wg_prog_free(wg_prog *p);
@@ -152,8 +172,11 @@ typedef float *(*wg_pweight_fn)(void *ctx, const char *name, int64_t *rows, int6
 typedef struct wg_pinputs {
     int n;
     const int32_t *input_ids, *token_type_ids, *attention_mask; /* NULL: 0s / 1s */
+    bool head;        /* out gets the head's output instead of the primary one */
+    const float *pixel_values; /* image encoders: [channels][height][width]; n = img_tokens */
 } wg_pinputs;
-/* Runs every stage over n tokens at positions 0..n-1; out gets [n][width of p->output].
+/* Runs every stage over n tokens at positions 0..n-1; out gets [n][width of p->output] (or,
+ * with in->head, [wg_prog_head_rows(p, n)][width of the head's value]).
  * Weights come from get (each once; the caller's getter owns nothing afterwards). Returns 0,
  * or fails with err: a weight missing or of another size, an id outside a table, out of
  * memory. */
@@ -161,6 +184,9 @@ int wg_prog_run(const wg_prog *p, wg_pweight_fn get, void *gctx, const wg_pinput
                 float *out, int threads, wg_error *err);
 /* The width of the program's output (vocab or hidden). */
 int64_t wg_prog_out_width(const wg_prog *p);
+/* The head's width (0: no head) and its rows for n tokens (1 for a sequence classifier). */
+int64_t wg_prog_head_width(const wg_prog *p);
+int wg_prog_head_rows(const wg_prog *p, int n);
 /* The rotary frequency of pair i (as HF computes it, scaling included). */
 double wg_prog_rope_freq(const wg_prog *p, int i);
 /* ALiBi's slope of head h of nh heads for the largest bias bmax (program/ops.c) */

@@ -13,6 +13,7 @@ typedef struct wg_pexec {
     const int32_t **in;     /* per value: INPUT [n]; the TABLE rel_buckets */
     float **w;              /* per value: WEIGHT rows x K */
     wg_error *err;
+    const float *pixels;    /* the INPUT pixel_values (image encoders) */
 } wg_pexec;
 
 /* field i of an op, evaluated for this pass (S = n, P = 0, M = n) */

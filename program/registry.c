@@ -23,7 +23,7 @@ static const struct {
     {"olmo", wg_tpl_olmo},       {"bert", wg_tpl_bert},          {"roberta", wg_tpl_bert},
     {"xlm-roberta", wg_tpl_bert}, {"camembert", wg_tpl_bert},    {"electra", wg_tpl_bert},
     {"distilbert", wg_tpl_bert},   {"mpnet", wg_tpl_bert},         {"albert", wg_tpl_albert},
-    {"modernbert", wg_tpl_modernbert},
+    {"modernbert", wg_tpl_modernbert}, {"vit", wg_tpl_vit},       {"deit", wg_tpl_vit},
 };
 
 wg_prog *wg_prog_build(const wg_model *m, char *why, size_t nwhy)

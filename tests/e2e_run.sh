@@ -80,6 +80,11 @@ good|P.outputs={logits:"nothing"}|output 'nothing' is not an activation
 goode|P.position_ids.rule="alibi"|position_ids rule "alibi"
 goode|L.find(o=>o.op==="add").fields.count="S*7"|count or widths inconsistent
 goode|L.find(o=>o.op==="attention").fields.causal=1|n, pos0, T or stride inconsistent
+goode|P.head.rows="middle"|head: rows "middle" is not all or first
+goode|P.head.task="question-answering"|head: task "question-answering" is not fill-mask
+goode|P.head.value="nothing"|head 'nothing' is not an activation
+goode|P.head.problem_type="";P.head.labels=["a"]|the head has 1 labels for 260 outputs
+goode|P.head.problem_type="ranking";P.head.labels=[]|problem_type is not
 goodm|P.relative_buckets.bucket[0]=99|bucket 99 past the bias's 32 rows
 goodm|P.relative_buckets.bucket.pop()|bucket is not 2 x max_distance + 1 integers
 goodm|L.find(o=>o.op==="encoder_attention").fields.rel_max=64|buckets is not the program's rel_buckets of rel_max

@@ -154,3 +154,51 @@ t_text_embed_equals_pytorch() {
   assert_json "$TMPDIR/e.json" 'j.ok && j.sentences.length===2 && j.sentences.every(s=>s.cosine>0.9999)'
   : tools/web/wgpack-text.js   # (tests/run: this test starts Dawn)
 }
+
+# the encoders' task heads through wgpack-text.js in Node (Dawn): each of tools/zoo/make_heads.py's
+# checkpoints (with its tokenizer) built at fp16 (the checkpoint's own numbers); the head's
+# logits against transformers', fillMask() and classify() against transformers' fill-mask and
+# text-classification pipelines on the same texts (tokens, strings, labels equal; scores to 1e-5)
+t_text_heads_equal_transformers_pipelines() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  zstd -dcq tests/zoo/heads.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local d m n=0 p=0
+  for d in "$TMPDIR"/heads/*/; do
+    m=$(basename "$d")
+    wg build "$d" --preset fp16 -o "$TMPDIR/hb-$m" > /dev/null || return 1
+    timeout 600 node tests/text/text_model.mjs --engine node --bundle "$TMPDIR/hb-$m" --hf "$d" > "$TMPDIR/$m.json" || { echo "$m: $(cat "$TMPDIR/$m.json")"; return 1; }
+    assert_json "$TMPDIR/$m.json" 'j.ok && j.head_max_abs_diff<1e-4' || return 1
+    n=$((n+1)); p=$((p + $(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).texts' "$TMPDIR/$m.json")))
+  done
+  echo "$n heads, $p pipeline texts agree"
+  [ "$n" -ge 14 ] && [ "$p" -ge 15 ] || return 1
+  # the program sections with heads match docs/program.schema.json
+  node -e '
+    const Ajv=require("ajv/dist/2020"), fs=require("fs");
+    const v=new Ajv({allErrors:true}).compile(JSON.parse(fs.readFileSync("docs/program.schema.json")));
+    for (const f of process.argv.slice(1)) { const p=JSON.parse(fs.readFileSync(f)).program; if (!p.head || !v(p)) { console.error(f, JSON.stringify(v.errors)); process.exit(1); } }' \
+    "$TMPDIR"/hb-*/manifest.json
+  : tools/web/wgpack-text.js   # (tests/run: this test starts Dawn)
+}
+
+# image encoders through wgpack-vision.js in Node (Dawn): tools/zoo/make_vision.py's ViT and DeiT
+# checkpoints (each with its preprocessor_config.json, carried by the bundle) built at fp16; the
+# runtime's output on the processor's pixel_values against transformers', pixelValues() of the
+# image against the (PIL-based) processor's, classify() against the image-classification pipeline
+t_vision_runtime_equals_transformers() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg" VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  zstd -dcq tests/zoo/vision.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local d m n=0
+  for d in "$TMPDIR"/vision/*/; do
+    m=$(basename "$d")
+    wg build "$d" --preset fp16 -o "$TMPDIR/vb-$m" > /dev/null || return 1
+    assert_json "$TMPDIR/vb-$m/manifest.json" 'j.program.image && j.text.files["preprocessor_config.json"]' || return 1
+    timeout 600 node tests/text/vision_model.mjs --bundle "$TMPDIR/vb-$m" --hf "$d" > "$TMPDIR/$m.json" || { echo "$m: $(cat "$TMPDIR/$m.json")"; return 1; }
+    cat "$TMPDIR/$m.json"
+    n=$((n+1))
+  done
+  [ "$n" -ge 4 ]
+  : tools/web/wgpack-vision.js   # (tests/run: this test starts Dawn)
+}

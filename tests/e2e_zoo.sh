@@ -87,6 +87,75 @@ t_program_every_family_agrees_with_transformers() {
   [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 43 ]
 }
 
+# the encoders' task heads (tools/zoo/make_heads.py: masked LM, sequence and token classification
+# of six families): the head's logits and the last hidden state of the C interpreter against
+# transformers'; what a head cannot be is refused by name
+t_program_heads_agree_with_transformers() {
+  zstd -dcq tests/zoo/heads.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local n=0 d m
+  for d in "$TMPDIR"/heads/*/; do
+    m=$(basename "$d")
+    wg verify "$d" --tokens "$d/ids.txt" --ref-logits "$d/hf_out.f32" --head --json > "$TMPDIR/$m.json" || { echo "$m: verify --head failed"; return 1; }
+    wg verify "$d" --tokens "$d/ids.txt" --ref-logits "$d/hf_hidden.f32" --json > "$TMPDIR/$m.h.json" || { echo "$m: verify failed"; return 1; }
+    assert_json "$TMPDIR/$m.json" 'j.output==="logits" && j.metrics.hidden_max_abs_err<1e-5 && j.metrics.hidden_cosine>0.999999' || { echo "$m head disagrees: $(cat "$TMPDIR/$m.json")"; return 1; }
+    assert_json "$TMPDIR/$m.h.json" 'j.output==="last_hidden_state" && j.metrics.hidden_max_rel_err<1e-5' || { echo "$m hidden disagrees"; return 1; }
+    n=$((n+1))
+  done
+  echo "$n heads agree"
+  [ "$n" -ge 14 ] || return 1
+  while IFS='|' read -r m edit msg; do
+    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/heads/$m" "$d"
+    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
+    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
+  done <<'EDITS'
+bert-seq|c.problem_type="ranking"|problem_type "ranking" is not implemented
+bert-seq|delete c.id2label["2"]|id2label has no string label for class 2
+EDITS
+  # a checkpoint without the weights of the head its config names is the base model
+  d="$TMPDIR/e-bert-mlm"; rm -rf "$d"; cp -r "$TMPDIR/heads/bert-mlm" "$d"
+  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); c.architectures=["BertForSequenceClassification"]; fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json"
+  refused 2 'has no task head' "$d" wg verify "$d" --tokens "$d/ids.txt" --head || return 1
+  # a base model (architectures BertModel) has no head to compare
+  d="$TMPDIR/heads/bert-tok"
+  cp -r models/tinybert "$TMPDIR/base"
+  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); c.architectures=["BertModel"]; fs.writeFileSync(f,JSON.stringify(c))' "$TMPDIR/base/config.json"
+  refused 2 'has no task head' "$TMPDIR/base" wg verify "$TMPDIR/base" --tokens "$d/ids.txt" --head
+}
+
+# image encoders (tools/zoo/make_vision.py: ViT and DeiT, square and not, with and without qkv
+# biases, base models and classifiers): the C interpreter on the processor's pixel_values against
+# transformers' output and last hidden state; bad pixel inputs and unimplemented configs refused
+t_program_vision_agrees_with_transformers() {
+  zstd -dcq tests/zoo/vision.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local n=0 d m head
+  for d in "$TMPDIR"/vision/*/; do
+    m=$(basename "$d")
+    head=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1])).classifier ? "--head" : ""' "$d/hf.json")
+    wg verify "$d" --pixels "$d/pixel.f32" --ref-logits "$d/hf_out.f32" $head --json > "$TMPDIR/$m.json" || { echo "$m: verify failed"; return 1; }
+    wg verify "$d" --pixels "$d/pixel.f32" --ref-logits "$d/hf_hidden.f32" --json > "$TMPDIR/$m.h.json" || { echo "$m: verify (hidden) failed"; return 1; }
+    assert_json "$TMPDIR/$m.json" 'j.metrics.hidden_max_abs_err<1e-5 && j.metrics.hidden_cosine>0.999999' || { echo "$m disagrees: $(cat "$TMPDIR/$m.json")"; return 1; }
+    assert_json "$TMPDIR/$m.h.json" 'j.output==="last_hidden_state" && j.metrics.hidden_max_rel_err<1e-5' || { echo "$m hidden disagrees"; return 1; }
+    n=$((n+1))
+  done
+  echo "$n image encoders agree"
+  [ "$n" -ge 4 ] || return 1
+  d="$TMPDIR/vision/vit"
+  head -c 100 "$d/pixel.f32" > "$TMPDIR/short.f32"
+  refused 2 'expected exactly 3072 f32 values' "$TMPDIR/short.f32" wg verify "$d" --pixels "$TMPDIR/short.f32" || return 1
+  echo "1 2 3" > "$TMPDIR/ids.txt"
+  refused 2 'an image encoder: give its input with --pixels' "$d" wg verify "$d" --tokens "$TMPDIR/ids.txt" || return 1
+  refused 2 'the model is not an image encoder' models/tinybert wg verify models/tinybert --pixels "$d/pixel.f32" || return 1
+  while IFS='|' read -r m edit msg; do
+    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/vision/$m" "$d"
+    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
+    refused 2 "$msg" "$d" wg verify "$d" --pixels "$d/pixel.f32" || { echo "edit: $m $edit"; return 1; }
+  done <<'EDITS'
+vit|c.image_size=36|image_size 36x36 is not a multiple of patch_size 8
+vit|c.patch_size=[8,4]|only square patches are implemented
+vit|c.image_size=64|position_embeddings
+EDITS
+}
+
 # what the new decoder templates do not implement is refused by name (wgpack verify exits 2 with
 # one line), never run as something else: each edit of a zoo checkpoint's config.json
 t_program_decoder_options_refused_by_name() {

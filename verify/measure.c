@@ -93,7 +93,7 @@ int wg_measure_program(const wg_prog *p, const wg_model *m, const int32_t *token
     int V = (int)wg_prog_out_width(p);
     float *lb = malloc(sizeof(float) * (size_t)n * (size_t)V);
     int rc = lb ? 0 : wg_fail(err, WG_EIO, NULL, "out of memory");
-    wg_pinputs in = {n, tokens, NULL, NULL};
+    wg_pinputs in = {.n = n, .input_ids = tokens};
     for (size_t k = 0; !rc && k < nmv; k++) {
         swap_getter g = {m, mv[k].tensor, &mv[k].fmt, search, threads};
         if (!(rc = wg_prog_run(p, swap_get, &g, &in, lb, threads, err))) {

@@ -11,6 +11,38 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the family's head names (heads.c builds what architectures asks for) */
+static void bert_head(wg_pbuild *b, const char *pre, int wte, int64_t H, int64_t V, double eps,
+                      int act, int x)
+{
+    const char *mt = b->p->model_type;
+    char pooler[64];
+    snprintf(pooler, sizeof pooler, "%spooler.dense", pre);
+    pb_enc_head e = {.H = H, .V = V, .eps = eps, .word_embeddings = wte, .seq_act = 6,
+                     .mlm_dense = "lm_head.dense", .mlm_norm = "lm_head.layer_norm",
+                     .mlm_decoder = "lm_head.decoder", .mlm_bias = "lm_head.bias", .mlm_act = 1,
+                     .seq_pre = "classifier.dense", .seq_out = "classifier.out_proj"};
+    if (!strcmp(mt, "bert"))
+        e = (pb_enc_head){.H = H, .V = V, .eps = eps, .word_embeddings = wte, .seq_act = 6,
+                          .mlm_dense = "cls.predictions.transform.dense",
+                          .mlm_norm = "cls.predictions.transform.LayerNorm",
+                          .mlm_decoder = "cls.predictions.decoder", .mlm_bias = "cls.predictions.bias",
+                          .mlm_act = act, .seq_pre = pooler, .seq_out = "classifier"};
+    else if (!strcmp(mt, "distilbert"))
+        e = (pb_enc_head){.H = H, .V = V, .eps = 1e-12, .word_embeddings = wte, .seq_act = 3,
+                          .mlm_dense = "vocab_transform", .mlm_norm = "vocab_layer_norm",
+                          .mlm_decoder = "vocab_projector", .mlm_bias = "vocab_projector.bias",
+                          .mlm_act = act, .seq_pre = "pre_classifier", .seq_out = "classifier"};
+    else if (!strcmp(mt, "electra")) {
+        e.mlm_dense = "generator_predictions.dense";
+        e.mlm_norm = "generator_predictions.LayerNorm";
+        e.mlm_decoder = "generator_lm_head";
+        e.mlm_bias = "generator_lm_head.bias";
+        e.seq_act = 1;
+    }
+    pb_encoder_head(b, &e, x);
+}
+
 void wg_tpl_bert(wg_pbuild *b)
 {
     wg_prog *p = b->p;
@@ -58,8 +90,8 @@ void wg_tpl_bert(wg_pbuild *b)
     }
     pb_stage(b, "embed");
     int x = pb_act(b, "x", H), e = pb_act(b, "e", H), o = pb_act(b, "o", H);
-    pb_gather(b, e, pb_w(b, false, V, H, "%sembeddings.word_embeddings.weight", pre),
-              pb_input(b, "input_ids"));
+    int wte = pb_w(b, false, V, H, "%sembeddings.word_embeddings.weight", pre);
+    pb_gather(b, e, wte, pb_input(b, "input_ids"));
     int tt = distil ? -1 : pb_w(b, TV == 0, TV, H, "%sembeddings.token_type_embeddings.weight", pre);
     if (tt >= 0) {
         pb_gather(b, o, tt, pb_input(b, "token_type_ids"));
@@ -100,4 +132,5 @@ void wg_tpl_bert(wg_pbuild *b)
         pb_layernorm(b, o, LW(1, H, 7, "weight"), LW(1, H, 7, "bias"), x, eps);
 #undef LW
     }
+    bert_head(b, pre, wte, H, V, eps, act, x);
 }

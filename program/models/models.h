@@ -59,6 +59,22 @@ void pb_gpt_decoder(wg_pbuild *b, const pb_gpt *g);
  * not divide) */
 bool pb_gpt_attn(wg_pbuild *b, pb_gpt *g, int64_t nh, int64_t nkv, const char *key);
 
+/* an encoder's task head (heads.c): names of the family's head weights */
+typedef struct pb_enc_head {
+    int64_t H, V;
+    double eps;
+    int word_embeddings;          /* the tied decoder of the masked-LM head */
+    /* the masked-LM head's tensors without ".weight" (mlm_dense NULL: none); mlm_bias the
+     * vocabulary bias's whole name, read when the decoder has no bias of its own */
+    const char *mlm_dense, *mlm_norm, *mlm_decoder, *mlm_bias;
+    int mlm_act;
+    const char *seq_pre, *seq_out;/* the sequence classifier's dense (NULL: none) and output */
+    int seq_act;
+} pb_enc_head;
+/* the stage "head" for what config.json's architectures names (nothing for a base model), over
+ * the last hidden state x */
+void pb_encoder_head(wg_pbuild *b, const pb_enc_head *e, int x);
+
 void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
 void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2, gemma3_text */
 void wg_tpl_phi3(wg_pbuild *b);
@@ -78,6 +94,7 @@ void wg_tpl_gpt_neo(wg_pbuild *b);
 void wg_tpl_codegen(wg_pbuild *b);
 void wg_tpl_biogpt(wg_pbuild *b);
 void wg_tpl_olmo(wg_pbuild *b);
+void wg_tpl_vit(wg_pbuild *b);     /* vit, deit */
 void wg_tpl_bert(wg_pbuild *b);    /* bert, roberta, xlm-roberta, camembert, distilbert, electra, mpnet */
 void wg_tpl_albert(wg_pbuild *b);
 void wg_tpl_modernbert(wg_pbuild *b);

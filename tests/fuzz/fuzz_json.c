@@ -29,7 +29,7 @@ static void run_program(const char *dir)
     if (w > 0 && w < (1 << 20) && m.program->vocab > 0) {
         int32_t ids[3] = {0, 1 % (int32_t)m.program->vocab, 0};
         float *out = malloc(sizeof(float) * 3 * (size_t)w);
-        wg_pinputs in = {3, ids, NULL, NULL};
+        wg_pinputs in = {.n = 3, .input_ids = ids};
         if (out)
             wg_prog_run(m.program, zeros, &m, &in, out, 1, &err);
         free(out);

@@ -8,10 +8,10 @@
 // EOS id must end it where they occur. chromium: a ten-line page (below) streams a generation
 // into a <pre>; the test waits for it and checks what the page shows against the Node result.
 // Prints one JSON line; exits 1 on a failed check.
-import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { serve } from './serve.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
@@ -34,31 +34,41 @@ for await (const chunk of m.stream(q.get('prompt'), { maxNewTokens: Number(q.get
 document.title = 'done';
 </script>`;
 
-function serve() {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json' };
-  const srv = http.createServer((req, res) => {
-    const u = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (u === '/') { res.writeHead(200, { 'content-type': 'text/html' }); res.end(page); return; }
-    const base = u.startsWith('/b/') ? bundle : u.startsWith('/w/') ? path.join(root, 'tools/web')
-               : u.startsWith('/n/') ? path.join(root, 'node_modules/@huggingface') : null;
-    const file = base && path.resolve(base, u.slice(3));
-    if (!file || !file.startsWith(base + path.sep)) { res.writeHead(404); res.end(); return; }
-    fs.readFile(file, (err, data) => {
-      if (err) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
-      res.end(data);
-    });
-  });
-  srv.keepAliveTimeout = 0;
-  srv.listen(0, '127.0.0.1');
-  return new Promise(r => srv.on('listening', () => r({ srv, origin: `http://127.0.0.1:${srv.address().port}` })));
-}
-
-const { srv, origin } = await serve();
+const { srv, origin } = await serve(bundle, root, page);
 const { webgpu } = await import(pathToFileURL(path.join(root, 'tools/webgpu/gpu.mjs')).href);
 await webgpu({ asNavigator: true });
 const { loadTextModel } = await import(pathToFileURL(path.join(root, 'tools/web/wgpack-text.js')).href);
-const m = await loadTextModel(`${origin}/b/manifest.json`);
+const m = await loadTextModel(`${origin}/b/manifest.json`, opt('--hf') ? { f32: true } : {});
+if (opt('--hf')) {
+  // an encoder's task head (--hf DIR: tools/zoo/make_heads.py's checkpoint): the head's logits on
+  // DIR/ids.txt against transformers' (hf_out.f32), and fillMask() / classify() against
+  // transformers' fill-mask / text-classification pipelines on the same texts (hf.json)
+  const ref = path.resolve(opt('--hf')), hf = JSON.parse(fs.readFileSync(path.join(ref, 'hf.json')));
+  const ids = fs.readFileSync(path.join(ref, 'ids.txt'), 'utf8').trim().split(/\s+/).map(Number);
+  const b = fs.readFileSync(path.join(ref, 'hf_out.f32')), want = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  const got = await m.runtime.forward(ids, { head: true });
+  check(got.length === want.length, `head output ${got.length} values, transformers ${want.length}`);
+  let maxAbs = 0;
+  for (let i = 0; i < want.length; i++) maxAbs = Math.max(maxAbs, Math.abs(got[i] - want[i]));
+  check(maxAbs < 1e-4, `head logits: max |diff| ${maxAbs} against transformers`);
+  const out = { ok: true, engine, task: m.runtime.head.task, head_max_abs_diff: +maxAbs.toExponential(2), texts: 0, worst_score_diff: 0 };
+  for (const [text, r] of Object.entries(hf.pipeline)) {
+    check(JSON.stringify(m.tokenizer.encode(text)) === JSON.stringify(r.ids), `${text}: ids equal transformers'`);
+    const pairs = r.top ? (await m.fillMask(text)).map((x, i) => [x, r.top[i]])
+                        : (await m.classify(text, { topK: null })).sort((a, c) => (a.label < c.label ? -1 : 1)).map((x, i) => [x, r.scores[i]]);
+    check(pairs.length === (r.top || r.scores).length, `${text}: as many results as transformers`);
+    for (const [x, y] of pairs) {
+      const same = r.top ? x.token === y.token && x.token_str === y.token_str && x.sequence === y.sequence : x.label === y.label;
+      check(same, `${text}: ${JSON.stringify(x)} is not transformers' ${JSON.stringify(y)}`);
+      out.worst_score_diff = Math.max(out.worst_score_diff, Math.abs(x.score - y.score));
+    }
+    out.texts++;
+  }
+  check(out.worst_score_diff < 1e-5, `scores differ from transformers' by ${out.worst_score_diff}`);
+  srv.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 if (m.runtime.task === 'encoder') {
   // an encoder: embed() against PyTorch's last hidden state of the same text (--ref DIR: the
   // model's ref_ids.i32 / ref_hidden.f32, two sequences of L ids, the second padded), pooled as

@@ -74,7 +74,7 @@ static int run1(const wg_prog *p, const wg_model *m, const int32_t *ids, const i
                 float *out, int threads)
 {
     wg_error e = {0};
-    wg_pinputs in = {n, ids, NULL, mask};
+    wg_pinputs in = {.n = n, .input_ids = ids, .attention_mask = mask};
     return wg_prog_run(p, get_weight, (void *)m, &in, out, threads, &e);
 }
 

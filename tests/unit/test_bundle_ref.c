@@ -108,7 +108,7 @@ static void same_as_verify(const char *model, int n)
     cr_assert_eq(W, (size_t)wg_prog_out_width(f.man.program));
     float *za = malloc(sizeof(float) * (size_t)n * W), *zb = malloc(sizeof(float) * (size_t)n * W);
     wg_error err = {0};
-    wg_pinputs in = {n, tok, NULL, NULL};
+    wg_pinputs in = {.n = n, .input_ids = tok};
     cr_assert_eq(wg_bundle_program_run(f.dir, &f.man, &in, za, 1, &err), 0, "%s", err.msg);
     cr_assert_eq(wg_prog_run(p, quantized, &f.g, &in, zb, 2, &err), 0, "%s", err.msg);
     same(za, zb, (size_t)n * W, "outputs");

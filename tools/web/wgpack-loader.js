@@ -77,6 +77,35 @@ export function bundleFile(name, base) {
   throw new Error(`wgpack: the manifest names ${JSON.stringify(name)}, which is not a plain file inside the bundle's directory`);
 }
 
+// the bundle's text files (the manifest's "text" section) as parsed JSON, keyed by their Hugging
+// Face names ("tokenizer.json", "1_Pooling/config.json", "preprocessor_config.json", ...), each
+// verified against the manifest's integrity string
+export async function loadTextFiles(manifestUrl, manifest, opts = {}) {
+  const base = new URL(manifestUrl, globalThis.location?.href);
+  manifest ||= await (await fetch(base)).json();
+  const files = manifest.text?.files || {};
+  const out = {};
+  // with opts.cache, kept in the Cache API beside the shards (the loader's cache: the names are
+  // content hashes, so a cached copy is the file; a copy that fails its hash is dropped)
+  const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
+  await Promise.all(Object.entries(files).map(async ([name, f]) => {
+    const url = bundleFile(f.file, base);
+    let resp = cache ? await cache.match(url) : undefined;
+    const cached = !!resp;
+    if (!resp) resp = await (opts.fetch || fetch)(url);
+    if (!resp.ok) throw new Error(`wgpack: ${f.file}: HTTP ${resp.status}`);
+    const bytes = await resp.clone().arrayBuffer();
+    const digest = await sha256(bytes);
+    if (digest !== f.integrity) {
+      if (cached) await cache.delete(url);
+      throw new Error(`wgpack: ${f.file}: integrity check failed (expected ${f.integrity}, got ${digest})`);
+    }
+    if (cache && !cached) await cache.put(url, resp);
+    out[name] = JSON.parse(new TextDecoder().decode(bytes));
+  }));
+  return out;
+}
+
 export function detectProfile(adapter, userAgent = globalThis.navigator?.userAgent || '') {
   if (/Mobi|Android|iPhone|iPad/.test(userAgent)) return 'mobile';
   if (/Firefox\//.test(userAgent)) return 'firefox';

@@ -47,7 +47,7 @@ export async function loadModel(manifestUrl, opts = {}) {
   const buf = (floats, usage = US) => dev.createBuffer({ size: Math.max(16, Math.ceil((floats + maxKp) * 4 / 16) * 16), usage });
   const posLimit = Pg.max_positions > 0 ? Pg.max_positions : 2048;
   const maxSeq = Math.min(opts.maxSeq || Math.min(posLimit, 2048), posLimit);
-  const N = Math.min(opts.chunk || 256, maxSeq);
+  const N = Math.min(opts.chunk || (Pg.image ? Pg.image.tokens : 256), maxSeq);
 
   // ---- stages: each waits for the shards of the weights its ops name
   const stages = Pg.stages, last = stages.length - 1;
@@ -119,6 +119,8 @@ export async function loadModel(manifestUrl, opts = {}) {
   const dummy = buf(4);
   const caches = new Map(Pg.values.filter(v => v.kind === 'cache').map(v => [v.name, buf(maxSeq * v.width)]));
   const mask = buf(maxSeq);   // the attention_mask input (u32 0/1)
+  // image encoders: the pixel_values input, f32 [channels][height][width]
+  const img = Pg.image || null, pixels = img ? buf(img.channels * img.height * img.width) : null;
   // the attention scratch: [rows][heads][M] scores, M the keys a pass may see
   const maxHeads = Math.max(1, ...stages.flatMap(s => s.ops.filter(o => o.op === 'attention' || o.op === 'encoder_attention').map(o => o.fields.heads)));
   const M = causal ? maxSeq : N;
@@ -157,7 +159,7 @@ export async function loadModel(manifestUrl, opts = {}) {
       case 'act': return prog.A.get(name);
       case 'cache': return caches.get(name);
       case 'table': return tables.get(name) || dummy;
-      case 'input': return mask;
+      case 'input': return name === 'pixel_values' ? pixels : mask;
       case 'weight': return vector(name);
     }
     throw new Error(`wgpack: value ${name} of kind ${v.kind}`);
@@ -346,19 +348,38 @@ export async function loadModel(manifestUrl, opts = {}) {
     let seen = 0;
     return Array.from(ids, id => id === Pg.position_ids.pad_id ? Pg.position_ids.pad_id : Pg.position_ids.pad_id + ++seen);
   };
+  // the task head (Pg.head: masked LM, classification), run only when asked for
+  const headStage = stages.findIndex(s => s.name === 'head'), noHead = all.filter(i => i !== headStage);
+  if (Pg.head && headStage < 0) throw new Error('wgpack: the program names a head but has no stage "head"');
+  // an image encoder's pass: pixel_values as the image processor makes them, img.tokens rows
+  async function encodeImage(px, o2) {
+    const want = img.channels * img.height * img.width;
+    if (!(px instanceof Float32Array) || px.length !== want)
+      throw new Error(`wgpack: this image encoder takes pixel_values as a Float32Array of ${want} values ([${img.channels}][${img.height}][${img.width}])`);
+    if (img.tokens > N) throw new Error(`wgpack: ${img.tokens} image tokens exceed the encoder's window (${N}); load with a larger chunk`);
+    dev.queue.writeBuffer(pixels, 0, px);
+    return encode(new Array(img.tokens).fill(0), o2);
+  }
   async function encode(ids, o2 = {}) {
     const n = ids.length;
+    if (o2.head && !Pg.head) throw new Error('wgpack: this bundle has no task head (its checkpoint is a base model)');
     if (n > N) throw new Error(`wgpack: ${n} tokens exceed the encoder's window (${N})`);
     const maskv = o2.attentionMask || new Array(n).fill(1);
     dev.queue.writeBuffer(mask, 0, new Uint32Array(Array.from(maskv, v => (v ? 1 : 0))));
     const types = o2.tokenTypeIds || new Array(n).fill(0);
-    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: encoderPositions(ids), types: Array.from(types) }, all,
-                              enc => readback(enc, P.A.get(outName), 0, n * outWidth * 4)));
+    const [name, rows] = o2.head ? [Pg.head.value, Pg.head.rows === 'first' ? 1 : n] : [outName, n];
+    return read(await execute(P, { n, pos0: 0, ids: Array.from(ids), pos: encoderPositions(ids), types: Array.from(types) },
+                              o2.head ? all : noHead, enc => readback(enc, P.A.get(name), 0, rows * vals.get(name).width * 4)));
   }
 
   const model = {
     manifest: man, task: Pg.task, modelType: Pg.model_type, program: Pg, device: dev, profile: b.profile, stats, ready, maxSeq, chunk: N,
     outputName: Object.keys(Pg.outputs)[0], outputWidth: outWidth,
+    // image encoders: {channels, height, width, patch, tokens} (forward takes pixel_values)
+    image: img,
+    // the checkpoint's task head: {task, name, rows, labels, problemType, width}, or null
+    head: Pg.head ? { task: Pg.head.task, name: Pg.head.name, rows: Pg.head.rows, labels: Pg.head.labels || null,
+                      problemType: Pg.head.problem_type || null, width: vals.get(Pg.head.value).width } : null,
     // the matrix kernels' arithmetic: f16 where the adapter has shader-f16 (opts.f32 keeps f32)
     precision: b.f16 ? 'f16' : 'f32',
     reset() { pos = 0; },
@@ -372,8 +393,10 @@ export async function loadModel(manifestUrl, opts = {}) {
       return (steps + 1) / ((performance.now() - t) / 1000);
     },
     // the program's output for every token: logits [n][vocab] (causal LMs; the cache restarts)
-    // or the encoder's output (last_hidden_state [n][hidden])
+    // or the encoder's output (last_hidden_state [n][hidden]); {head: true}: the encoder's task
+    // head instead ([n][width], or [1][labels] for a sequence classifier)
     async forward(ids, o = {}) {
+      if (img) return encodeImage(ids, o);
       checkIds(ids);
       if (!causal) return encode(ids, o);
       pos = 0;

@@ -7,6 +7,8 @@
 //   const r = await m.chat([{ role: 'user', content: 'Hi' }], { maxNewTokens: 64 });  // r.text
 //   for await (const chunk of m.stream('def fib(n):', { maxNewTokens: 32 })) out.textContent += chunk;
 //   const [v] = await m.embed(['a sentence']);     // encoders: Float32Array, pooled as the bundle says
+//   await m.fillMask('Paris is the [MASK] of France');   // masked-LM heads: [{token, token_str, score, sequence}]
+//   await m.classify('I love it');                 // sequence classifiers: [{label, score}]
 //   m.tokenizer.encode('text'), m.tokenizer.decode(ids)
 //
 // The page needs the two libraries under their package names, e.g. with an import map:
@@ -20,45 +22,13 @@
 // loadTokenizer, naming what is missing.
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { bundleFile } from './wgpack-loader.js';
+import { loadTextFiles } from './wgpack-loader.js';
 
 const SPECIAL = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
 const tokenText = v => (v && typeof v === 'object' ? v.content : v) || null;
 
-function b64(buf) {
-  const u = new Uint8Array(buf);
-  let s = '';
-  for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-// the bundle's text files as parsed JSON, keyed by their Hugging Face names ("tokenizer.json",
-// "1_Pooling/config.json", ...), each verified against the manifest's integrity string
-export async function loadTextFiles(manifestUrl, manifest, opts = {}) {
-  const base = new URL(manifestUrl, globalThis.location?.href);
-  manifest ||= await (await fetch(base)).json();
-  const files = manifest.text?.files || {};
-  const out = {};
-  // with opts.cache, kept in the Cache API beside the shards (the loader's cache: the names are
-  // content hashes, so a cached copy is the file; a copy that fails its hash is dropped)
-  const cache = opts.cache && globalThis.caches ? await caches.open('wgpack-' + manifest.model.name) : null;
-  await Promise.all(Object.entries(files).map(async ([name, f]) => {
-    const url = bundleFile(f.file, base);
-    let resp = cache ? await cache.match(url) : undefined;
-    const cached = !!resp;
-    if (!resp) resp = await (opts.fetch || fetch)(url);
-    if (!resp.ok) throw new Error(`wgpack: ${f.file}: HTTP ${resp.status}`);
-    const bytes = await resp.clone().arrayBuffer();
-    const digest = 'sha256-' + b64(await crypto.subtle.digest('SHA-256', bytes));
-    if (digest !== f.integrity) {
-      if (cached) await cache.delete(url);
-      throw new Error(`wgpack: ${f.file}: integrity check failed (expected ${f.integrity}, got ${digest})`);
-    }
-    if (cache && !cached) await cache.put(url, resp);
-    out[name] = JSON.parse(new TextDecoder().decode(bytes));
-  }));
-  return out;
-}
+// the bundle's text files (tokenizer, chat template, ..., preprocessor_config.json): the loader's
+export { loadTextFiles };
 
 // A tokenizer as Hugging Face's: encode() adds the special tokens the post-processor adds
 // (as transformers' tokenizer(text) does), decode() merges bytes as the decoder says.
@@ -302,8 +272,68 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     yield { text: '', id: null, result, done: true };
   }
 
+  // the encoder's task head on one text: its ids and the head's logits
+  async function headLogits(text, task, what) {
+    if (!rt.head || rt.head.task !== task)
+      throw new Error(`wgpack: ${what}() needs a ${task} head; this bundle has ${rt.head ? `a ${rt.head.task} head` : 'none (its checkpoint is a base model)'}`);
+    const ids = tokenizer.encode(text);
+    if (rt.chunk && ids.length > rt.chunk) throw new Error(`wgpack: ${ids.length} tokens exceed the encoder's window (${rt.chunk})`);
+    return { ids, logits: await rt.forward(ids, { head: true }) };
+  }
+  const softmax = (x) => {
+    let m = -Infinity, z = 0;
+    for (const v of x) m = Math.max(m, v);
+    const e = Array.from(x, v => Math.exp(v - m));
+    for (const v of e) z += v;
+    return e.map(v => v / z);
+  };
+
   const model = {
     runtime: rt, tokenizer, manifest: rt.manifest, generationConfig: gen,
+    // Masked-LM heads, as transformers' fill-mask pipeline: per mask token of the text, the topK
+    // (default 5) tokens by softmax score, each {token, token_str, score, sequence}; one list for
+    // one mask, a list per mask for several
+    async fillMask(text, o = {}) {
+      const maskTok = tokenizer.tokens.mask_token, maskId = maskTok !== undefined ? tokenizer.hf.token_to_id(maskTok) : undefined;
+      if (maskId === undefined || maskId === null) throw new Error('wgpack: fillMask() needs the tokenizer\'s mask_token, and this bundle\'s tokenizer has none');
+      const { ids, logits } = await headLogits(text, 'fill-mask', 'fillMask');
+      const V = rt.head.width, at = ids.flatMap((id, i) => (id === maskId ? [i] : []));
+      if (!at.length) throw new Error(`wgpack: fillMask(): the text has no ${maskTok}`);
+      const topK = o.topK ?? 5;
+      const per = at.map(i => {
+        const p = softmax(logits.subarray(i * V, (i + 1) * V));
+        const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a] || a - b).slice(0, topK);
+        return order.map(id => {
+          const filled = ids.slice(); filled[i] = id;
+          return { token: id, token_str: tokenizer.decode([id]), score: p[id],
+                   sequence: tokenizer.decode(filled, { skipSpecialTokens: true }) };
+        });
+      });
+      return per.length === 1 ? per[0] : per;
+    },
+    // Sequence classifiers, as transformers' text-classification pipeline: labels by score
+    // (topK, default 1; null: all), the score a softmax, or a sigmoid for multi-label problems
+    // and for one label, none for regression (o.functionToApply: 'softmax' | 'sigmoid' | 'none')
+    async classify(text, o = {}) {
+      const { logits } = await headLogits(text, 'text-classification', 'classify');
+      const pt = rt.head.problemType, fn = o.functionToApply || (pt === 'regression' ? 'none'
+        : pt === 'multi_label_classification' || logits.length === 1 ? 'sigmoid' : 'softmax');
+      const sc = fn === 'softmax' ? softmax(logits) : Array.from(logits, v => (fn === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v));
+      const labels = rt.head.labels || sc.map((_, i) => `LABEL_${i}`);
+      const all = sc.map((score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score);
+      return o.topK === null ? all : all.slice(0, o.topK ?? 1);
+    },
+    // Token classifiers: per token {id, token, scores} (softmax over the labels)
+    async classifyTokens(text) {
+      const { ids, logits } = await headLogits(text, 'token-classification', 'classifyTokens');
+      const C = rt.head.width, labels = rt.head.labels || [];
+      return ids.map((id, i) => {
+        const p = softmax(logits.subarray(i * C, (i + 1) * C));
+        let best = 0;
+        for (let k = 1; k < C; k++) if (p[k] > p[best]) best = k;
+        return { id, token: tokenizer.hf.id_to_token(id), label: labels[best] ?? `LABEL_${best}`, score: p[best], scores: p };
+      });
+    },
     // resolves to {text, ids, prompt_ids, finishReason ('eos' | 'stop' | 'length'), tokensPerSecond};
     // onToken(chunk) gets each piece of text as it is settled
     async generate(input, o = {}) {
