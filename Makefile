@@ -1,6 +1,6 @@
 # wgpack — top-level Makefile (the only build system).
 #   make            build ./wgpack
-#   make demo       the main job on the bundled default model  } on a bare machine these two first
+#   make demo       builds, verifies and runs the default model } on a bare machine these two first
 #   make check      every test; ends with "N passed, N failed" } install what is missing (bootstrap)
 #   make asan       build with AddressSanitizer + UBSan and run the suite's C paths (no browser)
 #   make bench      benchmarks (ratios against cp in the same run, peak RSS)
@@ -150,10 +150,18 @@ bench-large: bootstrap
 bench-gpu: wgpack
 	WGPACK=$(CURDIR)/wgpack node tools/webgpu/bench_gpu.mjs
 
+# the default model with its byte tokenizer (tests/text/bytes), built, verified, then run in
+# headless Chromium (WebGPU on SwiftShader) against the C reference, printing the generated text
+DEMO_PROMPT ?= def fib(n):
 demo: bootstrap-build
+	@bash tools/deps.sh run
+	@bash tools/npm-deps.sh
 	@$(MAKE) --no-print-directory $(BIN)
-	./wgpack build models/tinyllama -o out/tinyllama --preset mixed --compress zstd --force
+	./wgpack build models/tinyllama -o out/tinyllama --preset mixed --compress zstd --tokenizer tests/text/bytes --force
 	./wgpack verify-bundle out/tinyllama
+	@mkdir -p -m 700 out/.xdg
+	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-$(CURDIR)/out/.xdg} VK_ICD_FILENAMES=$${VK_ICD_FILENAMES:-/usr/lib/chromium/vk_swiftshader_icd.json} \
+	  ./wgpack run out/tinyllama --prompt '$(DEMO_PROMPT)' --generate 32
 
 deps:
 	bash tools/deps.sh all

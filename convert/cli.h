@@ -19,6 +19,7 @@ int cmd_verify_bundle(int argc, char **argv);
 int cmd_export_onnx(int argc, char **argv);
 int cmd_verify_onnx(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 /* Token ids from .i64/.i32 binary, whitespace-separated text, or raw bytes; each < vocab; the
  * first `max` of them. The file must be a regular file (a FIFO or device is refused, never
  * waited on); a binary file's size a whole number of tokens; every text token decimal digits

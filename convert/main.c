@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"build", cmd_build, "read, quantize and write a browser bundle (the main job)"},
     {"run", cmd_run, "run a bundle's model in WebGPU (Chromium, Node) against its C reference"},
+    {"serve", cmd_serve, "serve a bundle with a demo page (prompt, streamed text) on 127.0.0.1"},
     {"verify-bundle", cmd_verify_bundle, "re-read a bundle and check it against its manifest"},
     {"kernel-ref", cmd_kernel_ref, "C reference outputs for one bundle tensor (kernel tests)"},
     {"kernel-gen", cmd_kernel_gen, "print one generated WGSL kernel (tuner, benchmarks)"},

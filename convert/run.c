@@ -1,9 +1,10 @@
-/* convert/run.c — `wgpack run BUNDLE (--text FILE | --tokens FILE) [options]`: run a bundle's
- * model in a real WebGPU (headless Chromium, Node with Dawn, or Deno's wgpu) through
+/* convert/run.c — `wgpack run BUNDLE (--text FILE | --tokens FILE | --prompt TEXT) [options]`:
+ * run a bundle's model in a real WebGPU (headless Chromium, Node with Dawn, or Deno's wgpu) through
  * tools/web/run_model.mjs, and hold its output to the C reference forward pass of the same
  * stored (quantized) weights (verify/bundle_ref.c): NLL, largest |logit difference|, top-1
  * agreement and the greedy continuation for decoders; cosine and relative error of the last
- * hidden state for encoders; the runtime's timings.
+ * hidden state for encoders; the runtime's timings. With --prompt / --prompt-file the bundle's
+ * own tokenizer (verify/engine_text.c) makes the ids and gives the generated text.
  * Options, tokens and the reference here; the runner and the comparison (with the
  * tolerance's reasoning) in verify/engine.h. */
 #include "../program/program.h"
@@ -13,21 +14,30 @@
 #include "../verify/engine.h"
 #include "../verify/verify.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *run_help =
-    "usage: wgpack run BUNDLE (--text FILE | --tokens FILE) [options]\n"
+    "usage: wgpack run BUNDLE (--text FILE | --tokens FILE | --prompt TEXT | --prompt-file FILE)\n"
+    "                  [options]\n"
     "  runs the bundle's model in WebGPU (tools/web/run_model.mjs) and compares it with the C\n"
     "  reference forward pass of the same stored weights\n"
     "  --tokens FILE        token ids: .i64 / .i32 little-endian binary, or whitespace-separated text\n"
     "  --text FILE          raw bytes as tokens (byte-level models)\n"
+    "  --prompt TEXT        text, made into ids by the bundle's own tokenizer (with the special\n"
+    "                       tokens its post-processor adds); prints the generated text\n"
+    "  --prompt-file FILE   the same, the prompt read from FILE (UTF-8)\n"
+    "  --chat               the prompt as one user message through the bundle's chat template\n"
+    "                       (add_generation_prompt)\n"
     "  --max-tokens N       use the first N tokens (default 512; cut to the position table)\n"
     "  --generate N         also generate N tokens greedily (decoders); each is checked\n"
     "                       against the reference's argmax after the runtime's own prefix\n"
+    "                       (default 32 with --prompt, else 0)\n"
     "  --engine E           chromium (default: headless Chromium, its adapter), node (Dawn)\n"
     "                       or deno (Deno's WebGPU: wgpu and naga, Firefox's stack)\n"
     "  --max-seq N          the runtime's sequence capacity (KV cache), passed to the runner\n"
@@ -44,8 +54,9 @@ static const char *run_help =
 typedef struct run_opts {
     wg_engine_opts e;         /* the bundle, engine, --generate, --max-seq, --timeout */
     const char *tokens, *ref_out, *rt_out;
-    bool bytes, json, ref_only, no_ref;
-    int max_tokens, threads;
+    wg_text_prompt prompt;    /* text or file set: --prompt / --prompt-file */
+    bool bytes, json, ref_only, no_ref, gen_given;
+    int max_tokens, threads, inputs;
 } run_opts;
 
 /* the C reference: [n_ext][width], n_ext = tokens + generated - 1 for decoders */
@@ -63,17 +74,23 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         {"timeout", required_argument, 0, 'W'}, {"threads", required_argument, 0, 'T'},
         {"reference-only", no_argument, 0, 'R'}, {"no-reference", no_argument, 0, 'n'},
         {"reference-out", required_argument, 0, 'r'}, {"runtime-out", required_argument, 0, 'o'},
+        {"prompt", required_argument, 0, 'P'}, {"prompt-file", required_argument, 0, 'F'},
+        {"chat", no_argument, 0, 'c'},
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (run_opts){.e = {.engine = "chromium", .timeout_s = 900}, .max_tokens = 512,
                     .threads = wg_default_threads()};
     int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "t:x:N:g:e:S:W:T:Rnr:o:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:x:N:g:e:S:W:T:Rnr:o:P:F:cjh", opts, NULL)) != -1) {
         switch (c) {
-        case 't': o->tokens = optarg; o->bytes = false; break;
-        case 'x': o->tokens = optarg; o->bytes = true; break;
+        case 't': o->inputs++; o->tokens = optarg; o->bytes = false; break;
+        case 'x': o->inputs++; o->tokens = optarg; o->bytes = true; break;
         case 'N': if ((rc = cli_int("run", "--max-tokens", optarg, 2, 1 << 16, &o->max_tokens))) return rc; break;
-        case 'g': if ((rc = cli_int("run", "--generate", optarg, 0, 1 << 16, &o->e.generate))) return rc; break;
+        case 'g': if ((rc = cli_int("run", "--generate", optarg, 0, 1 << 16, &o->e.generate))) return rc;
+                  o->gen_given = true; break;
+        case 'P': o->inputs++; o->prompt = (wg_text_prompt){.text = optarg, .name = "--prompt", .chat = o->prompt.chat}; break;
+        case 'F': o->inputs++; o->prompt = (wg_text_prompt){.file = optarg, .name = optarg, .chat = o->prompt.chat}; break;
+        case 'c': o->prompt.chat = true; break;
         case 'e': o->e.engine = optarg; break;
         case 'S': if ((rc = cli_int("run", "--max-seq", optarg, 0, 1 << 20, &o->e.max_seq))) return rc; break;
         case 'W': if ((rc = cli_int("run", "--timeout", optarg, 1, 1 << 30, &o->e.timeout_s))) return rc; break;
@@ -87,8 +104,12 @@ static int parse_opts(int argc, char **argv, run_opts *o)
         default: return cli_usage("run", "bad option");
         }
     }
-    if (optind != argc - 1 || !o->tokens)
-        return cli_usage("run", "expected BUNDLE and --tokens FILE or --text FILE");
+    bool prompt = o->prompt.text || o->prompt.file;
+    if (optind != argc - 1 || o->inputs != 1)
+        return cli_usage("run", "expected BUNDLE and one of --tokens FILE, --text FILE, --prompt "
+                         "TEXT or --prompt-file FILE");
+    if (o->prompt.chat && !prompt)
+        return cli_usage("run", "--chat applies the chat template to --prompt or --prompt-file");
     o->e.dir = argv[optind];
     if (o->max_tokens < 2 || o->max_tokens > 1 << 16 || o->e.generate < 0 || o->e.generate > 1 << 16 ||
         o->e.max_seq < 0 || o->e.timeout_s < 1)
@@ -106,26 +127,65 @@ static int parse_opts(int argc, char **argv, run_opts *o)
 
 /* ---- inputs ---- */
 
+/* the tokens the model's position table leaves room for, the generated ones included */
+static int64_t token_room(const run_opts *o, const wg_manifest *m)
+{
+    const wg_prog *p = m->program;
+    if (p->max_positions <= 0) /* the model's position table: learned, or what rotary was made for */
+        return INT_MAX;
+    return p->max_positions - (strcmp(p->positions, "padding") ? 0 : p->pad_id + 1) - o->e.generate;
+}
+
+/* --max-seq holds the run (checked before any runner starts) */
+static int check_max_seq(const run_opts *o, const char *input, int n, wg_error *err)
+{
+    if (o->e.max_seq && !o->ref_only && o->e.max_seq < n + o->e.generate)
+        return wg_fail(err, WG_EUSAGE, input, "--max-seq %d is below the %d tokens the run "
+                       "needs (%d read, --generate %d): give --max-seq %d or more, or --max-tokens",
+                       o->e.max_seq, n + o->e.generate, n, o->e.generate, n + o->e.generate);
+    return 0;
+}
+
 /* tokens within the model's position table (and, for decoders, room for the generated ones) */
 static int read_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok, int *n,
                        wg_error *err)
 {
-    const wg_prog *p = m->program;
-    int rc = cli_read_tokens(o->tokens, o->bytes, o->max_tokens, tok, n, (int)p->vocab, err);
+    int rc = cli_read_tokens(o->tokens, o->bytes, o->max_tokens, tok, n, (int)m->program->vocab, err);
     if (rc)
         return rc;
-    int64_t room = INT_MAX;
-    if (p->max_positions > 0) /* the model's position table: learned, or what rotary was made for */
-        room = p->max_positions - (strcmp(p->positions, "padding") ? 0 : p->pad_id + 1) - o->e.generate;
-    *n = *n < room ? *n : room;
+    int64_t room = token_room(o, m);
+    *n = *n < room ? *n : (int)room;
     if (*n < 2)
         return wg_fail(err, WG_EINPUT, m->path, "the model's position table leaves room for %d "
                        "tokens (at least 2 are needed, --generate %d included)", *n, o->e.generate);
-    if (o->e.max_seq && !o->ref_only && o->e.max_seq < *n + o->e.generate) /* before any runner */
-        return wg_fail(err, WG_EUSAGE, o->tokens, "--max-seq %d is below the %d tokens the run "
-                       "needs (%d read, --generate %d): give --max-seq %d or more, or --max-tokens",
-                       o->e.max_seq, *n + o->e.generate, *n, o->e.generate, *n + o->e.generate);
-    return 0;
+    return check_max_seq(o, o->tokens, *n, err);
+}
+
+/* the prompt's ids from the bundle's own tokenizer: all of them, never cut */
+static int prompt_tokens(const run_opts *o, const wg_manifest *m, int32_t **tok, int *n,
+                         wg_error *err)
+{
+    wg_text_prompt p = o->prompt;
+    char path[PATH_MAX];
+    struct stat st;
+    if (p.file && (!realpath(p.file, path) || stat(path, &st)))
+        return wg_fail(err, WG_EINPUT, p.file, "%s", strerror(errno));
+    if (p.file && !S_ISREG(st.st_mode)) /* never waited on (a FIFO) */
+        return wg_fail(err, WG_EINPUT, p.file, "the prompt file is not a regular file (%s)",
+                       S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : "a device or special file");
+    if (p.file)
+        p.file = path;
+    int rc = wg_text_encode(o->e.dir, m, &p, o->e.timeout_s, tok, n, err);
+    int64_t room = token_room(o, m);
+    if (!rc && *n > o->max_tokens)
+        rc = wg_fail(err, WG_EINPUT, p.name, "the prompt makes %d tokens, more than --max-tokens "
+                     "%d", *n, o->max_tokens);
+    else if (!rc && *n > room)
+        rc = wg_fail(err, WG_EINPUT, p.name, "the prompt makes %d tokens and the model's position "
+                     "table leaves room for %lld (--generate %d included)", *n,
+                     (long long)(room > 0 ? room : 0), o->e.generate);
+    return rc ? rc : check_max_seq(o, p.name, *n, err);
 }
 
 static int write_f32(const char *path, const float *v, size_t n, wg_error *err)
@@ -240,6 +300,38 @@ static void print_report(json_t *j)
                                                     : "DISAGREES with the C reference beyond the tolerance");
 }
 
+/* the prompt's and the generation's ids, and the generated text (--prompt) */
+static int add_text(const run_opts *o, const int32_t *tok, int n, const wg_engine_out *rt,
+                    json_t *j, wg_error *err)
+{
+    json_t *ids = json_array(), *gen = json_array(), *t = NULL, *tps;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(ids, json_integer(tok[i]));
+    for (int i = 0; i < rt->ngen; i++)
+        json_array_append_new(gen, json_integer(rt->gen[i]));
+    json_object_set_new(j, "prompt_ids", ids);
+    json_object_set_new(j, "generated_ids", gen);
+    int rc = rt->ngen ? wg_text_decode(o->e.dir, rt->gen, rt->ngen, o->e.timeout_s, &t, err) : 0;
+    json_object_set(j, "text", t ? json_object_get(t, "text") : json_null());
+    json_object_set(j, "finish_reason", t ? json_object_get(t, "finish_reason") : json_null());
+    tps = json_object_get(rt->result, "decode_tokens_per_s");
+    json_object_set_new(j, "tokens_per_s", json_is_number(tps) ? json_incref(tps) : json_null());
+    json_decref(t);
+    return rc;
+}
+
+static void print_text(json_t *j)
+{
+    json_t *t = json_object_get(j, "text");
+    printf("prompt:    %zu tokens (the bundle's tokenizer)\n", json_array_size(json_object_get(j, "prompt_ids")));
+    if (!json_is_string(t))
+        return;
+    printf("text:      %zu tokens generated (%s)", json_array_size(json_object_get(j, "generated_ids")),
+           json_string_value(json_object_get(j, "finish_reason")));
+    print_value(", ", j, "tokens_per_s", "%.1f tokens/s");
+    printf("\n%s\n", json_string_value(t));
+}
+
 static int open_bundle(const run_opts *o, wg_manifest *m, wg_error *err)
 {
     int rc = wg_manifest_read(o->e.dir, m, err);
@@ -281,16 +373,26 @@ int cmd_run(int argc, char **argv)
     wg_engine_out rt = {.unit = ldexp(1, -24)};
     reference ref = {0};
     json_t *j = NULL;
-    if ((rc = open_bundle(&o, &m, &err)) || (rc = read_tokens(&o, &m, &tok, &n, &err)) ||
+    bool prompt = o.prompt.text || o.prompt.file;
+    if ((rc = open_bundle(&o, &m, &err)))
+        goto out;
+    if (prompt && !o.gen_given && !o.ref_only && !strcmp(m.program->task, "causal-lm"))
+        o.e.generate = 32;
+    if ((rc = prompt ? prompt_tokens(&o, &m, &tok, &n, &err) : read_tokens(&o, &m, &tok, &n, &err)) ||
         (rc = run_both(&o, &m, tok, n, &rt, &ref, &err)))
         goto out;
     j = report_base(&o, &m, n, &rt);
     bool ok = wg_engine_compare(j, &m, tok, n, ref.out, ref.n_ext, &rt);
+    if (prompt && (rc = add_text(&o, tok, n, &rt, j, &err)))
+        goto out;
     if (o.json) {
         json_dumpf(j, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
         putchar('\n');
-    } else
+    } else {
         print_report(j);
+        if (prompt)
+            print_text(j);
+    }
     fflush(stdout);
     if (!ok)
         rc = wg_fail(&err, WG_EVERIFY, o.e.dir, "the runtime (%s) disagrees with the C reference "

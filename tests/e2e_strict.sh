@@ -130,7 +130,7 @@ s_strict_numbers_token_files_and_help() {
   wg run "$B" --tokens "$TMPDIR/ok.txt" --reference-only --json > "$TMPDIR/r.json"
   assert_json "$TMPDIR/r.json" 'j.tokens===4'
   # --help for every command: usage on stdout, exit 0
-  for c in inspect quantize build verify-bundle verify export-onnx run kernel-ref kernel-gen matrix record-kernels; do
+  for c in inspect quantize build verify-bundle verify export-onnx run serve kernel-ref kernel-gen matrix record-kernels; do
     wg $c --help > "$TMPDIR/h" && grep -q "^usage: wgpack $c" "$TMPDIR/h"
   done
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/deps.sh [build|all] — install the Debian packages wgpack needs that are missing:
-# `build` those the build and `make demo` need, `all` (default) those of the tests too.
+# `build` those the build needs, `run` those `make demo` needs to run the bundle it builds (node,
+# Chromium with SwiftShader's Vulkan), `all` (default) those of the tests too.
 # Prints nothing and installs nothing when every package is present. Installs through
 # apt-get as root, or through sudo; with neither, prints one line naming the command to run
 # and exits 1. `make demo`, `make check` and `make deps` call it.
@@ -11,8 +12,9 @@ BUILD_PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev lib
 TEST_PKGS="libcriterion-dev nodejs npm time chromium libvulkan1 libclang-rt-14-dev strace"
 case "${1:-all}" in
   build) PKGS=$BUILD_PKGS ;;
+  run) PKGS="nodejs npm chromium libvulkan1" ;;
   all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
-  *) echo "usage: tools/deps.sh [build|all]" >&2; exit 2 ;;
+  *) echo "usage: tools/deps.sh [build|run|all]" >&2; exit 2 ;;
 esac
 missing=""
 # dpkg-query prints nothing for packages it has never heard of: those count as missing too

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "../program/program.h"
 #include "engine.h"
+#include "engine_internal.h"
 #include "node.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 /* a temporary work directory for the runner's files */
-static int make_work(char *work, size_t n, wg_error *err)
+int wg_engine_work(char *work, size_t n, wg_error *err)
 {
     const char *t = getenv("TMPDIR");
     snprintf(work, n, "%s/wgpack-run-XXXXXX", t && *t ? t : "/tmp");
@@ -27,7 +28,7 @@ static int make_work(char *work, size_t n, wg_error *err)
     return 0;
 }
 
-static int write_i32(const char *path, const int32_t *v, int n, wg_error *err)
+int wg_engine_write_i32(const char *path, const int32_t *v, int n, wg_error *err)
 {
     FILE *f = fopen(path, "wb");
     for (int i = 0; f && i < n; i++) {
@@ -175,7 +176,7 @@ static int run_in(const wg_engine_opts *o, const wg_manifest *m, const char *wor
     char path[PATH_MAX];
     int st = 0, dim = (int)wg_prog_out_width(m->program);
     snprintf(path, sizeof path, "%s/tokens.i32", work);
-    int rc = write_i32(path, tok, n, err);
+    int rc = wg_engine_write_i32(path, tok, n, err);
     if (rc || (rc = spawn_runtime(o, work, &st, err)))
         return rc;
     snprintf(path, sizeof path, "%s/out/result.json", work);
@@ -193,7 +194,7 @@ int wg_engine_run(const wg_engine_opts *o, const wg_manifest *m, const int32_t *
 {
     char work[PATH_MAX];
     *rt = (wg_engine_out){.unit = ldexp(1, -24)};
-    int rc = make_work(work, sizeof work, err);
+    int rc = wg_engine_work(work, sizeof work, err);
     if (!rc) {
         rc = run_in(o, m, work, tok, n, rt, err);
         wg_rm_rf(work);

@@ -43,4 +43,28 @@ void wg_engine_out_free(wg_engine_out *rt);
  * finite, else true (also when there is nothing to compare). */
 bool wg_engine_compare(json_t *j, const wg_manifest *m, const int32_t *tok, int n,
                        const float *ref, int n_ext, const wg_engine_out *rt);
+/* ---- text in, text out (verify/engine_text.c): the bundle's own tokenizer, run in Node by
+ * tools/web/text_ids.mjs (wgpack-text.js over the bundle's text/ files, each checked against
+ * its SHA-256 as a page checks it). Work files under $TMPDIR, removed before returning. ---- */
+/* whether the manifest's text section lists a tokenizer.json */
+bool wg_text_has_tokenizer(const wg_manifest *m);
+typedef struct wg_text_prompt {
+    const char *text;         /* the prompt itself, or NULL and */
+    const char *file;         /* a file holding it */
+    const char *name;         /* what an error about the prompt names ("--prompt", the file) */
+    bool chat;                /* through the chat template, as one user message */
+} wg_text_prompt;
+/* The ids of the prompt (UTF-8 text): with the special tokens the tokenizer's post-processor
+ * adds, or (chat) the chat template over one user message with add_generation_prompt. *ids
+ * malloc'd (the caller frees), *n >= 1, each inside the program's vocabulary. WG_EINPUT naming
+ * the bundle when it has no tokenizer or its tokenizer cannot make them (no chat template, a
+ * text file failing its hash), naming p->name when the prompt is not UTF-8 or makes no
+ * tokens; WG_EIO when the runner fails otherwise. */
+int wg_text_encode(const char *dir, const wg_manifest *m, const wg_text_prompt *p, int timeout_s,
+                   int32_t **ids, int *n, wg_error *err);
+/* The text of the generated ids[0..n): up to the first EOS id (generation_config's, else
+ * eos_token), special tokens skipped, as wgpack-text.js's generate() gives it. *out receives
+ * {text, finish_reason: "eos"|"length", eos_at} (the caller decrefs). Errors as above. */
+int wg_text_decode(const char *dir, const int32_t *ids, int n, int timeout_s, json_t **out,
+                   wg_error *err);
 #endif

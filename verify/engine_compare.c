@@ -72,8 +72,9 @@ static bool compare_llama(json_t *j, const wg_manifest *m, const int32_t *tok, i
     for (size_t i = 0; ref && i < (size_t)n * V; i++)
         zmax = fabs(ref[i]) > zmax ? fabs(ref[i]) : zmax;
     double tol = eps * (zmax > 1 ? zmax : 1);
-    json_object_set_new(j, "nll", rt->out && finite ? num(c.nll_b) : json_null());
-    json_object_set_new(j, "reference_nll", ref ? num(c.nll_a) : json_null());
+    /* one token (a one-id prompt) predicts nothing: no NLL */
+    json_object_set_new(j, "nll", rt->out && finite && n > 1 ? num(c.nll_b) : json_null());
+    json_object_set_new(j, "reference_nll", ref && n > 1 ? num(c.nll_a) : json_null());
     json_object_set_new(j, "max_abs_logit_diff", both ? num(c.max_abs) : json_null());
     json_object_set_new(j, "top1_agreement", both ? num(c.top1_agree) : json_null());
     json_object_set_new(j, "kl", both ? num(c.kl) : json_null());
