@@ -185,17 +185,6 @@ static const char set_row_src[] =
     "  y[pu(1u) * pu(0u) + i] = v[i];\n"
     "}\n";
 
-/* y[i] += w[i] */
-static const char add_flat_src[] =
-    PARAMS
-    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
-    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
-    "@group(0) @binding(2) var<uniform> p: P;\n"
-    PF FLAT
-    EW_MAIN
-    "  y[i] = y[i] + w[i];\n"
-    "}\n";
-
 /* q, k and v of n tokens in one pass: invocation (t, slot, i < hd/2) handles pair i of q head
  * `slot` (slot < heads, into q_rotated row t), of k head slot - heads (into the key cache at
  * row pos0 + t) or of v head slot - heads - kv_heads (copied into the value cache). Pairs
@@ -416,7 +405,6 @@ static const wg_op ops[] = {
       encoder_attention_src, "heads", "n", 1},
     {"patches", 256, EW, {{0, "pixels", R}, {1, "y", RW}, {2, "params", U}}, 3, patches_src, "count", NULL, 256},
     {"set_row", 256, EW, {{0, "y", RW}, {1, "v", R}, {2, "params", U}}, 3, set_row_src, "count", NULL, 256},
-    {"add_flat", 256, EW, {{0, "y", RW}, {1, "w", R}, {2, "params", U}}, 3, add_flat_src, "count", NULL, 256},
 };
 
 const wg_op *wg_ops(int *n)

@@ -575,7 +575,7 @@ void pb_set_row(wg_pbuild *b, int y, int v, int row)
 
 void pb_add_flat(wg_pbuild *b, int y, int w)
 {
-    emit(b, "add_flat", (int[]){y, w}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0)}, 1);
+    emit(b, "add", (int[]){y, w}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0)}, 1);
 }
 
 void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride)

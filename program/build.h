@@ -67,8 +67,8 @@ void pb_slice(wg_pbuild *b, int x, int y, int64_t col0);
 /* y's width in groups of `group` columns, group g from x's column col0 + g * gstride */
 void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride);
 
-/* image encoders: y = the image's patches (rows before `first` zero); y[row] = v; y += w (the
- * position embeddings of the program's img_tokens rows) */
+/* image encoders: y = the image's patches (rows before `first` zero); y[row] = v; y += w (an
+ * add of the position embeddings, a weight of the program's img_tokens rows) */
 void pb_patches(wg_pbuild *b, int pixels, int y, int first);
 void pb_set_row(wg_pbuild *b, int y, int v, int row);
 void pb_add_flat(wg_pbuild *b, int y, int w);

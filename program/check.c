@@ -93,8 +93,11 @@ static int check_op(ck *c)
     if (!strcmp(n, "glu"))
         return fper(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && fint(c, 1, 0, 6)
                    ? 0 : bad(c, "count, gate, up or act inconsistent");
-    if (!strcmp(n, "add"))
-        return fper(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) ? 0 : bad(c, "count or widths inconsistent");
+    if (!strcmp(n, "add")) /* b a weight: an image's position embeddings, [tokens][width of a] */
+        return fper(c, 0, (double)wd(c, 0)) &&
+                       (v[a[1]].kind == WG_PV_WEIGHT ? c->p->img_tokens && wd(c, 1) == c->p->img_tokens * wd(c, 0)
+                                                     : wd(c, 1) == wd(c, 0))
+                   ? 0 : bad(c, "count or widths inconsistent");
     if (!strcmp(n, "slice")) {
         const wg_pexpr *f = c->op->f;
         if (!fper(c, 0, (double)wd(c, 1)) || !fconst(c, 1, (double)wd(c, 0)) ||
@@ -189,9 +192,6 @@ static int check_op(ck *c)
         return fconst(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && c->p->img_tokens &&
                        fint(c, 1, 0, (double)c->p->img_tokens - 1)
                    ? 0 : bad(c, "v is not a row of y, or row is past the image's tokens");
-    if (!strcmp(n, "add_flat"))
-        return fper(c, 0, (double)wd(c, 0)) && c->p->img_tokens && wd(c, 1) == c->p->img_tokens * wd(c, 0)
-                   ? 0 : bad(c, "w is not the image's tokens x the width of y");
     return bad(c, "not an op of the table");
 }
 

@@ -149,11 +149,12 @@ static int run_glu(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
+/* a += b: an activation, or a weight (learned position embeddings of an image's fixed rows) */
 static int run_add(const wg_pexec *x, const wg_pop *op)
 {
     size_t count = (size_t)F(0);
     float *a = ACT(0);
-    const float *b = ACT(1);
+    const float *b = x->p->vals[op->arg[1]].kind == WG_PV_WEIGHT ? x->w[op->arg[1]] : ACT(1);
     for (size_t i = 0; i < count; i++)
         a[i] += b[i];
     return 0;
@@ -348,17 +349,6 @@ static int run_set_row(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
-/* y += w over the first count values (learned position embeddings of a fixed sequence) */
-static int run_add_flat(const wg_pexec *x, const wg_pop *op)
-{
-    size_t count = (size_t)F(0);
-    float *y = ACT(0);
-    const float *w = WT(1);
-    for (size_t i = 0; i < count; i++)
-        y[i] += w[i];
-    return 0;
-}
-
 static const wg_pop_def defs[] = {
     {"gather", {{"table", W, 0, 0}, {"index", I, 0, 0}, {"y", A, 0, 1}}, 3, {0}, 0, run_gather},
     {"matmul", {{"x", A, 0, 0}, {"weight", W, 0, 0}, {"bias", W, 1, 0}, {"y", A, 0, 1}}, 4, {0}, 0,
@@ -370,7 +360,7 @@ static const wg_pop_def defs[] = {
     {"bias_act", {{"y", A, 0, 1}, {"bias", W, 1, 0}}, 2,
      {"count", "R", "act", "has_bias", "pre:f32", "post:f32"}, 6, run_bias_act},
     {"glu", {{"gate", A, 0, 1}, {"up", A, 0, 0}}, 2, {"count", "act"}, 2, run_glu},
-    {"add", {{"a", A, 0, 1}, {"b", A, 0, 0}}, 2, {"count"}, 1, run_add},
+    {"add", {{"a", A, 0, 1}, {"b", A | W, 0, 0}}, 2, {"count"}, 1, run_add},
     {"slice", {{"x", A, 0, 0}, {"y", A, 0, 1}}, 2, {"count", "in_w", "col0", "out_w", "group", "gstride"},
      6, run_slice},
     {"rope_kv", {{"q", A, 0, 0}, {"k", A, 0, 0}, {"v", A, 0, 0}, {"table", T, 0, 0},
@@ -387,7 +377,6 @@ static const wg_pop_def defs[] = {
     {"patches", {{"pixels", I, 0, 0}, {"y", A, 0, 1}}, 2,
      {"count", "channels", "height", "width", "patch", "first"}, 6, run_patches},
     {"set_row", {{"y", A, 0, 1}, {"v", W, 0, 0}}, 2, {"count", "row"}, 2, run_set_row},
-    {"add_flat", {{"y", A, 0, 1}, {"w", W, 0, 0}}, 2, {"count"}, 1, run_add_flat},
 };
 
 const wg_pop_def *wg_pop_defs(int *n)

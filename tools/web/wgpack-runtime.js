@@ -437,6 +437,28 @@ export async function loadModel(manifestUrl, opts = {}) {
   return model;
 }
 
+// softmax of a Float32Array (or a part of one), in f64
+export function softmax(x) {
+  let m = -Infinity, z = 0;
+  for (const v of x) m = Math.max(m, v);
+  const e = Array.from(x, v => Math.exp(v - m));
+  for (const v of e) z += v;
+  return e.map(v => v / z);
+}
+
+// A classifier head's logits as transformers' classification pipelines score them: softmax, or
+// a sigmoid for multi-label problems and for one label, none for regression (o.functionToApply:
+// 'softmax' | 'sigmoid' | 'none'); [{label, score}] by score, the first o.topK (topDefault when
+// not given; null: every label)
+export function headScores(logits, head, o = {}, topDefault = 1) {
+  const pt = head.problemType, fn = o.functionToApply || (pt === 'regression' ? 'none'
+    : pt === 'multi_label_classification' || logits.length === 1 ? 'sigmoid' : 'softmax');
+  const sc = fn === 'softmax' ? softmax(logits) : Array.from(logits, v => (fn === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v));
+  const labels = head.labels || sc.map((_, i) => `LABEL_${i}`);
+  const all = sc.map((score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score);
+  return o.topK === null ? all : all.slice(0, o.topK ?? topDefault);
+}
+
 // pair i's rotary frequency, scaled as the program says (as wg_prog_rope_freq in program/interp.c)
 function ropeFreq(R, i) {
   const f = Math.pow(R.theta, (-2 * i) / R.rot);

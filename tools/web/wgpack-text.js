@@ -23,6 +23,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { loadTextFiles } from './wgpack-loader.js';
+import { loadModel, softmax, headScores } from './wgpack-runtime.js';
 
 const SPECIAL = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
 const tokenText = v => (v && typeof v === 'object' ? v.content : v) || null;
@@ -206,7 +207,7 @@ function heldBack(text, stops) {
 // loadTextModel: the runtime's model (loadModel, or opts.runtime: an object with the same
 // forward/generate/reset) with the bundle's tokenizer, generation settings and pooling.
 export async function loadTextModel(manifestUrl, opts = {}) {
-  const rt = opts.runtime || await (await import('./wgpack-runtime.js')).loadModel(manifestUrl, opts);
+  const rt = opts.runtime || await loadModel(manifestUrl, opts);
   const files = await loadTextFiles(manifestUrl, rt.manifest, opts);
   const tokenizer = new TextTokenizer(files);
   const gen = tokenizer.generationConfig;
@@ -280,13 +281,6 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     if (rt.chunk && ids.length > rt.chunk) throw new Error(`wgpack: ${ids.length} tokens exceed the encoder's window (${rt.chunk})`);
     return { ids, logits: await rt.forward(ids, { head: true }) };
   }
-  const softmax = (x) => {
-    let m = -Infinity, z = 0;
-    for (const v of x) m = Math.max(m, v);
-    const e = Array.from(x, v => Math.exp(v - m));
-    for (const v of e) z += v;
-    return e.map(v => v / z);
-  };
 
   const model = {
     runtime: rt, tokenizer, manifest: rt.manifest, generationConfig: gen,
@@ -316,12 +310,7 @@ export async function loadTextModel(manifestUrl, opts = {}) {
     // and for one label, none for regression (o.functionToApply: 'softmax' | 'sigmoid' | 'none')
     async classify(text, o = {}) {
       const { logits } = await headLogits(text, 'text-classification', 'classify');
-      const pt = rt.head.problemType, fn = o.functionToApply || (pt === 'regression' ? 'none'
-        : pt === 'multi_label_classification' || logits.length === 1 ? 'sigmoid' : 'softmax');
-      const sc = fn === 'softmax' ? softmax(logits) : Array.from(logits, v => (fn === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v));
-      const labels = rt.head.labels || sc.map((_, i) => `LABEL_${i}`);
-      const all = sc.map((score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score);
-      return o.topK === null ? all : all.slice(0, o.topK ?? 1);
+      return headScores(logits, rt.head, o, 1);
     },
     // Token classifiers: per token {id, token, scores} (softmax over the labels)
     async classifyTokens(text) {

@@ -15,6 +15,7 @@
 // fixed-point arithmetic; `size` {height, width}, {shortest_edge} or {longest_edge}), center
 // crop, rescale, normalize — in f32 as numpy does.
 import { loadTextFiles } from './wgpack-loader.js';
+import { loadModel, headScores } from './wgpack-runtime.js';
 
 const PRECISION_BITS = 32 - 8 - 2;   // PIL's fixed point for 8-bit images
 // PIL's filters by its resample codes (0 nearest is by index, below)
@@ -147,12 +148,11 @@ async function imageData(image) {
 }
 
 export async function loadImageModel(manifestUrl, opts = {}) {
-  const rt = opts.runtime || await (await import('./wgpack-runtime.js')).loadModel(manifestUrl, opts);
+  const rt = opts.runtime || await loadModel(manifestUrl, opts);
   if (!rt.image) throw new Error('wgpack: this bundle is not an image encoder (its program takes no pixel_values)');
   if (!rt.manifest.text?.files?.['preprocessor_config.json'])
     throw new Error('wgpack: the bundle has no preprocessor_config.json (build it with the image processor\'s file beside the model)');
   const cfg = (await loadTextFiles(manifestUrl, rt.manifest, opts))['preprocessor_config.json'];
-  const softmax = x => { const m = Math.max(...x), e = Array.from(x, v => Math.exp(v - m)), z = e.reduce((a, v) => a + v, 0); return e.map(v => v / z); };
   const model = {
     runtime: rt, manifest: rt.manifest, preprocessor: cfg,
     async pixelValues(image) { return preprocessImage(await imageData(image), cfg, rt.image); },
@@ -160,13 +160,7 @@ export async function loadImageModel(manifestUrl, opts = {}) {
     // score (topK 5 as the pipeline; null: every label), softmax (sigmoid for multi-label or one label)
     async classify(image, o = {}) {
       if (!rt.head || rt.head.task !== 'image-classification') throw new Error('wgpack: classify() needs an image classifier; this bundle has no classification head');
-      const logits = await rt.forward(await model.pixelValues(image), { head: true });
-      const pt = rt.head.problemType, fn = o.functionToApply || (pt === 'regression' ? 'none'
-        : pt === 'multi_label_classification' || logits.length === 1 ? 'sigmoid' : 'softmax');
-      const sc = fn === 'softmax' ? softmax(logits) : Array.from(logits, v => (fn === 'sigmoid' ? 1 / (1 + Math.exp(-v)) : v));
-      const labels = rt.head.labels || sc.map((_, i) => `LABEL_${i}`);
-      const all = sc.map((score, i) => ({ label: labels[i], score })).sort((a, b) => b.score - a.score);
-      return o.topK === null ? all : all.slice(0, o.topK ?? 5);
+      return headScores(await rt.forward(await model.pixelValues(image), { head: true }), rt.head, o, 5);
     },
     // the image's embedding: the CLS token's (first row's) last hidden state, or the mean of
     // the patch tokens' ({pooling: 'mean'})

@@ -14,11 +14,12 @@ transformers computes, fp32 eager, weights rounded to fp16 and saved in fp16:
 usage: python3 tools/zoo/make_heads.py OUTDIR   (writes OUTDIR/heads.tar; zstd -19 into tests/zoo/)
 Run where torch, transformers and tokenizers are (the device machine). Deterministic seeds; CPU.
 """
-import json, os, subprocess, sys
+import json, os, sys
 
 import numpy as np
 import torch
 import transformers
+from zoo_common import randomize_vectors_fp16, write_tar
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers, decoders
 from transformers import AutoConfig, AutoModel, BertTokenizerFast, pipeline
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoModelForTokenClassification
@@ -88,11 +89,7 @@ def build(name, mt, head, kw, pipe, tok, root, log):
     torch.manual_seed(sum(map(ord, name)))
     cfg = AutoConfig.for_model(mt, vocab_size=V, **kw)
     model = CLASSES[head].from_config(cfg, attn_implementation="eager").eval()
-    with torch.no_grad():  # random norms and biases, so that both count
-        for pname, p in model.named_parameters():
-            if p.dim() == 1:
-                p.copy_(torch.randn_like(p) * 0.2 + (0.0 if "bias" in pname else 1.0))
-        model = model.half().float()
+    model = randomize_vectors_fp16(model)
     d = os.path.join(root, name)
     model.half().save_pretrained(d, safe_serialization=True)
     model.float()
@@ -133,8 +130,7 @@ def main():
             build(name, mt, head, kw, pipe, tok, root, log)
         except Exception as e:  # reported, the others go on
             print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
-    subprocess.run(["tar", "-C", os.path.join(out, "heads"), "-c", "--sort=name", "--mtime=@0", "--owner=0",
-                    "--group=0", "--numeric-owner", "-f", os.path.join(out, "heads.tar"), "heads"], check=True)
+    write_tar(out, "heads")
     print(json.dumps(log))
 
 

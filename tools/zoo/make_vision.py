@@ -16,11 +16,12 @@ computes, fp32 eager:
                  pipeline on the image (every label's score)
 usage: python3 tools/zoo/make_vision.py OUTDIR   (writes OUTDIR/vision.tar; zstd -19 into tests/zoo/)
 """
-import json, os, subprocess, sys
+import json, os, sys
 
 import numpy as np
 import torch
 import transformers
+from zoo_common import randomize_vectors_fp16, write_tar
 from PIL import Image
 from transformers import AutoConfig, AutoModel, AutoModelForImageClassification, ViTImageProcessor, pipeline
 
@@ -58,11 +59,7 @@ def build(name, mt, cls, kw, size, rgba, root, log):
     torch.manual_seed(sum(map(ord, name)))
     cfg = AutoConfig.for_model(mt, **kw)
     model = (AutoModelForImageClassification if cls else AutoModel).from_config(cfg, attn_implementation="eager").eval()
-    with torch.no_grad():
-        for pname, p in model.named_parameters():
-            if p.dim() == 1:
-                p.copy_(torch.randn_like(p) * 0.2 + (0.0 if "bias" in pname else 1.0))
-        model = model.half().float()
+    model = randomize_vectors_fp16(model)
     d = os.path.join(root, name)
     model.half().save_pretrained(d, safe_serialization=True)
     model.float()
@@ -113,8 +110,7 @@ def main():
             build(name, mt, cls, kw, size, rgba, root, log)
         except Exception as e:
             print(f"{name}: FAILED {type(e).__name__}: {e}", flush=True)
-    subprocess.run(["tar", "-C", os.path.join(out, "vision"), "-c", "--sort=name", "--mtime=@0", "--owner=0",
-                    "--group=0", "--numeric-owner", "-f", os.path.join(out, "vision.tar"), "vision"], check=True)
+    write_tar(out, "vision")
     print(json.dumps(log))
 
 
