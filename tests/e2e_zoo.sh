@@ -102,7 +102,7 @@ t_program_heads_agree_with_transformers() {
     n=$((n+1))
   done
   echo "$n heads agree"
-  [ "$n" -ge 14 ] || return 1
+  [ "$n" -ge 16 ] || return 1
   while IFS='|' read -r m edit msg; do
     d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/heads/$m" "$d"
     node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1

@@ -4,8 +4,8 @@
 // - the runtime's output on the processor's pixel_values (DIR/pixel.f32) against transformers'
 //   (hf_out.f32: logits of a classifier, else the last hidden state) and, for classifiers, the
 //   last hidden state too;
-// - pixelValues() of DIR/image.rgba against the slow processor's pixel_values and (reported) the
-//   fast one's;
+// - pixelValues() of DIR/image.rgba against the processor's pixel_values (transformers 5's:
+//   torchvision's antialiased uint8 resize), and (reported) with PIL's resize instead;
 // - classify() of the image against transformers' image-classification pipeline.
 // Prints one JSON line; exits 1 on a failed check.
 import fs from 'node:fs';
@@ -39,10 +39,11 @@ check(out.hidden_max_abs_diff < 1e-4, `last hidden state: max |diff| ${out.hidde
 // the page's image made into pixel_values here, against the processors'
 const [ih, iw] = hf.image, rgba = new Uint8ClampedArray(fs.readFileSync(path.join(ref, 'image.rgba')));
 const mine = await m.pixelValues({ width: iw, height: ih, data: rgba });
-out.pixels_vs_slow_processor = maxDiff(mine, pv);
-if (fs.existsSync(path.join(ref, 'pixel_fast.f32'))) out.pixels_vs_fast_processor = maxDiff(mine, f32('pixel_fast.f32'));
-out.slow_vs_fast_processor = hf.fast_vs_slow_max_abs;
-check(out.pixels_vs_slow_processor < 1e-6, `pixel_values differ from the slow processor's by ${out.pixels_vs_slow_processor}`);
+out.pixels_vs_processor = maxDiff(mine, pv);
+const pil = await m.pixelValues({ width: iw, height: ih, data: rgba }, { resize: 'pil' });
+out.pil_resize_vs_processor = maxDiff(pil, pv);
+out.pil_resize_pixels_differing = pil.reduce((a, v, i) => a + (Math.abs(v - pv[i]) > 1e-3), 0);
+check(out.pixels_vs_processor < 1e-6, `pixel_values differ from the processor's by ${out.pixels_vs_processor}`);
 if (hf.pipeline) {
   const r = (await m.classify({ width: iw, height: ih, data: rgba }, { topK: null })).sort((a, b) => (a.label < b.label ? -1 : 1));
   check(r.length === hf.pipeline.length && r.every((x, i) => x.label === hf.pipeline[i].label), 'labels equal the pipeline\'s');

@@ -31,8 +31,11 @@ const FILTERS = {
   5: { support: 1, f: x => (Math.abs(x) < 1 ? 0.54 + 0.46 * Math.cos(Math.PI * x) : 0) },    // hamming
 };
 
-// PIL's precompute_coeffs: per output index, the first input index and fixed-point weights
-function coeffs(inSize, outSize, filter) {
+// PIL's precompute_coeffs: per output index, the first input index and fixed-point weights:
+// PIL's 22 fractional bits, or (torch, the uint8 path of its antialiased resize, which
+// transformers 5's image processors take through torchvision) the most bits below 22 that keep
+// the largest weight under 2^15
+function coeffs(inSize, outSize, filter, torchBits) {
   const scale = inSize / outSize, fs = Math.max(scale, 1), support = filter.support * fs, out = [];
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale, ss = 1 / fs;
@@ -42,32 +45,38 @@ function coeffs(inSize, outSize, filter) {
     const k = [];
     let ww = 0;
     for (let x = 0; x < xmax - xmin; x++) { const w = filter.f((x + xmin - center + 0.5) * ss); k.push(w); ww += w; }
-    out.push({ xmin, k: k.map(w => { const v = ww !== 0 ? w / ww : w; return Math.trunc(v * (1 << PRECISION_BITS) + (v < 0 ? -0.5 : 0.5)); }) });
+    out.push({ xmin, k: k.map(w => (ww !== 0 ? w / ww : w)) });
   }
-  return out;
+  let bits = PRECISION_BITS;
+  if (torchBits) {
+    const maxW = Math.max(...out.flatMap(c => c.k));
+    for (bits = 0; bits < 22; bits++) if (Math.trunc(0.5 + maxW * 2 ** (bits + 1)) >= 1 << 15) break;
+  }
+  for (const c of out) c.k = c.k.map(v => Math.trunc(v * 2 ** bits + (v < 0 ? -0.5 : 0.5)));
+  return { cs: out, bits };
 }
-const clip8 = v => { const s = Math.floor(v / (1 << PRECISION_BITS)); return s < 0 ? 0 : s > 255 ? 255 : s; };
+const clip8 = (v, bits) => { const s = Math.floor(v / 2 ** bits); return s < 0 ? 0 : s > 255 ? 255 : s; };
 
 // one pass of PIL's resample along x (horizontal) or y over an RGB u8 image {w, h, d}
-function pass(img, outSize, filter, horizontal) {
-  const { w, h, d } = img, inSize = horizontal ? w : h, cs = coeffs(inSize, outSize, filter);
+function pass(img, outSize, filter, horizontal, torchBits) {
+  const { w, h, d } = img, inSize = horizontal ? w : h, { cs, bits } = coeffs(inSize, outSize, filter, torchBits);
   const ow = horizontal ? outSize : w, oh = horizontal ? h : outSize, o = new Uint8Array(ow * oh * 3);
   for (let y = 0; y < oh; y++)
     for (let x = 0; x < ow; x++) {
       const { xmin, k } = cs[horizontal ? x : y];
       for (let c = 0; c < 3; c++) {
-        let ss = 1 << (PRECISION_BITS - 1);
+        let ss = bits ? 2 ** (bits - 1) : 0;
         for (let i = 0; i < k.length; i++) {
           const sx = horizontal ? xmin + i : x, sy = horizontal ? y : xmin + i;
           ss += d[(sy * w + sx) * 3 + c] * k[i];
         }
-        o[(y * ow + x) * 3 + c] = clip8(ss);
+        o[(y * ow + x) * 3 + c] = clip8(ss, bits);
       }
     }
   return { w: ow, h: oh, d: o };
 }
 
-function resizeRGB(img, w, h, resample) {
+function resizeRGB(img, w, h, resample, torchBits) {
   if (img.w === w && img.h === h) return img;
   if (resample === 0) {                             // nearest
     const o = new Uint8Array(w * h * 3);
@@ -81,8 +90,8 @@ function resizeRGB(img, w, h, resample) {
   const filter = FILTERS[resample];
   if (!filter) throw new Error(`wgpack: preprocessor_config.json: resample ${resample} is not one of PIL's (0 to 5)`);
   let r = img;
-  if (w !== img.w) r = pass(r, w, filter, true);
-  if (h !== img.h) r = pass(r, h, filter, false);
+  if (w !== img.w) r = pass(r, w, filter, true, torchBits);
+  if (h !== img.h) r = pass(r, h, filter, false, torchBits);
   return r;
 }
 
@@ -103,8 +112,10 @@ function targetSize(size, w, h) {
 }
 
 // An ImageData-like image as pixel_values [3][H][W] f32, as transformers' image processor
-// makes them from the same pixels; `shape` {channels, height, width} is the model's input
-export function preprocessImage(image, cfg, shape) {
+// makes them from the same pixels; `shape` {channels, height, width} is the model's input;
+// o.resize 'torch' (default: transformers 5's processors, torchvision's antialiased resize of
+// uint8 images) or 'pil' (transformers 4's slow processors, PIL's Image.resize)
+export function preprocessImage(image, cfg, shape, o = {}) {
   const { width: iw, height: ih, data } = image;
   if (!(iw > 0 && ih > 0) || !data || data.length !== iw * ih * 4) throw new Error('wgpack: an image is {width, height, data: RGBA bytes}');
   if (shape.channels !== 3) throw new Error(`wgpack: the model takes ${shape.channels} channels; images are RGB`);
@@ -112,7 +123,7 @@ export function preprocessImage(image, cfg, shape) {
   for (let i = 0; i < iw * ih; i++) for (let c = 0; c < 3; c++) img.d[i * 3 + c] = data[i * 4 + c];
   if (cfg.do_resize !== false && cfg.size) {
     const [w, h] = targetSize(cfg.size, iw, ih);
-    img = resizeRGB(img, w, h, cfg.resample ?? 2);
+    img = resizeRGB(img, w, h, cfg.resample ?? 2, (o.resize || 'torch') === 'torch');
   }
   if (cfg.do_center_crop && cfg.crop_size) {
     const [cw, ch] = targetSize(cfg.crop_size, img.w, img.h);
@@ -155,7 +166,7 @@ export async function loadImageModel(manifestUrl, opts = {}) {
   const cfg = (await loadTextFiles(manifestUrl, rt.manifest, opts))['preprocessor_config.json'];
   const model = {
     runtime: rt, manifest: rt.manifest, preprocessor: cfg,
-    async pixelValues(image) { return preprocessImage(await imageData(image), cfg, rt.image); },
+    async pixelValues(image, o = {}) { return preprocessImage(await imageData(image), cfg, rt.image, { resize: opts.resize, ...o }); },
     // image classifiers, as transformers' image-classification pipeline: [{label, score}] by
     // score (topK 5 as the pipeline; null: every label), softmax (sigmoid for multi-label or one label)
     async classify(image, o = {}) {

@@ -58,6 +58,8 @@ def image():
 def build(name, mt, cls, kw, size, rgba, root, log):
     torch.manual_seed(sum(map(ord, name)))
     cfg = AutoConfig.for_model(mt, **kw)
+    if cls:  # DeiT's auto class is ambiguous (with and without the teacher): say which
+        cfg.architectures = [{"vit": "ViTForImageClassification", "deit": "DeiTForImageClassification"}[mt]]
     model = (AutoModelForImageClassification if cls else AutoModel).from_config(cfg, attn_implementation="eager").eval()
     model = randomize_vectors_fp16(model)
     d = os.path.join(root, name)
