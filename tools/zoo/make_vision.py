@@ -7,8 +7,10 @@ a preprocessor_config.json (ViTImageProcessor: resize, rescale, normalise) and w
 computes, fp32 eager:
   image.rgba     an RGBA image [h][w][4] u8 made here (gradients and a seeded noise), not of the
                  model's size, so that the processor resizes it
-  pixel.f32      the processor's pixel_values [3][H][W] of it (the slow, PIL-based processor)
-  pixel_fast.f32 the same from the fast (torchvision) processor, where transformers has one
+  pixel.f32      the processor's pixel_values [3][H][W] of it (transformers 5's ViTImageProcessor,
+                 which resizes through torchvision)
+  pixel_fast.f32 the same from ViTImageProcessorFast where transformers has one (in 5.17 it is the
+                 same class: equal)
   hf_out.f32     the model's output on pixel.f32: logits [1][labels] of a classifier, else the
                  last hidden state [tokens][hidden]
   hf_hidden.f32  the last hidden state on pixel.f32
