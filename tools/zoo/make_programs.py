@@ -123,6 +123,9 @@ MODELS = {
     "mixtral": ("mixtral", dec(num_local_experts=4, num_experts_per_tok=2, sliding_window=6)),
     "mixtral-8x3": ("mixtral", dec(num_local_experts=8, num_experts_per_tok=3, intermediate_size=48,
                                    num_hidden_layers=2, tie_word_embeddings=True)),
+    # 64 experts, 8 a token (OLMoE's and Qwen 3's counts): more dispatches a layer than 256
+    "mixtral-64x8": ("mixtral", dec(num_local_experts=64, num_experts_per_tok=8, intermediate_size=16,
+                                    num_hidden_layers=2)),
     "qwen2_moe": ("qwen2_moe", dec(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
                                    shared_expert_intermediate_size=64, norm_topk_prob=False)),
     # dense layers between the sparse ones: layer 0 by decoder_sparse_step 2, layer 2 by mlp_only_layers
