@@ -13,6 +13,10 @@ usage: python3 tools/zoo/make_programs.py OUTDIR [STEM [REGEX]]
   checkpoints whose name matches REGEX (default: all). The tests read every
   tests/zoo/programs*.tar.zst, each holding a folder programs/NAME per checkpoint, so a new
   family's ground truth can ship as an archive of its own without remaking the others.
+  The mixture-of-experts decoders ship as tests/zoo/programs-moe.tar.zst:
+  `make_programs.py OUT programs-moe '^(mixtral|qwen2_moe|olmoe|qwen3_moe)'`; their routers are
+  redrawn with a larger spread (MOE_ROUTER_STD) so that tokens choose different experts, and HF
+  runs its eager experts loop (the reference, not batched_mm / grouped_mm).
 Run where torch and transformers are (the device machine; the shipped archive was made with
 transformers 5.17.0, torch 2.11.0). Deterministic seeds; CPU; a minute.
 """
