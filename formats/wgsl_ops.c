@@ -352,7 +352,7 @@ static const char encoder_attention_src[] =
     "}\n";
 
 /* a mixture-of-experts router, one invocation per token: softmax over its E logits into the
- * weights row, the k largest chosen by rank (ties: the lower index first), a bit per expert;
+ * weights row, the k largest chosen by rank (ties: the lower index first, as ops.c), a bit each;
  * then weights[e] = p (divided by the chosen ones' sum when norm) or 0. E <= 256. */
 static const char moe_router_src[] =
     PARAMS

@@ -327,9 +327,11 @@ static int run_encoder_attention(const wg_pexec *x, const wg_pop *op)
 }
 
 /* A mixture-of-experts router, per token over its E logits: p = softmax (f32 values, the sum in
- * double); the k largest chosen (ties: the lower expert index first, as torch.topk returns
- * them); weights[t][e] = p[e] for a chosen expert (divided by the chosen ones' sum when norm),
- * 0 for any other. The experts' outputs are then added by moe_add. */
+ * double); the k largest chosen; weights[t][e] = p[e] for a chosen expert (divided by the chosen
+ * ones' sum when norm), 0 for any other. The experts' outputs are then added by moe_add. Among
+ * equal weights the lower expert index is chosen: torch.topk does not specify its choice (on
+ * four equal values it returned 2, 3 on the CPU and 1, 0 in CUDA, torch 2.11), so no rule is
+ * HF's; real routers' probabilities are hardly ever equal. */
 static int run_moe_router(const wg_pexec *x, const wg_pop *op)
 {
     int n = (int)F(0), E = (int)F(1), k = (int)F(2);

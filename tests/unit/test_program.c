@@ -241,8 +241,8 @@ static void moe_run(bool norm, bool out_w, float out[4][4])
     json_decref(j);
 }
 
-/* torch.topk's choice among equal weights is the lower expert index (measured: README); the k
- * kept weights are the softmax's, or over their sum; the others exactly 0 */
+/* among equal weights the lower expert index is kept (torch.topk leaves its choice unspecified:
+ * program/ops.c); the k kept weights are the softmax's, or over their sum; the others exactly 0 */
 Test(program, moe_router_ties_and_renormalisation)
 {
     float w[4][4], wn[4][4];

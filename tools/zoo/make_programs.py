@@ -132,7 +132,8 @@ MODELS = {
                                     num_hidden_layers=2)),
     "qwen2_moe": ("qwen2_moe", dec(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
                                    shared_expert_intermediate_size=64, norm_topk_prob=False)),
-    # dense layers between the sparse ones: layer 0 by decoder_sparse_step 2, layer 2 by mlp_only_layers
+    # dense layers between the sparse ones: 0 and 2 by decoder_sparse_step 2 (2 named in mlp_only_layers
+    # too; qwen3_moe's layer 1 is dense by mlp_only_layers alone)
     "qwen2_moe-sparse-step": ("qwen2_moe", dec(num_hidden_layers=4, num_experts=4, num_experts_per_tok=2,
                                                moe_intermediate_size=48, shared_expert_intermediate_size=64,
                                                norm_topk_prob=True, decoder_sparse_step=2, mlp_only_layers=[2])),
