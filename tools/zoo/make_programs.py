@@ -137,7 +137,8 @@ MODELS = {
     "qwen2_moe-sparse-step": ("qwen2_moe", dec(num_hidden_layers=4, num_experts=4, num_experts_per_tok=2,
                                                moe_intermediate_size=48, shared_expert_intermediate_size=64,
                                                norm_topk_prob=True, decoder_sparse_step=2, mlp_only_layers=[2])),
-    "olmoe": ("olmoe", dec(num_experts=4, num_experts_per_tok=2, intermediate_size=48, norm_topk_prob=False)),
+    "olmoe": ("olmoe", dec(num_experts=4, num_experts_per_tok=2, intermediate_size=48, norm_topk_prob=False,
+                           eos_token_id=2)),  # eos inside the tiny vocabulary (the logits do not depend on it)
     "qwen3_moe": ("qwen3_moe", dec(head_dim=16, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
                                    norm_topk_prob=True, mlp_only_layers=[1])),
 }
