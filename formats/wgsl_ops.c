@@ -103,6 +103,7 @@ static const char layernorm_src[] =
     "    case 4u: { return v / (1.0 + exp(-v)); }\n" \
     "    case 5u: { return v / (1.0 + exp(clamp(-1.702 * v, -80.0, 80.0))); }\n" \
     "    case 6u: { return tanh(clamp(v, -15.0, 15.0)); }\n" \
+    "    case 7u: { return 1.0 / (1.0 + exp(clamp(-v, -80.0, 80.0))); }\n" \
     "    default: { return v; }\n" \
     "  }\n" \
     "}\n"
@@ -378,6 +379,61 @@ static const char encoder_attention_src[] =
     "  }\n"
     "}\n";
 
+/* a mixture-of-experts router, one invocation per token: softmax over its E logits into the
+ * weights row, the k largest chosen by rank (ties: the lower index first, as ops.c), a bit each;
+ * then weights[e] = p (divided by the chosen ones' sum when norm) or 0. E <= 256. */
+static const char moe_router_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read> l: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read_write> w: array<f32>;\n"
+    "@group(0) @binding(2) var<uniform> p: P;\n"
+    PF FLAT
+    "@compute @workgroup_size(256)\n"
+    "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {\n"
+    "  let t = flat(wg, li);\n"
+    "  let E = pu(1u); let k = pu(2u);\n"
+    "  if (t >= pu(0u)) { return; }\n"
+    "  let b = t * E;\n"
+    "  var mx = l[b];\n"
+    "  for (var e = 1u; e < E; e = e + 1u) { mx = max(mx, l[b + e]); }\n"
+    "  var s = 0.0;\n"
+    "  for (var e = 0u; e < E; e = e + 1u) { s = s + exp(l[b + e] - mx); }\n"
+    "  for (var e = 0u; e < E; e = e + 1u) { w[b + e] = exp(l[b + e] - mx) / s; }\n"
+    "  var bits: array<u32, 8>;\n"
+    "  var chosen = 0.0;\n"
+    "  for (var e = 0u; e < E; e = e + 1u) {\n"
+    "    let pe = w[b + e];\n"
+    "    var r = 0u;\n"
+    "    for (var j = 0u; j < E; j = j + 1u) {\n"
+    "      let pj = w[b + j];\n"
+    "      if (pj > pe || (pj == pe && j < e)) { r = r + 1u; }\n"
+    "    }\n"
+    "    if (r < k) { bits[e / 32u] = bits[e / 32u] | (1u << (e % 32u)); chosen = chosen + pe; }\n"
+    "  }\n"
+    "  let nrm = pu(3u) != 0u;\n"
+    "  for (var e = 0u; e < E; e = e + 1u) {\n"
+    "    let on = (bits[e / 32u] & (1u << (e % 32u))) != 0u;\n"
+    "    let pe = w[b + e];\n"
+    "    w[b + e] = select(0.0, select(pe, pe / chosen, nrm), on);\n"
+    "  }\n"
+    "}\n";
+
+/* y[t][j] (+)= w[t][e] * x[t][j]: an expert's output by its routing weight; a weight of 0 adds
+ * nothing (accumulate 0: y starts from zeros) */
+static const char moe_add_src[] =
+    PARAMS
+    "@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n"
+    "@group(0) @binding(1) var<storage, read> w: array<f32>;\n"
+    "@group(0) @binding(2) var<storage, read> x: array<f32>;\n"
+    "@group(0) @binding(3) var<uniform> p: P;\n"
+    PF FLAT
+    EW_MAIN
+    "  let wt = w[(i / pu(1u)) * pu(2u) + pu(3u)];\n"
+    "  let acc = pu(4u) != 0u;\n"
+    "  if (wt != 0.0) { y[i] = select(wt * x[i], y[i] + wt * x[i], acc); }\n"
+    "  else if (!acc) { y[i] = 0.0; }\n"
+    "}\n";
+
 #define R "read-only-storage"
 #define RW "storage"
 #define U "uniform"
@@ -405,6 +461,10 @@ static const wg_op ops[] = {
       encoder_attention_src, "heads", "n", 1},
     {"patches", 256, EW, {{0, "pixels", R}, {1, "y", RW}, {2, "params", U}}, 3, patches_src, "count", NULL, 256},
     {"set_row", 256, EW, {{0, "y", RW}, {1, "v", R}, {2, "params", U}}, 3, set_row_src, "count", NULL, 256},
+    {"moe_router", 256, "T = ceil(n/256): (min(T,65535), ceil(T/65535), 1)", {{0, "logits", R},
+      {1, "weights", RW}, {2, "params", U}}, 3, moe_router_src, "n", NULL, 256},
+    {"moe_add", 256, EW, {{0, "y", RW}, {1, "w", R}, {2, "x", R}, {3, "params", U}}, 4, moe_add_src,
+      "count", NULL, 256},
 };
 
 const wg_op *wg_ops(int *n)

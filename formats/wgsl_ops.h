@@ -11,6 +11,7 @@
  *    reference whichever variant the matrix kernels use.
  *  - Elementwise ops run 256 invocations per workgroup over `count` values:
  *      W = ceil(count/256): dispatch (min(W,65535), ceil(W/65535), 1).
+ *    moe_router runs one invocation per token the same way (over n; E <= 256).
  *    Norms run one workgroup per row: (n, 1, 1). Attention one workgroup per (head, query):
  *    (heads, n, 1); head_dim must be a multiple of 4 and at most 1024 (encoder_attention: the
  *    same). The attention's scores binding is the runtime's scratch [n][heads][stride].

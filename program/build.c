@@ -578,6 +578,26 @@ void pb_add_flat(wg_pbuild *b, int y, int w)
     emit(b, "add", (int[]){y, w}, 2, (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0)}, 1);
 }
 
+void pb_moe_router(wg_pbuild *b, int logits, int weights, int64_t k, bool norm)
+{
+    if (!PB_OK(b))
+        return;
+    int64_t E = W_(logits);
+    if (W_(weights) != E || E > WG_MOE_MAX_EXPERTS || k < 1 || k > E)
+        pb_fail(b, "program: %lld experts, %lld a token: not implemented (1 <= k <= experts <= %d)",
+                (long long)E, (long long)k, WG_MOE_MAX_EXPERTS);
+    emit(b, "moe_router", (int[]){logits, weights}, 2, (wg_pexpr[]){SX(1), K(E), K(k), K(norm)}, 4);
+}
+
+void pb_moe_add(wg_pbuild *b, int y, int w, int64_t e, int x, bool accumulate)
+{
+    if (PB_OK(b) && (W_(x) != W_(y) || e < 0 || e >= W_(w)))
+        pb_fail(b, "program: moe_add: widths differ or expert %lld outside the weights", (long long)e);
+    emit(b, "moe_add", (int[]){y, w, x}, 3,
+         (wg_pexpr[]){SX(PB_OK(b) ? W_(y) : 0), K(PB_OK(b) ? W_(y) : 0), K(PB_OK(b) ? W_(w) : 0), K(e),
+                      K(accumulate)}, 5);
+}
+
 void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride)
 {
     if (!PB_OK(b))

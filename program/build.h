@@ -59,10 +59,15 @@ void pb_matmul(wg_pbuild *b, int x, int w, int bias, int y);
 /* x += residual (>= 0), y = rmsnorm(x) over rows of H (heads rows per token) times w + off */
 void pb_rmsnorm(wg_pbuild *b, int x, int residual, int w, int y, double eps, double off, int64_t H);
 void pb_layernorm(wg_pbuild *b, int x, int w, int bias, int y, double eps);
-/* y = act((y + bias) * pre) * post */
+/* y = act((y + bias) * pre) * post (act: ops.c's codes, 7 sigmoid) */
 void pb_bias_act(wg_pbuild *b, int y, int bias, int act, double pre, double post);
 void pb_glu(wg_pbuild *b, int gate, int up, int act);
 void pb_add(wg_pbuild *b, int a, int other);
+/* weights [S][E] = the routing of logits [S][E]: softmax, the k largest kept (renormalised to
+ * sum 1 when norm), the others 0 */
+void pb_moe_router(wg_pbuild *b, int logits, int weights, int64_t k, bool norm);
+/* y (+)= w[:, e] * x per token (accumulate false: y starts from zeros) */
+void pb_moe_add(wg_pbuild *b, int y, int w, int64_t e, int x, bool accumulate);
 void pb_slice(wg_pbuild *b, int x, int y, int64_t col0);
 /* y's width in groups of `group` columns, group g from x's column col0 + g * gstride */
 void pb_slice_groups(wg_pbuild *b, int x, int y, int64_t col0, int64_t group, int64_t gstride);

@@ -86,12 +86,12 @@ static int check_op(ck *c)
         return 0;
     }
     if (!strcmp(n, "bias_act"))
-        return fper(c, 0, (double)wd(c, 0)) && fconst(c, 1, (double)wd(c, 0)) && fint(c, 2, 0, 6) &&
+        return fper(c, 0, (double)wd(c, 0)) && fconst(c, 1, (double)wd(c, 0)) && fint(c, 2, 0, 7) &&
                        fflag(c, 3, 1) && (a[1] < 0 || wd(c, 1) == wd(c, 0)) && !c->op->f[4].sym &&
                        !c->op->f[5].sym && isfinite(c->op->f[4].c) && isfinite(c->op->f[5].c)
                    ? 0 : bad(c, "count, R, act, bias or multipliers inconsistent");
     if (!strcmp(n, "glu"))
-        return fper(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && fint(c, 1, 0, 6)
+        return fper(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && fint(c, 1, 0, 7)
                    ? 0 : bad(c, "count, gate, up or act inconsistent");
     if (!strcmp(n, "add")) /* b a weight: an image's position embeddings, [tokens][width of a] */
         return fper(c, 0, (double)wd(c, 0)) &&
@@ -192,6 +192,14 @@ static int check_op(ck *c)
         return fconst(c, 0, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) && c->p->img_tokens &&
                        fint(c, 1, 0, (double)c->p->img_tokens - 1)
                    ? 0 : bad(c, "v is not a row of y, or row is past the image's tokens");
+    if (!strcmp(n, "moe_router"))
+        return fper(c, 0, 1) && fconst(c, 1, (double)wd(c, 0)) && wd(c, 1) == wd(c, 0) &&
+                       fint(c, 1, 1, WG_MOE_MAX_EXPERTS) && fint(c, 2, 1, c->op->f[1].c) && fint(c, 3, 0, 1)
+                   ? 0 : bad(c, "n, E, k or norm inconsistent (E at most %d)", WG_MOE_MAX_EXPERTS);
+    if (!strcmp(n, "moe_add"))
+        return fper(c, 0, (double)wd(c, 0)) && fconst(c, 1, (double)wd(c, 0)) && wd(c, 2) == wd(c, 0) &&
+                       fconst(c, 2, (double)wd(c, 1)) && fint(c, 3, 0, (double)wd(c, 1) - 1) && fint(c, 4, 0, 1)
+                   ? 0 : bad(c, "count, H, E, e or accumulate inconsistent");
     return bad(c, "not an op of the table");
 }
 

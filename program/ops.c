@@ -6,7 +6,7 @@
  * The references are written for clarity, in the arithmetic the earlier per-family passes used
  * (f32 values, dot products and norm statistics in double), and are the spec the kernels are
  * checked against. Activation codes (bias_act, glu): 0 none, 1 gelu (erf), 2 gelu (tanh),
- * 3 relu, 4 silu, 5 quick_gelu, 6 tanh. */
+ * 3 relu, 4 silu, 5 quick_gelu, 6 tanh, 7 sigmoid. */
 #include "program_internal.h"
 #include "../verify/verify.h"
 
@@ -41,6 +41,8 @@ static float act_f(int a, float v)
         return (float)(d / (1.0 + exp(-1.702 * d)));
     case 6:
         return (float)tanh(d);
+    case 7:
+        return 1.0f / (1.0f + expf(-v));
     }
     return v;
 }
@@ -349,6 +351,69 @@ static int run_set_row(const wg_pexec *x, const wg_pop *op)
     return 0;
 }
 
+/* A mixture-of-experts router, per token over its E logits: p = softmax (f32 values, the sum in
+ * double); the k largest chosen; weights[t][e] = p[e] for a chosen expert (divided by the chosen
+ * ones' sum when norm), 0 for any other. The experts' outputs are then added by moe_add. Among
+ * equal weights the lower expert index is chosen: torch.topk does not specify its choice (on
+ * four equal values it returned 2, 3 on the CPU and 1, 0 in CUDA, torch 2.11), so no rule is
+ * HF's; real routers' probabilities are hardly ever equal. */
+static int run_moe_router(const wg_pexec *x, const wg_pop *op)
+{
+    int n = (int)F(0), E = (int)F(1), k = (int)F(2);
+    bool norm = F(3) != 0;
+    for (int t = 0; t < n; t++) {
+        const float *l = ACT(0) + (size_t)t * E;
+        float *w = ACT(1) + (size_t)t * E, mx = l[0];
+        for (int e = 1; e < E; e++)
+            mx = l[e] > mx ? l[e] : mx;
+        double sum = 0;
+        for (int e = 0; e < E; e++)
+            sum += exp((double)l[e] - mx);
+        for (int e = 0; e < E; e++)
+            w[e] = (float)(exp((double)l[e] - mx) / sum);
+        double chosen = 0;
+        for (int e = 0; e < E; e++) {
+            int rank = 0;
+            for (int j = 0; j < E; j++)
+                rank += w[j] > w[e] || (w[j] == w[e] && j < e);
+            if (rank < k)
+                chosen += w[e];
+        }
+        /* a second pass: the ranks above read the probabilities, not the weights */
+        float keep[WG_MOE_MAX_EXPERTS];
+        for (int e = 0; e < E; e++) {
+            int rank = 0;
+            for (int j = 0; j < E; j++)
+                rank += w[j] > w[e] || (w[j] == w[e] && j < e);
+            keep[e] = rank < k ? (norm ? w[e] / (float)chosen : w[e]) : 0.0f;
+        }
+        memcpy(w, keep, sizeof *w * (size_t)E);
+    }
+    return 0;
+}
+
+/* y[t][j] (+)= w[t][e] * x[t][j]: expert e's output by its routing weight (accumulate 0: into a
+ * y of zeros). A weight of 0 adds nothing, as an expert the router did not choose adds nothing
+ * to Hugging Face's sum. */
+static int run_moe_add(const wg_pexec *x, const wg_pop *op)
+{
+    int n = (int)(F(0) / F(1)), H = (int)F(1), E = (int)F(2), e = (int)F(3);
+    bool acc = F(4) != 0;
+    float *y = ACT(0);
+    const float *w = ACT(1), *v = ACT(2);
+    for (int t = 0; t < n; t++) {
+        float wt = w[(size_t)t * E + e];
+        for (int j = 0; j < H; j++) {
+            size_t i = (size_t)t * H + j;
+            if (wt != 0.0f)
+                y[i] = acc ? y[i] + wt * v[i] : wt * v[i];
+            else if (!acc)
+                y[i] = 0.0f;
+        }
+    }
+    return 0;
+}
+
 static const wg_pop_def defs[] = {
     {"gather", {{"table", W, 0, 0}, {"index", I, 0, 0}, {"y", A, 0, 1}}, 3, {0}, 0, run_gather},
     {"matmul", {{"x", A, 0, 0}, {"weight", W, 0, 0}, {"bias", W, 1, 0}, {"y", A, 0, 1}}, 4, {0}, 0,
@@ -377,6 +442,10 @@ static const wg_pop_def defs[] = {
     {"patches", {{"pixels", I, 0, 0}, {"y", A, 0, 1}}, 2,
      {"count", "channels", "height", "width", "patch", "first"}, 6, run_patches},
     {"set_row", {{"y", A, 0, 1}, {"v", W, 0, 0}}, 2, {"count", "row"}, 2, run_set_row},
+    {"moe_router", {{"logits", A, 0, 0}, {"weights", A, 0, 1}}, 2, {"n", "E", "k", "norm"}, 4,
+     run_moe_router},
+    {"moe_add", {{"y", A, 0, 1}, {"w", A, 0, 0}, {"x", A, 0, 0}}, 3,
+     {"count", "H", "E", "e", "accumulate"}, 5, run_moe_add},
 };
 
 const wg_pop_def *wg_pop_defs(int *n)

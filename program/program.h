@@ -29,6 +29,8 @@
 #include <stdint.h>
 
 #define WG_PROG_VERSION 1
+/* the most experts a moe_router op takes (its kernel keeps a bit per expert) */
+#define WG_MOE_MAX_EXPERTS 256
 
 typedef enum wg_pkind {
     WG_PV_ACT,    /* activation [S][width] */

@@ -24,6 +24,8 @@ static const struct {
     {"xlm-roberta", wg_tpl_bert}, {"camembert", wg_tpl_bert},    {"electra", wg_tpl_bert},
     {"distilbert", wg_tpl_bert},   {"mpnet", wg_tpl_bert},         {"albert", wg_tpl_albert},
     {"modernbert", wg_tpl_modernbert}, {"vit", wg_tpl_vit},       {"deit", wg_tpl_vit},
+    {"mixtral", wg_tpl_mixtral},   {"qwen2_moe", wg_tpl_qwen2_moe}, {"qwen3_moe", wg_tpl_qwen2_moe},
+    {"olmoe", wg_tpl_olmoe},
 };
 
 wg_prog *wg_prog_build(const wg_model *m, char *why, size_t nwhy)

@@ -225,5 +225,5 @@ t_run_every_family_of_the_program_zoo() {
     assert_json "$TMPDIR/$m.json" "j.agrees===true && j.tokens===$(wc -w < "$d/ids.txt")"' && (j.task==="encoder" ? j.max_rel_err<1e-5 : j.top1_agreement===1 && j.greedy_matches===3)' || return 1
     echo "$m ($engine): agrees"; n=$((n+1))
   done
-  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 43 ]
+  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 50 ]
 }

@@ -84,7 +84,7 @@ t_program_every_family_agrees_with_transformers() {
     n=$((n+1))
   done
   echo "$n checkpoints agree"
-  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 43 ]
+  [ "$n" -eq "$(ls -d "$TMPDIR"/programs/*/ | wc -l)" ] && [ "$n" -ge 50 ]
 }
 
 # the encoders' task heads (tools/zoo/make_heads.py: masked LM, sequence and token classification
@@ -178,4 +178,32 @@ gemma3|c.rope_parameters.sliding_attention={rope_type:"linear",factor:2,rope_the
 gemma3|delete c.layer_types|without layer_types is not implemented
 olmo|c.clip_qkv=8|clip_qkv
 EDITS
+}
+
+# the mixture-of-experts templates likewise (tests/zoo/programs-moe.tar.zst), and a checkpoint
+# whose experts are one 3-D tensor each (transformers' save_original_format=False: the role zoo's
+# olmoe and qwen3_moe) is refused by the tensor's name, not read as something else
+t_program_moe_options_refused_by_name() {
+  zstd -dcq tests/zoo/programs-moe.tar.zst | tar -xf - -C "$TMPDIR" || return 1
+  local m edit msg d
+  while IFS='|' read -r m edit msg; do
+    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/programs/$m" "$d"
+    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
+    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
+  done <<'EDITS'
+mixtral|c.num_experts_per_tok=5|num_experts_per_tok 5 of 4 experts: not implemented
+mixtral|c.attention_bias=true|attention_bias = true is not implemented by the mixtral program
+qwen2_moe|c.num_local_experts=8|num_local_experts 8 and num_experts 4 differ
+qwen2_moe|c.mlp_only_layers=[3]|mlp_only_layers[0] is not a layer index below 3
+qwen2_moe|c.decoder_sparse_step=0|decoder_sparse_step 0 is not positive
+qwen3_moe|c.rope_scaling={rope_type:"yarn",factor:4}|rope_scaling type 'yarn' is not implemented
+qwen2_moe|delete c.layer_types;c.use_sliding_window=true;c.sliding_window=4|use_sliding_window without layer_types is not implemented by the qwen2_moe program
+qwen3_moe|c.layer_types=["full_attention","full_attention","full_attention"]|layer_types = ["full_attention","full_attention","full_attention"] is not implemented by the qwen3_moe program
+olmoe|c.clip_qkv=8|clip_qkv = 8 is not implemented by the olmoe program
+EDITS
+  zoo_unpack
+  for m in olmoe qwen3_moe; do
+    refused 2 "model.layers.0.mlp.experts.gate_up_proj holds every expert in one 3-D tensor" "$TMPDIR/zoo/$m" \
+      wg verify "$TMPDIR/zoo/$m" --tokens "$TMPDIR/programs/mixtral/ids.txt" || return 1
+  done
 }

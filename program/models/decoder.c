@@ -133,6 +133,10 @@ static void attention(wg_pbuild *b, const pb_dec *d, int64_t li, int h, int o)
 
 static void mlp(wg_pbuild *b, const pb_dec *d, int64_t li, int h, int m)
 {
+    if (d->moe.E && !d->moe.dense[li]) {
+        pb_moe_mlp(b, d, li, h, m);
+        return;
+    }
     int g = pb_act(b, "gate", d->I), u = pb_act(b, "up", d->I);
     if (d->plain_mlp) {
         pb_matmul(b, h, LW(false, d->I, d->H, "mlp.c_fc.weight"),

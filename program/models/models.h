@@ -4,6 +4,17 @@
 #define WG_PROGRAM_MODELS_H
 #include "../build.h"
 
+/* a mixture-of-experts MLP (moe.c): each token's hidden state goes through every expert, and the
+ * router's weights (0 for the experts it did not choose) add the outputs up */
+typedef struct pb_moe {
+    int64_t E, k, I;              /* experts (0: no MoE), chosen per token, an expert's width */
+    bool norm;                    /* the k chosen weights renormalised to sum 1 */
+    const char *block;            /* the MLP's module: "block_sparse_moe" (Mixtral) or "mlp" */
+    const char *gate, *up, *down; /* an expert's matrices: "w1", "w3", "w2" or "gate_proj", ... */
+    int64_t shared_I;             /* a shared expert gated by sigmoid(shared_expert_gate) (Qwen2-MoE) */
+    bool dense[1024];             /* layers with the dense MLP (intermediate_size) instead */
+} pb_moe;
+
 /* a pre-norm decoder of the Llama design and its variants, named "<prefix>layers.N...." */
 typedef struct pb_dec {
     const char *prefix;           /* "model." */
@@ -25,6 +36,7 @@ typedef struct pb_dec {
     double local_theta;           /* of this theta */
     int act;
     int64_t window_of[1024];      /* sliding window per layer (0: full), when L <= 1024 */
+    pb_moe moe;                   /* the MLP of some or all layers a mixture of experts */
 } pb_dec;
 
 /* layers, heads, sizes, rotary and the window pattern from the common config keys */
@@ -34,6 +46,16 @@ void pb_dec_defaults(wg_pbuild *b, pb_dec *d);
  * on, 'e' even layers (Gemma 2), 0 none (a sliding_window key is then refused) */
 void pb_dec_windows(wg_pbuild *b, pb_dec *d, char rule);
 void pb_decoder(wg_pbuild *b, const pb_dec *d);
+/* d->moe from config.json: num_local_experts or num_experts experts of width I,
+ * num_experts_per_tok, matrices named block.experts.N.{gate,up,down}.weight; every layer sparse
+ * (pb_moe_layers picks dense ones) */
+void pb_moe_config(wg_pbuild *b, pb_dec *d, int64_t I, bool norm, const char *block,
+                   const char *gate, const char *up, const char *down);
+/* Qwen's dense layers: those of mlp_only_layers, and those whose (index + 1) is not a multiple of
+ * decoder_sparse_step */
+void pb_moe_layers(wg_pbuild *b, pb_dec *d);
+/* layer li's mixture of experts of h into y (pb_decoder calls it for the sparse layers) */
+void pb_moe_mlp(wg_pbuild *b, const pb_dec *d, int64_t li, int h, int y);
 
 /* a LayerNorm decoder of the GPT design (gptlike.c); layer names are "<layer % li>.<name>" */
 typedef struct pb_gpt {
@@ -76,6 +98,9 @@ typedef struct pb_enc_head {
 void pb_encoder_head(wg_pbuild *b, const pb_enc_head *e, int x);
 
 void wg_tpl_llama(wg_pbuild *b);   /* llama, mistral, qwen2, qwen3, granite */
+void wg_tpl_mixtral(wg_pbuild *b);
+void wg_tpl_qwen2_moe(wg_pbuild *b); /* qwen2_moe, qwen3_moe */
+void wg_tpl_olmoe(wg_pbuild *b);
 void wg_tpl_gemma(wg_pbuild *b);   /* gemma, gemma2, gemma3_text */
 void wg_tpl_phi3(wg_pbuild *b);
 void wg_tpl_olmo2(wg_pbuild *b);

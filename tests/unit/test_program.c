@@ -5,6 +5,7 @@
 #include "../../quant/quant.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ Test(program, config_values_not_implemented_are_refused)
     refused("models/tinyllama", "num_local_experts", "8", "num_local_experts = 8 is not implemented by the llama program");
     refused("models/tinyllama", "alibi", "true", "alibi = true is not implemented");
     refused("models/tinyllama", "layer_types", "[\"x\",\"y\",\"z\",\"w\"]", "not implemented");
-    refused("models/tinyllama", "model_type", "\"mixtral\"", "no forward program for model type 'mixtral'");
+    refused("models/tinyllama", "model_type", "\"phimoe\"", "no forward program for model type 'phimoe'");
     refused("models/tinybert", "position_embedding_type", "\"relative_key\"", "position_embedding_type = \"relative_key\"");
     refused("models/tinygpt2", "scale_attn_by_inverse_layer_idx", "true", "scale_attn_by_inverse_layer_idx");
 }
@@ -180,4 +181,103 @@ Test(program, mpnet_relative_buckets_test_vectors)
     wg_prog_free(p);
     wg_model_free(m);
     zoo_drop(dir);
+}
+
+/* ---- the mixture-of-experts ops alone (program/ops.c's references) ---- */
+
+/* router logits of four tokens over 4 experts: ties (all equal; two equal largest), distinct */
+static const float moe_logits[4][4] = {{0, 0, 0, 0}, {1, 3, 2, 3}, {2, 1, 0, -1}, {-1, 0.5f, 4, 0.25f}};
+
+static bool moe_dims(void *ctx, const char *name, int64_t *rows, int64_t *K)
+{
+    (void)ctx;
+    *rows = 4;
+    *K = 4;
+    return !strcmp(name, "table");
+}
+
+static float *moe_weight(void *ctx, const char *name, int64_t *rows, int64_t *K)
+{
+    (void)ctx;
+    (void)name;
+    float *w = malloc(sizeof moe_logits);
+    memcpy(w, moe_logits, sizeof moe_logits);
+    *rows = *K = 4;
+    return w;
+}
+
+/* logits = table[input_ids]; w = route(logits) (k 2, renormalised when norm); y = w[:,3] * logits
+ * + w[:,1] * logits: the program's output (y, or w when out_w) */
+static void moe_run(bool norm, bool out_w, float out[4][4])
+{
+    char txt[2048];
+    snprintf(txt, sizeof txt,
+             "{\"version\":1,\"model_type\":\"t\",\"task\":\"causal-lm\",\"outputs\":{\"logits\":\"%s\"},"
+             "\"vocab\":4,\"hidden\":4,\"max_positions\":8,\"position_ids\":{\"rule\":\"arange\",\"offset\":0,"
+             "\"pad_id\":0},\"rope\":null,\"values\":[{\"name\":\"table\",\"kind\":\"weight\",\"width\":16,"
+             "\"rows\":4},{\"name\":\"input_ids\",\"kind\":\"input\",\"width\":1},{\"name\":\"l\",\"kind\":"
+             "\"act\",\"width\":4},{\"name\":\"w\",\"kind\":\"act\",\"width\":4},{\"name\":\"y\",\"kind\":"
+             "\"act\",\"width\":4}],\"stages\":[{\"name\":\"embed\",\"ops\":["
+             "{\"op\":\"gather\",\"args\":{\"table\":\"table\",\"index\":\"input_ids\",\"y\":\"l\"},\"fields\":{}},"
+             "{\"op\":\"moe_router\",\"args\":{\"logits\":\"l\",\"weights\":\"w\"},\"fields\":{\"n\":\"S\","
+             "\"E\":4,\"k\":2,\"norm\":%d}},"
+             "{\"op\":\"moe_add\",\"args\":{\"y\":\"y\",\"w\":\"w\",\"x\":\"l\"},\"fields\":{\"count\":\"S*4\","
+             "\"H\":4,\"E\":4,\"e\":3,\"accumulate\":0}},"
+             "{\"op\":\"moe_add\",\"args\":{\"y\":\"y\",\"w\":\"w\",\"x\":\"l\"},\"fields\":{\"count\":\"S*4\","
+             "\"H\":4,\"E\":4,\"e\":1,\"accumulate\":1}}]}]}",
+             out_w ? "w" : "y", norm);
+    json_error_t je;
+    json_t *j = json_loads(txt, 0, &je);
+    cr_assert(j, "%s", je.text);
+    char why[512] = "";
+    wg_prog *p = wg_prog_from_json(j, moe_dims, NULL, why, sizeof why);
+    cr_assert(p, "%s", why);
+    cr_assert_eq(wg_prog_check(p, why, sizeof why), 0, "%s", why);
+    int32_t ids[4] = {0, 1, 2, 3};
+    wg_pinputs in = {4, ids, NULL, NULL};
+    wg_error err = {0};
+    cr_assert_eq(wg_prog_run(p, moe_weight, NULL, &in, &out[0][0], 1, &err), 0, "%s", err.msg);
+    wg_prog_free(p);
+    json_decref(j);
+}
+
+/* among equal weights the lower expert index is kept (torch.topk leaves its choice unspecified:
+ * program/ops.c); the k kept weights are the softmax's, or over their sum; the others exactly 0 */
+Test(program, moe_router_ties_and_renormalisation)
+{
+    float w[4][4], wn[4][4];
+    moe_run(false, true, w);
+    moe_run(true, true, wn);
+    static const int chosen[4][2] = {{0, 1}, {1, 3}, {0, 1}, {1, 2}};
+    for (int t = 0; t < 4; t++) {
+        double sum = 0, p[4];
+        for (int e = 0; e < 4; e++)
+            sum += exp(moe_logits[t][e]);
+        for (int e = 0; e < 4; e++)
+            p[e] = exp(moe_logits[t][e]) / sum;
+        double kept = p[chosen[t][0]] + p[chosen[t][1]];
+        for (int e = 0; e < 4; e++) {
+            bool on = e == chosen[t][0] || e == chosen[t][1];
+            cr_assert_float_eq(w[t][e], on ? p[e] : 0.0, 1e-7, "token %d expert %d: %g", t, e, w[t][e]);
+            cr_assert_float_eq(wn[t][e], on ? p[e] / kept : 0.0, 1e-7, "token %d expert %d: %g", t, e, wn[t][e]);
+            if (!on)
+                cr_assert(w[t][e] == 0 && wn[t][e] == 0);
+        }
+    }
+    cr_assert(wn[0][0] == 0.5f && wn[0][1] == 0.5f && wn[1][1] == 0.5f && wn[1][3] == 0.5f);
+}
+
+/* y = w[:,3] * l, then += w[:,1] * l: an expert of weight 0 leaves y as it was (or 0) */
+Test(program, moe_add_sums_weighted_experts_in_order)
+{
+    float w[4][4], y[4][4];
+    moe_run(true, true, w);
+    moe_run(true, false, y);
+    for (int t = 0; t < 4; t++)
+        for (int j = 0; j < 4; j++) {
+            float a = w[t][3] != 0 ? w[t][3] * moe_logits[t][j] : 0.0f;
+            float want = w[t][1] != 0 ? a + w[t][1] * moe_logits[t][j] : a;
+            cr_assert(y[t][j] == want, "token %d column %d: %g, not %g", t, j, y[t][j], want);
+        }
+    cr_assert(y[2][0] == w[2][1] * 2.0f && y[0][0] == 0.0f); /* token 2: expert 3 unchosen */
 }

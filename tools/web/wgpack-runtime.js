@@ -22,7 +22,7 @@
 // resident: forward() may be called at once and starts each stage as soon as its shards arrive.
 import { openBundle } from './wgpack-loader.js';
 
-const SLOTS = 256;          // uniform slots (256 bytes apart) per stage
+const SLOTS_MIN = 256;      // uniform slots (256 bytes apart) per stage, at least
 const f32bits = (() => { const f = new Float32Array(1), u = new Uint32Array(f.buffer); return x => { f[0] = x; return u[0]; }; })();
 const grid1 = W => [Math.min(W, 65535), Math.ceil(W / 65535)];
 
@@ -51,6 +51,9 @@ export async function loadModel(manifestUrl, opts = {}) {
 
   // ---- stages: each waits for the shards of the weights its ops name
   const stages = Pg.stages, last = stages.length - 1;
+  // a slot per dispatch: a matmul's or gather's one per weight part (a bias one more), any other op one
+  const dispatches = o => o.op === 'matmul' || o.op === 'gather' ? tensor(o.args.weight || o.args.table).parts.length + (o.args.bias ? 1 : 0) : 1;
+  const SLOTS = Math.max(SLOTS_MIN, ...stages.map(s => s.ops.reduce((a, o) => a + dispatches(o), 0)));
   const layerStages = stages.map((s, i) => [s, i]).filter(([s]) => s.name.startsWith('layer '));
   const weightsOf = st => [...new Set(st.ops.flatMap(o => Object.values(o.args)).filter(n => vals.get(n)?.kind === 'weight'))];
   const shardsOf = list => [...new Set(list.flatMap(n => tensor(n).parts.map(p => p.shard)))];

@@ -13,6 +13,10 @@ usage: python3 tools/zoo/make_programs.py OUTDIR [STEM [REGEX]]
   checkpoints whose name matches REGEX (default: all). The tests read every
   tests/zoo/programs*.tar.zst, each holding a folder programs/NAME per checkpoint, so a new
   family's ground truth can ship as an archive of its own without remaking the others.
+  The mixture-of-experts decoders ship as tests/zoo/programs-moe.tar.zst:
+  `make_programs.py OUT programs-moe '^(mixtral|qwen2_moe|olmoe|qwen3_moe)'`; their routers are
+  redrawn with a larger spread (MOE_ROUTER_STD) so that tokens choose different experts, and HF
+  runs its eager experts loop (the reference, not batched_mm / grouped_mm).
 Run where torch and transformers are (the device machine; the shipped archive was made with
 transformers 5.17.0, torch 2.11.0). Deterministic seeds; CPU; a minute.
 """
@@ -118,7 +122,28 @@ MODELS = {
                                           eos_token_id=2, cls_token_id=1, sep_token_id=2)),
     # 140 tokens: relative distances past every bucket boundary (16, 32, 64) and past 128
     "mpnet": ("mpnet", enc(max_position_embeddings=160, _tokens=140)),
+    # mixture-of-experts decoders (tests/zoo/programs-moe.tar.zst): 4 experts top-2 (8 top-3),
+    # routers sharpened (MOE_ROUTER_STD) so that tokens choose different experts
+    "mixtral": ("mixtral", dec(num_local_experts=4, num_experts_per_tok=2, sliding_window=6)),
+    "mixtral-8x3": ("mixtral", dec(num_local_experts=8, num_experts_per_tok=3, intermediate_size=48,
+                                   num_hidden_layers=2, tie_word_embeddings=True)),
+    # 64 experts, 8 a token (OLMoE's and Qwen 3's counts): more dispatches a layer than 256
+    "mixtral-64x8": ("mixtral", dec(num_local_experts=64, num_experts_per_tok=8, intermediate_size=16,
+                                    num_hidden_layers=2)),
+    "qwen2_moe": ("qwen2_moe", dec(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
+                                   shared_expert_intermediate_size=64, norm_topk_prob=False)),
+    # dense layers between the sparse ones: 0 and 2 by decoder_sparse_step 2 (2 named in mlp_only_layers
+    # too; qwen3_moe's layer 1 is dense by mlp_only_layers alone)
+    "qwen2_moe-sparse-step": ("qwen2_moe", dec(num_hidden_layers=4, num_experts=4, num_experts_per_tok=2,
+                                               moe_intermediate_size=48, shared_expert_intermediate_size=64,
+                                               norm_topk_prob=True, decoder_sparse_step=2, mlp_only_layers=[2])),
+    "olmoe": ("olmoe", dec(num_experts=4, num_experts_per_tok=2, intermediate_size=48, norm_topk_prob=False,
+                           eos_token_id=2)),  # eos inside the tiny vocabulary (the logits do not depend on it)
+    "qwen3_moe": ("qwen3_moe", dec(head_dim=16, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
+                                   norm_topk_prob=True, mlp_only_layers=[1])),
 }
+MOE = {"mixtral", "qwen2_moe", "olmoe", "qwen3_moe"}
+MOE_ROUTER_STD = 0.15
 ENCODERS = {"bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "modernbert",
             "mpnet"}
 
@@ -132,10 +157,17 @@ def build(name, mt, kw, root, log):
     cfg._attn_implementation = "eager"
     cls = AutoModel if mt in ENCODERS else AutoModelForCausalLM
     model = cls.from_config(cfg, attn_implementation="eager").eval()
+    if mt in MOE:  # every expert's loop in Python (transformers' reference), not batched_mm / grouped_mm
+        try:
+            model.set_experts_implementation("eager")
+        except AttributeError:
+            model.config._experts_implementation = "eager"
     with torch.no_grad():  # random norms and biases too, so that 1 + w and biases count
         for pname, p in model.named_parameters():
             if p.dim() == 1:
                 p.copy_(torch.randn_like(p) * 0.2 + (0.0 if "bias" in pname or mt.startswith("gemma") else 1.0))
+            elif mt in MOE and re.search(r"(\.gate|shared_expert_gate)\.weight$", pname):
+                p.copy_(torch.randn_like(p) * MOE_ROUTER_STD)
         model = model.half().float()
     d = os.path.join(root, name)
     model.half().save_pretrained(d, safe_serialization=True)
@@ -149,6 +181,8 @@ def build(name, mt, kw, root, log):
         f.write(" ".join(map(str, ids_list)) + "\n")
     meta = dict(model_type=mt, output="last_hidden_state" if mt in ENCODERS else "logits",
                 shape=list(y.shape), transformers=transformers.__version__, torch=torch.__version__)
+    if mt in MOE:
+        meta["experts_implementation"] = getattr(model.config, "_experts_implementation", None)
     with open(os.path.join(d, "hf.json"), "w") as f:
         json.dump(meta, f, indent=1)
     log.append(dict(name=name, **meta))
