@@ -234,7 +234,7 @@ static void moe_run(bool norm, bool out_w, float out[4][4])
     cr_assert(p, "%s", why);
     cr_assert_eq(wg_prog_check(p, why, sizeof why), 0, "%s", why);
     int32_t ids[4] = {0, 1, 2, 3};
-    wg_pinputs in = {4, ids, NULL, NULL};
+    wg_pinputs in = {.n = 4, .input_ids = ids};
     wg_error err = {0};
     cr_assert_eq(wg_prog_run(p, moe_weight, NULL, &in, &out[0][0], 1, &err), 0, "%s", err.msg);
     wg_prog_free(p);
