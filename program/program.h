@@ -97,7 +97,7 @@ typedef struct wg_pstage {
 
 /* An encoder checkpoint's task head (what its config's `architectures` names: BertForMaskedLM,
  * ...ForSequenceClassification, ...ForTokenClassification): a second output of the program,
- * computed by the stage "head" after the primary one. task "" when there is none. */
+ * computed by the stage "task head" after the primary one. task "" when there is none. */
 #define WG_HEAD_LABELS 256
 typedef struct wg_phead {
     char task[24];                    /* "fill-mask", "text-classification", "token-classification",

@@ -1,5 +1,5 @@
 /* program/models/heads.c — the task heads of the BERT-family encoders, as the checkpoint's
- * config.json `architectures` names them (its first entry): the stage "head" after the
+ * config.json `architectures` names them (its first entry): the stage "task head" after the
  * encoder, a second output of the program (wg_phead), the last hidden state staying the first.
  *   ...ForMaskedLM / BertForPreTraining: dense, activation, LayerNorm, decoder (tied to the word
  *     embeddings when the checkpoint has no decoder weight) plus the vocabulary bias, per token
@@ -134,7 +134,7 @@ void pb_encoder_head(wg_pbuild *b, const pb_enc_head *e, int x)
      * ONNX export of the encoder, a base model saved with its fine-tune's config) */
     if (!pb_has(b, "%s.weight", k == 'm' ? e->mlm_dense : k == 's' ? e->seq_out : "classifier"))
         return;
-    pb_stage(b, "head");
+    pb_stage(b, "task head");
     if (k == 'm')
         head_mlm(b, e, x);
     else

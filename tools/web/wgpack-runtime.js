@@ -352,8 +352,9 @@ export async function loadModel(manifestUrl, opts = {}) {
     return Array.from(ids, id => id === Pg.position_ids.pad_id ? Pg.position_ids.pad_id : Pg.position_ids.pad_id + ++seen);
   };
   // the task head (Pg.head: masked LM, classification), run only when asked for
-  const headStage = stages.findIndex(s => s.name === 'head'), noHead = all.filter(i => i !== headStage);
-  if (Pg.head && headStage < 0) throw new Error('wgpack: the program names a head but has no stage "head"');
+  // (the stage "task head": a decoder's or ModernBERT's final stage "head" always runs)
+  const headStage = Pg.head ? stages.findIndex(s => s.name === 'task head') : -1, noHead = all.filter(i => i !== headStage);
+  if (Pg.head && headStage < 0) throw new Error('wgpack: the program names a task head but has no stage "task head"');
   // an image encoder's pass: pixel_values as the image processor makes them, img.tokens rows
   async function encodeImage(px, o2) {
     const want = img.channels * img.height * img.width;
