@@ -149,24 +149,29 @@ static void print_encoder(json_t *out, const wg_hidden_compare *c, int hidden)
     printf("           max |diff| %.3g, rel RMSE %.4g\n", c->max_abs, c->rel_rmse);
 }
 
-/* --pixels: exactly channels x height x width f32, finite */
-static int read_pixels(const wg_prog *p, const char *path, float **out, wg_error *err)
+/* up to count + 1 f32 values of the file at path into out (room for count + 1): *got of them,
+ * so that a longer file is told from one of exactly count; 0, or the open's error */
+static int read_f32_file(const char *path, float *out, size_t count, size_t *got, wg_error *err)
 {
-    size_t count = (size_t)(p->img_channels * p->img_height * p->img_width);
     int fd = wg_open_input(path, err);
     if (fd < 0)
         return err->code;
     FILE *f = fdopen(fd, "rb");
-    float *v = malloc(sizeof *v * (count + 1));
-    size_t got = f && v ? fread(v, sizeof *v, count + 1, f) : 0;
+    *got = f ? fread(out, sizeof(float), count + 1, f) : 0;
     if (f)
         fclose(f);
     else
         close(fd);
-    int rc = 0;
-    if (!v)
-        rc = wg_fail(err, WG_EIO, NULL, "out of memory");
-    else if (got != count)
+    return 0;
+}
+
+/* --pixels: exactly channels x height x width f32, finite */
+static int read_pixels(const wg_prog *p, const char *path, float **out, wg_error *err)
+{
+    size_t count = (size_t)(p->img_channels * p->img_height * p->img_width), got = 0;
+    float *v = malloc(sizeof *v * (count + 1));
+    int rc = v ? read_f32_file(path, v, count, &got, err) : wg_fail(err, WG_EIO, NULL, "out of memory");
+    if (!rc && got != count)
         rc = wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (pixel_values [%lld][%lld][%lld])",
                      count, (long long)p->img_channels, (long long)p->img_height, (long long)p->img_width);
     for (size_t i = 0; !rc && i < count; i++)
@@ -210,15 +215,10 @@ static int encoder_original(const wg_prog *p, encoder_args *va, getter *g0,
 /* --ref-logits for encoders: exactly n x hidden f32 from another runtime */
 static int read_ref_hidden(const char *path, float *out, size_t count, wg_error *err)
 {
-    int fd = wg_open_input(path, err);
-    if (fd < 0)
-        return err->code;
-    FILE *f = fdopen(fd, "rb");
-    size_t got = f ? fread(out, sizeof(float), count + 1, f) : 0;
-    if (f)
-        fclose(f);
-    else
-        close(fd);
+    size_t got = 0;
+    int rc = read_f32_file(path, out, count, &got, err);
+    if (rc)
+        return rc;
     if (got != count)
         return wg_fail(err, WG_EINPUT, path, "expected exactly %zu f32 values (tokens x hidden)",
                        count);
@@ -241,7 +241,7 @@ static int verify_encoder(const wg_prog *p, const wg_model *m, encoder_args *va,
     const char *what = va->head ? p->head.name : p->output_name;
     wg_hidden_compare cmp;
     if (va->ref) {
-        if (!(hb = malloc(sizeof(float) * count))) {
+        if (!(hb = malloc(sizeof(float) * (count + 1)))) {
             rc = wg_fail(err, WG_EIO, NULL, "out of memory");
             goto done;
         }
@@ -455,7 +455,7 @@ int cmd_verify(int argc, char **argv)
     if ((rc = cli_read_tokens(tok, bytes, maxn, &tokens, &n, (int)p->vocab, &err)))
         goto fail;
     n = position_room(p, n);
-    lb = malloc(sizeof(float) * (size_t)n * V);
+    lb = malloc(sizeof(float) * ((size_t)n * V + 1)); /* + 1: a longer file is told apart */
     if (!lb) {
         rc = wg_fail(&err, WG_EIO, NULL, "out of memory");
         goto fail;
@@ -471,17 +471,9 @@ int cmd_verify(int argc, char **argv)
     }
     wg_lm_compare cmp;
     if (ref) {
-        int fd = wg_open_input(ref, &err);
-        FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        size_t got = f ? fread(lb, sizeof(float), (size_t)n * V + 1, f) : 0;
-        if (f)
-            fclose(f);
-        else if (fd >= 0)
-            close(fd);
-        if (fd < 0) {
-            rc = err.code;
+        size_t got = 0;
+        if ((rc = read_f32_file(ref, lb, (size_t)n * V, &got, &err)))
             goto fail;
-        }
         if (got != (size_t)n * V) {
             rc = wg_fail(&err, WG_EINPUT, ref, "expected exactly %d x %d f32 logits", n, V);
             goto fail;
