@@ -15,6 +15,22 @@ unpack_program_zoo() {
   for a in tests/zoo/programs*.tar.zst; do zstd -dcq "$a" | tar -xf - -C "$TMPDIR" || return 1; done
 }
 
+# edit_config FILE JS: the JSON file as `c`, changed by the JS, written back
+edit_config() {
+  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$1" "$2"
+}
+
+# config_edits_refused SRC FLAG FILE < lines M|EDIT|MSG: a copy of checkpoint SRC/M with EDIT
+# made to its config.json is refused by `wgpack verify COPY FLAG COPY/FILE` with one line naming MSG
+config_edits_refused() {
+  local src=$1 flag=$2 file=$3 m edit msg d
+  while IFS='|' read -r m edit msg; do
+    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$src/$m" "$d"
+    edit_config "$d/config.json" "$edit" || return 1
+    refused 2 "$msg" "$d" wg verify "$d" "$flag" "$d/$file" < /dev/null || { echo "edit: $m $edit"; return 1; }
+  done
+}
+
 t_zoo_roles_families_components() {
   zoo_unpack
   # role accuracy >= 99 % over all tensors and >= 95 % per model, family === model_type,
@@ -103,22 +119,18 @@ t_program_heads_agree_with_transformers() {
   done
   echo "$n heads agree"
   [ "$n" -ge 16 ] || return 1
-  while IFS='|' read -r m edit msg; do
-    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/heads/$m" "$d"
-    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
-    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
-  done <<'EDITS'
+  config_edits_refused "$TMPDIR/heads" --tokens ids.txt <<'EDITS' || return 1
 bert-seq|c.problem_type="ranking"|problem_type "ranking" is not implemented
 bert-seq|delete c.id2label["2"]|id2label has no string label for class 2
 EDITS
   # a checkpoint without the weights of the head its config names is the base model
   d="$TMPDIR/e-bert-mlm"; rm -rf "$d"; cp -r "$TMPDIR/heads/bert-mlm" "$d"
-  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); c.architectures=["BertForSequenceClassification"]; fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json"
+  edit_config "$d/config.json" 'c.architectures=["BertForSequenceClassification"]' || return 1
   refused 2 'has no task head' "$d" wg verify "$d" --tokens "$d/ids.txt" --head || return 1
   # a base model (architectures BertModel) has no head to compare
   d="$TMPDIR/heads/bert-tok"
   cp -r models/tinybert "$TMPDIR/base"
-  node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); c.architectures=["BertModel"]; fs.writeFileSync(f,JSON.stringify(c))' "$TMPDIR/base/config.json"
+  edit_config "$TMPDIR/base/config.json" 'c.architectures=["BertModel"]' || return 1
   refused 2 'has no task head' "$TMPDIR/base" wg verify "$TMPDIR/base" --tokens "$d/ids.txt" --head
 }
 
@@ -145,11 +157,12 @@ t_program_vision_agrees_with_transformers() {
   echo "1 2 3" > "$TMPDIR/ids.txt"
   refused 2 'an image encoder: give its input with --pixels' "$d" wg verify "$d" --tokens "$TMPDIR/ids.txt" || return 1
   refused 2 'the model is not an image encoder' models/tinybert wg verify models/tinybert --pixels "$d/pixel.f32" || return 1
-  while IFS='|' read -r m edit msg; do
-    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/vision/$m" "$d"
-    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
-    refused 2 "$msg" "$d" wg verify "$d" --pixels "$d/pixel.f32" || { echo "edit: $m $edit"; return 1; }
-  done <<'EDITS'
+  # a reference one value longer than the output is refused (and read into no buffer past its end)
+  { cat "$d/hf_hidden.f32"; head -c 4 /dev/zero; } > "$TMPDIR/long.f32"
+  refused 2 'expected exactly 1088 f32 values' "$TMPDIR/long.f32" wg verify "$d" --pixels "$d/pixel.f32" --ref-logits "$TMPDIR/long.f32" || return 1
+  { head -c $((8 * 256 * 4)) /dev/zero; head -c 4 /dev/zero; } > "$TMPDIR/longl.f32"
+  refused 2 'expected exactly 8 x 256 f32 logits' "$TMPDIR/longl.f32" wg verify models/tinyllama --text README.md --max-tokens 8 --ref-logits "$TMPDIR/longl.f32" || return 1
+  config_edits_refused "$TMPDIR/vision" --pixels pixel.f32 <<'EDITS' || return 1
 vit|c.image_size=36|image_size 36x36 is not a multiple of patch_size 8
 vit|c.patch_size=[8,4]|only square patches are implemented
 vit|c.image_size=64|position_embeddings
@@ -160,12 +173,7 @@ EDITS
 # one line), never run as something else: each edit of a zoo checkpoint's config.json
 t_program_decoder_options_refused_by_name() {
   zstd -dcq tests/zoo/programs-dec.tar.zst | tar -xf - -C "$TMPDIR" || return 1
-  local m edit msg d
-  while IFS='|' read -r m edit msg; do
-    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/programs/$m" "$d"
-    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
-    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
-  done <<'EDITS'
+  config_edits_refused "$TMPDIR/programs" --tokens ids.txt <<'EDITS' || return 1
 mpt|c.attn_config.alibi_bias_max=6|alibi_bias_max 6 is not implemented
 mpt|c.attn_config.clip_qkv=8|clip_qkv / qk_ln / softmax_scale / prefix_lm are not implemented
 mpt|c.norm_type="rmsnorm"|norm_type "rmsnorm" is not implemented
@@ -185,12 +193,8 @@ EDITS
 # olmoe and qwen3_moe) is refused by the tensor's name, not read as something else
 t_program_moe_options_refused_by_name() {
   zstd -dcq tests/zoo/programs-moe.tar.zst | tar -xf - -C "$TMPDIR" || return 1
-  local m edit msg d
-  while IFS='|' read -r m edit msg; do
-    d="$TMPDIR/e-$m"; rm -rf "$d"; cp -r "$TMPDIR/programs/$m" "$d"
-    node -e 'const fs=require("fs"),f=process.argv[1],c=JSON.parse(fs.readFileSync(f)); eval(process.argv[2]); fs.writeFileSync(f,JSON.stringify(c))' "$d/config.json" "$edit" || return 1
-    refused 2 "$msg" "$d" wg verify "$d" --tokens "$d/ids.txt" || { echo "edit: $m $edit"; return 1; }
-  done <<'EDITS'
+  local m
+  config_edits_refused "$TMPDIR/programs" --tokens ids.txt <<'EDITS' || return 1
 mixtral|c.num_experts_per_tok=5|num_experts_per_tok 5 of 4 experts: not implemented
 mixtral|c.attention_bias=true|attention_bias = true is not implemented by the mixtral program
 qwen2_moe|c.num_local_experts=8|num_local_experts 8 and num_experts 4 differ
