@@ -30,6 +30,7 @@ static const char *kernel_gen_help =
     "  --format F        a quant format (q4g32s, q8g32s, fp16, ...)\n"
     "  --profile NAME    the shape of a profile (default chrome), changed by:\n"
     "  --threads T --rows R              GEMV workgroup threads and rows\n"
+    "  --unroll U        integer GEMV: x read directly, U chunks per row per step (0: x tile)\n"
     "  --bm B --bn B --tm T --tn T       GEMM tile and per-thread tile\n"
     "  --f16             f16 arithmetic (shader-f16)\n"
     "  --subgroups       subgroup reductions\n"
@@ -41,7 +42,7 @@ int cmd_kernel_gen(int argc, char **argv)
     static const struct option opts[] = {
         {"kind", required_argument, 0, 'k'}, {"format", required_argument, 0, 'f'},
         {"profile", required_argument, 0, 'p'}, {"threads", required_argument, 0, 't'},
-        {"rows", required_argument, 0, 'r'}, {"bm", required_argument, 0, 'M'},
+        {"rows", required_argument, 0, 'r'}, {"unroll", required_argument, 0, 'u'}, {"bm", required_argument, 0, 'M'},
         {"bn", required_argument, 0, 'N'}, {"tm", required_argument, 0, 'm'},
         {"tn", required_argument, 0, 'n'}, {"f16", no_argument, 0, 'h'},
         {"subgroups", no_argument, 0, 's'}, {"dot8", no_argument, 0, 'd'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
@@ -50,7 +51,7 @@ int cmd_kernel_gen(int argc, char **argv)
     wg_kvariant v = {false, false};
     const char *kind = NULL, *fmt = NULL;
     int c, rc;
-    bool dot8 = false;
+    bool dot8 = false, gemv_set = false; /* --threads/--rows: the GEMV shape of every format */
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -60,8 +61,9 @@ int cmd_kernel_gen(int argc, char **argv)
             if (!shape_of(optarg, &s))
                 return cli_usage("kernel-gen", "unknown profile '%s'", optarg);
             break;
-        case 't': if ((rc = cli_int("kernel-gen", "--threads", optarg, 1, 1024, &s.gemv_threads))) return rc; break;
-        case 'r': if ((rc = cli_int("kernel-gen", "--rows", optarg, 1, 1024, &s.gemv_rows))) return rc; break;
+        case 't': if ((rc = cli_int("kernel-gen", "--threads", optarg, 1, 1024, &s.gemv_threads))) return rc; gemv_set = true; break;
+        case 'r': if ((rc = cli_int("kernel-gen", "--rows", optarg, 1, 1024, &s.gemv_rows))) return rc; gemv_set = true; break;
+        case 'u': if ((rc = cli_int("kernel-gen", "--unroll", optarg, 0, 64, &s.gemv_unroll))) return rc; break;
         case 'M': if ((rc = cli_int("kernel-gen", "--bm", optarg, 1, 1024, &s.gemm_bm))) return rc; break;
         case 'N': if ((rc = cli_int("kernel-gen", "--bn", optarg, 1, 1024, &s.gemm_bn))) return rc; break;
         case 'm': if ((rc = cli_int("kernel-gen", "--tm", optarg, 1, 1024, &s.gemm_tm))) return rc; break;
@@ -92,6 +94,9 @@ int cmd_kernel_gen(int argc, char **argv)
     wg_plan_entry e = {.fmt = qf, .rows = 1, .K = 4096};
     wg_kformat kf;
     wg_kformat_of(&e, &kf);
+    if (gemv_set)
+        s.gemv_fp_threads = s.gemv_fp_rows = 0;
+    s = wg_kshape_of(&s, k, &kf);
     size_t cap = 1 << 20;
     char *txt = malloc(cap);
     int len = !txt ? -1 : dot8 ? (k == WG_K_GEMV ? wg_wgsl_emit_gemv_dot8(&kf, &s, v.subgroups, txt, cap) : -1)

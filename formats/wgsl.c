@@ -59,7 +59,12 @@ bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s)
     case WG_K_GATHER:
         return pow2(s->gemv_threads) && s->gemv_threads <= 256;
     case WG_K_GEMV:
-        /* <= 128 threads: the integer GEMV's x tile (8 x threads vec4) stays in 16 KiB */
+        /* tiled: <= 128 threads, so the integer GEMV's x tile (8 x threads vec4) stays in 16 KiB;
+         * direct: <= 256 threads, at most 32 chunk loads (R x U) in flight per thread */
+        if (s->gemv_unroll)
+            return pow2(s->gemv_threads) && s->gemv_threads >= 32 && s->gemv_threads <= 256 &&
+                   s->gemv_rows >= 1 && s->gemv_rows <= 16 && s->gemv_unroll <= 8 &&
+                   s->gemv_rows * s->gemv_unroll <= 32;
         return pow2(s->gemv_threads) && s->gemv_threads >= 32 && s->gemv_threads <= 128 &&
                s->gemv_rows >= 1 && s->gemv_rows <= 16;
     case WG_K_GEMM: {
@@ -73,6 +78,16 @@ bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s)
     default:
         return false;
     }
+}
+
+wg_kshape wg_kshape_of(const wg_kshape *s, int k, const wg_kformat *f)
+{
+    wg_kshape e = *s;
+    if (k == WG_K_GEMV && f->kind != 3 && s->gemv_fp_threads && s->gemv_fp_rows) {
+        e.gemv_threads = s->gemv_fp_threads;
+        e.gemv_rows = s->gemv_fp_rows;
+    }
+    return e;
 }
 
 typedef struct sb {
@@ -531,10 +546,40 @@ static void prescale_expr(char *dst, size_t n, int bits, int i)
     }
 }
 
+/* the words, scale word and zero word of chunk ch<u> of rows r0..r<R-1>, u < U: all loads of a
+ * step issued before the first use */
+static void emit_gemv_int_loads(sb *b, const wg_kformat *f, int R, int U)
+{
+    int bits = f->bits, vw = data_vec(f), nv = bits / vw;
+    for (int rr = 0; rr < R; rr++)
+        for (int u = 0; u < U; u++) {
+            char gi[96], rn[16], cn[16];
+            snprintf(rn, sizeof rn, "r%d", rr);
+            snprintf(cn, sizeof cn, "ch%d", u);
+            group_expr(gi, sizeof gi, f, rn, cn);
+            out(b, "    let qb%d_%d = (r%d * nch + ch%d) * %du;\n", rr, u, rr, u, nv);
+            for (int m = 0; m < nv; m++)
+                out(b, "    let qv%d_%d_%d = q[qb%d_%d + %du];\n", rr, u, m, rr, u, m);
+            static const char comp[4] = {'x', 'y', 'z', 'w'};
+            for (int j = 0; j < bits; j++) {
+                if (vw == 1)
+                    out(b, "    let w%d_%d_%d = qv%d_%d_%d;\n", rr, u, j, rr, u, j);
+                else
+                    out(b, "    let w%d_%d_%d = qv%d_%d_%d.%c;\n", rr, u, j, rr, u, j / vw, comp[j % vw]);
+            }
+            if (f->scale_f32)
+                out(b, "    let sw%d_%d = s[%s];\n", rr, u, gi);
+            else
+                out(b, "    let sw%d_%d = s[(%s) >> 1u];\n", rr, u, gi);
+            if (!f->sym)
+                out(b, "    let zw%d_%d = z[(%s) >> 2u];\n", rr, u, gi);
+        }
+}
+
 static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
 {
     int TH = s->gemv_threads, R = s->gemv_rows, U = gemv_int_unroll(s), T = U * TH;
-    int bits = f->bits, vw = data_vec(f), nv = bits / vw;
+    int bits = f->bits;
     out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * T);
     out(b, "@compute @workgroup_size(%d)\n", TH);
     out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
@@ -564,29 +609,7 @@ static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const 
      * loads are in flight while the tile of x is staged */
     for (int u = 0; u < U; u++)
         out(b, "    let ch%d = min(c0 + lid + %du, nch - 1u);\n", u, u * TH);
-    for (int rr = 0; rr < R; rr++)
-        for (int u = 0; u < U; u++) {
-            char gi[96], rn[16], cn[16];
-            snprintf(rn, sizeof rn, "r%d", rr);
-            snprintf(cn, sizeof cn, "ch%d", u);
-            group_expr(gi, sizeof gi, f, rn, cn);
-            out(b, "    let qb%d_%d = (r%d * nch + ch%d) * %du;\n", rr, u, rr, u, nv);
-            for (int m = 0; m < nv; m++)
-                out(b, "    let qv%d_%d_%d = q[qb%d_%d + %du];\n", rr, u, m, rr, u, m);
-            static const char comp[4] = {'x', 'y', 'z', 'w'};
-            for (int j = 0; j < bits; j++) {
-                if (vw == 1)
-                    out(b, "    let w%d_%d_%d = qv%d_%d_%d;\n", rr, u, j, rr, u, j);
-                else
-                    out(b, "    let w%d_%d_%d = qv%d_%d_%d.%c;\n", rr, u, j, rr, u, j / vw, comp[j % vw]);
-            }
-            if (f->scale_f32)
-                out(b, "    let sw%d_%d = s[%s];\n", rr, u, gi);
-            else
-                out(b, "    let sw%d_%d = s[(%s) >> 1u];\n", rr, u, gi);
-            if (!f->sym)
-                out(b, "    let zw%d_%d = z[(%s) >> 2u];\n", rr, u, gi);
-        }
+    emit_gemv_int_loads(b, f, R, U);
     out(b, "    workgroupBarrier();\n");
     out(b, "    for (var e = lid; e < %du; e += %du) {\n", 8 * T, TH);
     out(b, "      let j = e & 7u;\n      let g = c0 * 8u + e;\n");
@@ -606,6 +629,51 @@ static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const 
     emit_gemv_reduce(b, R, TH, v->subgroups, true);
 }
 
+/* one step of the direct integer GEMV: chunks c + u * threads (u < U, all inside the row) */
+static void emit_gemv_int_direct_step(sb *b, const wg_kformat *f, int R, int U, int TH)
+{
+    for (int u = 0; u < U; u++)
+        out(b, "    let ch%d = c + %du;\n", u, u * TH);
+    emit_gemv_int_loads(b, f, R, U);
+    for (int u = 0; u < U; u++) {
+        for (int i = 0; i < 8; i++) {
+            char ps[160];
+            prescale_expr(ps, sizeof ps, f->bits, i);
+            out(b, "    let x%d_%d = x[ch%d * 8u + %du] * %s;\n", u, i, u, i, ps);
+        }
+        for (int rr = 0; rr < R; rr++)
+            emit_gemv_int_row(b, f, rr, u);
+    }
+}
+
+/* the direct integer GEMV: each thread reads its chunks' x straight from the buffer (the same x
+ * serves its R rows from registers; the threads of a workgroup share it through the cache), U
+ * chunks of every row loaded per step, and no barrier until the reduction */
+static void emit_gemv_int_direct(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_kvariant *v)
+{
+    int TH = s->gemv_threads, R = s->gemv_rows, U = s->gemv_unroll;
+    out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
+    out(b, "@compute @workgroup_size(%d)\n", TH);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+           "        @builtin(local_invocation_index) lid: u32%s) {\n",
+        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
+    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    for (int rr = 0; rr < R; rr++)
+        out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var v%d = vec4<f32>(0.0);\n", rr, rr, rr);
+    out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n  var c = lid;\n");
+    if (U > 1) {
+        out(b, "  for (; c + %du < nch; c += %du) {\n", (U - 1) * TH, U * TH);
+        emit_gemv_int_direct_step(b, f, R, U, TH);
+        out(b, "  }\n");
+    }
+    out(b, "  for (; c < nch; c += %du) {\n", TH);
+    emit_gemv_int_direct_step(b, f, R, 1, TH);
+    out(b, "  }\n");
+    for (int rr = 0; rr < R; rr++)
+        out(b, "  let a%d = (v%d.x + v%d.y) + (v%d.z + v%d.w);\n", rr, rr, rr, rr, rr);
+    emit_gemv_reduce(b, R, TH, v->subgroups, false);
+}
+
 /* fp weights: U iterations of the K loop per step, their loads issued before the first use */
 static int gemv_fp_unroll(const wg_kformat *f, const wg_kshape *s)
 {
@@ -621,7 +689,10 @@ static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_k
     const char *T = v->f16 ? "f16" : "f32";
     bool integer = f->kind == 3;
     if (integer && !v->f16) {
-        emit_gemv_int(b, f, s, v);
+        if (s->gemv_unroll)
+            emit_gemv_int_direct(b, f, s, v);
+        else
+            emit_gemv_int(b, f, s, v);
         return;
     }
     if (integer) /* x tile, XOR-swizzled: coalesced stores, conflict-free vec4 reads; reused for the reduction */
@@ -835,12 +906,62 @@ static void emit_dot8_bindings(sb *b, const wg_kformat *f)
     out(b, "@group(0) @binding(6) var<storage, read> xd: array<vec2<f32>>;\n");
 }
 
+/* one step of the int8-activation GEMV: chunks c + u * threads (u < U, all inside the row), every
+ * load of the step (weights, scale and zero words, then the activations) before the first use */
+static void emit_dot8_step(sb *b, const wg_kformat *f, int R, int U, int TH)
+{
+    int nv = f->bits / 4;
+    for (int u = 0; u < U; u++) {
+        out(b, "    let ch%d = c + %du;\n", u, u * TH);
+        for (int rr = 0; rr < R; rr++) {
+            char gi[96], rn[16], cn[16];
+            snprintf(rn, sizeof rn, "r%d", rr);
+            snprintf(cn, sizeof cn, "ch%d", u);
+            group_expr(gi, sizeof gi, f, rn, cn);
+            out(b, "    let gi%d_%d = %s;\n", rr, u, gi);
+            for (int m = 0; m < nv; m++)
+                out(b, "    let q%d_%d_%d = q[(r%d * nch + ch%d) * %du + %du];\n", rr, u, m, rr, u, nv, m);
+            out(b, "    let sw%d_%d = s[gi%d_%d%s];\n", rr, u, rr, u, f->scale_f32 ? "" : " >> 1u");
+            if (!f->sym)
+                out(b, "    let zw%d_%d = z[gi%d_%d >> 2u];\n", rr, u, rr, u);
+        }
+    }
+    for (int u = 0; u < U; u++)
+        out(b, "    let xa%d = xq[2u * ch%d];\n    let xb%d = xq[2u * ch%d + 1u];\n    let dd%d = xd[ch%d];\n", u, u, u, u, u, u);
+    for (int u = 0; u < U; u++)
+        for (int rr = 0; rr < R; rr++) {
+            out(b, "    {\n      let gi = gi%d_%d;\n      let xa = xa%d;\n      let xb = xb%d;\n", rr, u, u, u);
+            if (f->scale_f32)
+                out(b, "      let sc = bitcast<f32>(sw%d_%d);\n", rr, u);
+            else
+                out(b, "      let sc = unpack2x16float(sw%d_%d)[gi & 1u];\n", rr, u);
+            if (f->bits == 4) {
+                if (f->sym)
+                    out(b, "      let zf = 8.0;\n");
+                else
+                    out(b, "      let zf = f32((zw%d_%d >> ((gi & 3u) * 8u)) & 0xffu);\n", rr, u);
+                out(b, "      let lo = q%d_%d_0 & vec4<u32>(0x0f0f0f0fu);\n      let hi = (q%d_%d_0 >> vec4<u32>(4u)) & vec4<u32>(0x0f0f0f0fu);\n", rr, u, rr, u);
+                out(b, "      let dt = (dot4I8Packed(lo.x, xa.x) + dot4I8Packed(hi.x, xa.y)) + (dot4I8Packed(lo.y, xa.z) + dot4I8Packed(hi.y, xa.w))"
+                       " + (dot4I8Packed(lo.z, xb.x) + dot4I8Packed(hi.z, xb.y)) + (dot4I8Packed(lo.w, xb.z) + dot4I8Packed(hi.w, xb.w));\n");
+            } else {
+                if (f->sym)
+                    out(b, "      let zf = 0.0;\n");
+                else
+                    out(b, "      let zf = f32((zw%d_%d >> ((gi & 3u) * 8u)) & 0xffu) - 128.0;\n", rr, u);
+                out(b, "      let u0 = q%d_%d_0 ^ vec4<u32>(0x80808080u);\n      let u1 = q%d_%d_1 ^ vec4<u32>(0x80808080u);\n", rr, u, rr, u);
+                out(b, "      let dt = (dot4I8Packed(u0.x, xa.x) + dot4I8Packed(u0.y, xa.y)) + (dot4I8Packed(u0.z, xa.z) + dot4I8Packed(u0.w, xa.w))"
+                       " + (dot4I8Packed(u1.x, xb.x) + dot4I8Packed(u1.y, xb.y)) + (dot4I8Packed(u1.z, xb.z) + dot4I8Packed(u1.w, xb.w));\n");
+            }
+            out(b, "      a%d = fma(sc, fma(dd%d.x, f32(dt), -zf * dd%d.y), a%d);\n    }\n", rr, u, u, rr);
+        }
+}
+
 int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgroups, char *buf, size_t n)
 {
     if (!wg_gemv_dot8_supported(f) || !wg_kshape_valid(WG_K_GEMV, s))
         return -1;
     sb b = {buf, n, 0, false};
-    int TH = s->gemv_threads, R = s->gemv_rows, nv = f->bits / 4;
+    int TH = s->gemv_threads, R = s->gemv_rows, U = s->gemv_unroll > 1 ? s->gemv_unroll : 1;
     out(&b, "// wgpack gemv-dot8 q%dg%d%c%s: %d rows per workgroup, %d threads, int8 activations from the xq8 pre-pass (dot4I8Packed)%s\n",
         f->bits, f->group, f->sym ? 's' : 'a', f->scale_f32 ? ".s32" : "", R, TH, subgroups ? ", subgroup reduction" : "");
     if (subgroups)
@@ -855,38 +976,14 @@ int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgrou
     for (int rr = 0; rr < R; rr++)
         out(&b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
     out(&b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
-    out(&b, "  for (var c = lid; c < nch; c += %du) {\n", TH);
-    out(&b, "    let xa = xq[2u * c];\n    let xb = xq[2u * c + 1u];\n    let dd = xd[c];\n");
-    for (int rr = 0; rr < R; rr++) {
-        char gi[96], rn[16];
-        snprintf(rn, sizeof rn, "r%d", rr);
-        group_expr(gi, sizeof gi, f, rn, "c");
-        for (int m = 0; m < nv; m++)
-            out(&b, "    let q%d_%d = q[(r%d * nch + c) * %du + %du];\n", rr, m, rr, nv, m);
-        out(&b, "    {\n      let gi = %s;\n", gi);
-        if (f->scale_f32)
-            out(&b, "      let sc = bitcast<f32>(s[gi]);\n");
-        else
-            out(&b, "      let sc = unpack2x16float(s[gi >> 1u])[gi & 1u];\n");
-        if (f->bits == 4) {
-            if (f->sym)
-                out(&b, "      let zf = 8.0;\n");
-            else
-                out(&b, "      let zf = f32((z[gi >> 2u] >> ((gi & 3u) * 8u)) & 0xffu);\n");
-            out(&b, "      let lo = q%d_0 & vec4<u32>(0x0f0f0f0fu);\n      let hi = (q%d_0 >> vec4<u32>(4u)) & vec4<u32>(0x0f0f0f0fu);\n", rr, rr);
-            out(&b, "      let dt = (dot4I8Packed(lo.x, xa.x) + dot4I8Packed(hi.x, xa.y)) + (dot4I8Packed(lo.y, xa.z) + dot4I8Packed(hi.y, xa.w))"
-                    " + (dot4I8Packed(lo.z, xb.x) + dot4I8Packed(hi.z, xb.y)) + (dot4I8Packed(lo.w, xb.z) + dot4I8Packed(hi.w, xb.w));\n");
-        } else {
-            if (f->sym)
-                out(&b, "      let zf = 0.0;\n");
-            else
-                out(&b, "      let zf = f32((z[gi >> 2u] >> ((gi & 3u) * 8u)) & 0xffu) - 128.0;\n");
-            out(&b, "      let u0 = q%d_0 ^ vec4<u32>(0x80808080u);\n      let u1 = q%d_1 ^ vec4<u32>(0x80808080u);\n", rr, rr);
-            out(&b, "      let dt = (dot4I8Packed(u0.x, xa.x) + dot4I8Packed(u0.y, xa.y)) + (dot4I8Packed(u0.z, xa.z) + dot4I8Packed(u0.w, xa.w))"
-                    " + (dot4I8Packed(u1.x, xb.x) + dot4I8Packed(u1.y, xb.y)) + (dot4I8Packed(u1.z, xb.z) + dot4I8Packed(u1.w, xb.w));\n");
-        }
-        out(&b, "      a%d = fma(sc, fma(dd.x, f32(dt), -zf * dd.y), a%d);\n    }\n", rr, rr);
+    out(&b, "  var c = lid;\n");
+    if (U > 1) {
+        out(&b, "  for (; c + %du < nch; c += %du) {\n", (U - 1) * TH, U * TH);
+        emit_dot8_step(&b, f, R, U, TH);
+        out(&b, "  }\n");
     }
+    out(&b, "  for (; c < nch; c += %du) {\n", TH);
+    emit_dot8_step(&b, f, R, 1, TH);
     out(&b, "  }\n");
     emit_gemv_reduce(&b, R, TH, subgroups, false);
     return b.overflow ? -1 : (int)b.len;

@@ -39,7 +39,13 @@ typedef struct wg_kshape {
     int gemv_rows;     /* rows per GEMV workgroup (weights of x reused across them) */
     int gemm_bm, gemm_bn; /* GEMM output tile per workgroup: rows x inputs (multiples of 4) */
     int gemm_tm, gemm_tn; /* per-thread register tile (multiples of 4; bm/tm * bn/tn threads) */
+    int gemv_unroll;   /* integer GEMV: 0 = x staged per tile in workgroup memory; U >= 1 = x read
+                        * straight from the buffer, U chunks of each row loaded per step, no barrier
+                        * in the K loop */
+    int gemv_fp_threads, gemv_fp_rows; /* GEMV of f32/fp16/bf16 weights, if not 0 (they stream
+                        * 2-4x the bytes per weight of the integer formats and want another shape) */
 } wg_kshape;
+
 
 /* A browser profile: the WebGPU limits a bundle may assume, a per-tab memory budget, and the
  * kernel shape measured (or, where no such hardware can be measured here, assumed) for it. */
@@ -64,6 +70,8 @@ typedef struct wg_kformat {
     int kind, bits, group; /* group: 32..256, or 0 = per-channel (G = Kp from the parameters) */
     bool sym, scale_f32;
 } wg_kformat;
+/* The shape kernel kind k of format f is emitted with: s, with the fp GEMV shape where s sets one. */
+wg_kshape wg_kshape_of(const wg_kshape *s, int k, const wg_kformat *f);
 
 /* Variant: f16 arithmetic (needs shader-f16) and subgroup reductions (needs subgroups). */
 typedef struct wg_kvariant {

@@ -111,6 +111,8 @@ static int kernel_file(const char *dir, wg_kernel_kind kind, const char *fname, 
                        const wg_kshape *shape, const wg_kvariant *v, char *txt, size_t cap,
                        json_t *files, json_int_t *id, wg_error *err)
 {
+    wg_kshape es = wg_kshape_of(shape, kind, kf);
+    shape = &es;
     int len = wg_wgsl_emit(kind, kf, shape, v, txt, cap);
     if (len < 0)
         return wg_fail(err, WG_EIO, NULL, "internal: cannot generate the %s kernel for %s",

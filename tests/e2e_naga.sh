@@ -39,3 +39,15 @@ t_dot8_gemv_agrees_in_tint_and_naga() {
     "$DENO" run --unstable-webgpu --no-config -A tools/webgpu/check_dot8.mjs > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
   [ "$(grep -c ' ok;' "$TMPDIR/t.txt")" -ge 6 ] && [ "$(grep -c ' ok;' "$TMPDIR/n.txt")" -ge 6 ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
 }
+
+# the direct integer GEMV (x read from the buffer, U chunks per step: kernel-gen --unroll U) at
+# shapes no profile has (a remainder step, odd rows per workgroup, 32 and 256 threads), in Tint and
+# naga, each against a float64 model of the dequantized weights (<= 1e-5 relative)
+t_direct_gemv_agrees_in_tint_and_naga() {
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json WGPACK="$WGPACK" \
+    node tools/webgpu/check_gemv_direct.mjs > "$TMPDIR/t.txt" || { cat "$TMPDIR/t.txt"; return 1; }
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json DENO_NO_PACKAGE_JSON=1 WGPACK="$WGPACK" \
+    "$DENO" run --unstable-webgpu --no-config -A tools/webgpu/check_gemv_direct.mjs > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
+  [ "$(grep -c ' ok$' "$TMPDIR/t.txt")" -ge 27 ] && [ "$(grep -c ' ok$' "$TMPDIR/n.txt")" -ge 27 ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
+}

@@ -53,7 +53,9 @@ for (const fmt of ['q4g32s', 'q4g32a', 'q4g128s', 'q4g128a', 'q8g32s', 'q8g32a']
   // pre-pass + int8 GEMV
   const xq = device.createBuffer({ size: Kp, usage: S }), xd = device.createBuffer({ size: nch * 8, usage: S });
   await dispatch(pipe(gen(['--kind', 'xq8', '--format', fmt])), { 3: xb, 4: xq, 5: params, 6: xd }, [Math.ceil(nch / 64), 1, 1]);
-  const d8 = gen(['--kind', 'gemv', '--format', fmt, '--dot8']);
+  // the profile's shape (one chunk per step) and an unrolled one (3 chunks per step, a remainder step)
+  for (const shape of [[], ['--unroll', '3', '--threads', '64', '--rows', '2']]) {
+  const d8 = gen(['--kind', 'gemv', '--format', fmt, '--dot8', ...shape]);
   const R8 = +/(\d+) rows per workgroup/.exec(d8)[1];
   const y8 = await dispatch(pipe(d8), { ...planes, 3: xq, 4: y, 5: params, 6: xd }, [Math.ceil(rows / R8), 1, 1], y, rows * 4);
   // float64 model: q = clamp(round(x * 127 / amax)), d = amax / 127 (f32 as the kernel)
@@ -68,6 +70,7 @@ for (const fmt of ['q4g32s', 'q4g32a', 'q4g128s', 'q4g128a', 'q8g32s', 'q8g32a']
   for (let r = 0; r < rows; r++) for (let k = 0; k < Kp; k++) { const g = r * gpr + Math.floor(k / G); model[r] += h2f(sc[g]) * (codes[r * Kp + k] - zero(g)) * xqv[k] * dv[Math.floor(k / 32)]; }
   const e1 = rel(y8, model), e2 = rel(y8, yex);
   if (!(e1 <= 1e-5)) fail++;
-  console.log(`${engine} ${fmt} ${rows}x${K}: int8 path vs its float64 model ${e1.toExponential(2)} ${e1 <= 1e-5 ? 'ok' : 'MISMATCH'}; vs the exact f32 kernel (approximation) ${e2.toExponential(2)}`);
+  console.log(`${engine} ${fmt} ${rows}x${K} ${shape.join(' ') || 'profile shape'}: int8 path vs its float64 model ${e1.toExponential(2)} ${e1 <= 1e-5 ? 'ok' : 'MISMATCH'}; vs the exact f32 kernel (approximation) ${e2.toExponential(2)}`);
+  }
 }
 process.exit(fail ? 1 : 0);

@@ -72,6 +72,34 @@ export async function readCeiling(device, time) {
   return best; // GB/s
 }
 
+// What a kernel of `bytes` can reach as one dispatch among many in one pass (each writes a small
+// output, so Dawn orders the dispatches with a barrier, as a model's matmuls are ordered): the same
+// vec4<u32> sum over consecutive windows of a 256 MiB buffer (so every dispatch streams from memory),
+// best of three grid sizes. Returns { gbs, us }. bytes = 16: the cost of a dispatch that reads nothing.
+export async function sizedCeiling(device, time, bytes, reps = 200) {
+  const MB = 256, win = Math.ceil(bytes / 256) * 256, words = win / 16;
+  const src = device.createBuffer({ size: MB * 1048576, usage: GPUBufferUsage.STORAGE });
+  const dst = device.createBuffer({ size: 4 * 65536, usage: GPUBufferUsage.STORAGE });
+  const pipe = pipeline(device, `@group(0) @binding(0) var<storage, read> a: array<vec4<u32>>;
+  @group(0) @binding(1) var<storage, read_write> o: array<u32>;
+  @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    var s = vec4<u32>(0u); let stride = nw.x * 256u;
+    for (var i = g.x; i < ${words}u; i += stride) { s += a[i]; }
+    if (s.x == 12345u || g.x == 0u) { o[g.x & 65535u] = s.y; } }`);
+  const n = Math.max(1, Math.floor(MB * 1048576 / win));
+  const groups = [];
+  for (let i = 0; i < Math.min(n, 64); i++)
+    groups.push(device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
+      { binding: 0, resource: { buffer: src, offset: (i % n) * win, size: win } }, { binding: 1, resource: { buffer: dst } }] }));
+  let best = Infinity;
+  for (const g of [132, 528, 2112, 8448]) {
+    const gg = Math.max(1, Math.min(g, Math.ceil(words / 256)));
+    best = Math.min(best, await time(pipe, groups, [gg, 1, 1], reps));
+  }
+  src.destroy(); dst.destroy();
+  return { gbs: bytes / (best * 1e-3) / 1e9, us: best * 1000 };
+}
+
 // Byte sizes of the planes of a rows x K weight in a format name (q4g32s, q8cs, fp16, ...).
 export function planeSizes(format, rows, K) {
   if (format === 'f32') return { data: rows * K * 4, scales: 0, zeros: 0, Kp: K, G: K };
