@@ -376,6 +376,17 @@ static void emit_gemv_fp_scalar(sb *b, const wg_kformat *f, int R, int TH)
     out(b, "    }\n  }\n");
 }
 
+/* a GEMV's entry point: TH invocations, R rows per workgroup from row0 (workgroups past 65535
+ * continue in y) */
+static void emit_gemv_entry(sb *b, int TH, int R, bool subgroups)
+{
+    out(b, "@compute @workgroup_size(%d)\n", TH);
+    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
+           "        @builtin(local_invocation_index) lid: u32%s) {\n",
+        subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
+    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+}
+
 /* red(i): the reduction scratch; integer GEMV reuses its x tile (xs) for it */
 #define RED(b, xs, fmt, ...) out(b, xs ? "xs[(" fmt ") >> 2u][(" fmt ") & 3u]" : "red[" fmt "]", __VA_ARGS__)
 static void emit_gemv_reduce(sb *b, int R, int TH, bool subgroups, bool xs)
@@ -581,11 +592,7 @@ static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const 
     int TH = s->gemv_threads, R = s->gemv_rows, U = gemv_int_unroll(s), T = U * TH;
     int bits = f->bits;
     out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * T);
-    out(b, "@compute @workgroup_size(%d)\n", TH);
-    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-           "        @builtin(local_invocation_index) lid: u32%s) {\n",
-        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
-    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    emit_gemv_entry(b, TH, R, v->subgroups);
     for (int rr = 0; rr < R; rr++)
         out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var v%d = vec4<f32>(0.0);\n", rr, rr, rr);
     out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
@@ -653,11 +660,7 @@ static void emit_gemv_int_direct(sb *b, const wg_kformat *f, const wg_kshape *s,
 {
     int TH = s->gemv_threads, R = s->gemv_rows, U = s->gemv_unroll;
     out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
-    out(b, "@compute @workgroup_size(%d)\n", TH);
-    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-           "        @builtin(local_invocation_index) lid: u32%s) {\n",
-        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
-    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    emit_gemv_entry(b, TH, R, v->subgroups);
     for (int rr = 0; rr < R; rr++)
         out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var v%d = vec4<f32>(0.0);\n", rr, rr, rr);
     out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n  var c = lid;\n");
@@ -699,11 +702,7 @@ static void emit_gemv(sb *b, const wg_kformat *f, const wg_kshape *s, const wg_k
         out(b, "var<workgroup> xs: array<vec4<f32>, %d>;\n", 8 * TH);
     else
         out(b, "var<workgroup> red: array<f32, %d>;\n", v->subgroups ? R * (TH / 4) : R * TH);
-    out(b, "@compute @workgroup_size(%d)\n", TH);
-    out(b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-           "        @builtin(local_invocation_index) lid: u32%s) {\n",
-        v->subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
-    out(b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    emit_gemv_entry(b, TH, R, v->subgroups);
     /* rows past the end are computed on the last row (keeps control flow uniform), never written */
     for (int rr = 0; rr < R; rr++)
         out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
@@ -968,11 +967,7 @@ int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgrou
         out(&b, "enable subgroups;\n");
     emit_dot8_bindings(&b, f);
     out(&b, "var<workgroup> red: array<f32, %d>;\n", subgroups ? R * (TH / 4) : R * TH);
-    out(&b, "@compute @workgroup_size(%d)\n", TH);
-    out(&b, "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-            "        @builtin(local_invocation_index) lid: u32%s) {\n",
-        subgroups ? ",\n        @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32" : "");
-    out(&b, "  let row0 = (wid.y * nwg.x + wid.x) * %du;\n", R);
+    emit_gemv_entry(&b, TH, R, subgroups);
     for (int rr = 0; rr < R; rr++)
         out(&b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
     out(&b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");

@@ -28,26 +28,23 @@ t_wgsl_kernels_in_naga_every_format() {
   node -e 'const a=require(process.argv[1]), b=require(process.argv[2]); const f=new Set([...a.exec,...b.exec].filter(e=>e.kind==="dequantize"&&e.status==="bit-exact").map(e=>e.format)); console.log(f.size+" formats bit-exact in naga"); if (f.size<40) process.exit(1)' "$TMPDIR/a.json" "$TMPDIR/b.json"
 }
 
+# SCRIPT run in Tint (Node's Dawn) and in naga (Deno): each must exit 0 and print at least N lines
+# matching PATTERN (the kernels it checked)
+tint_and_naga() {  # SCRIPT PATTERN N
+  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json WGPACK="$WGPACK" \
+    node "$1" > "$TMPDIR/t.txt" || { cat "$TMPDIR/t.txt"; return 1; }
+  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json DENO_NO_PACKAGE_JSON=1 WGPACK="$WGPACK" \
+    "$DENO" run --unstable-webgpu --no-config -A "$1" > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
+  [ "$(grep -c -- "$2" "$TMPDIR/t.txt")" -ge "$3" ] && [ "$(grep -c -- "$2" "$TMPDIR/n.txt")" -ge "$3" ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
+}
+
 # the int8-activation GEMV (kernel-gen --dot8, its xq8 pre-pass) in Tint (Node's Dawn) and in
 # naga (Deno), each against a float64 model of the same int8 arithmetic (<= 1e-5 relative);
 # the approximation's own error against the exact kernel is printed, not held (README)
-t_dot8_gemv_agrees_in_tint_and_naga() {
-  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json WGPACK="$WGPACK" \
-    node tools/webgpu/check_dot8.mjs > "$TMPDIR/t.txt" || { cat "$TMPDIR/t.txt"; return 1; }
-  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json DENO_NO_PACKAGE_JSON=1 WGPACK="$WGPACK" \
-    "$DENO" run --unstable-webgpu --no-config -A tools/webgpu/check_dot8.mjs > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
-  [ "$(grep -c ' ok;' "$TMPDIR/t.txt")" -ge 6 ] && [ "$(grep -c ' ok;' "$TMPDIR/n.txt")" -ge 6 ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
-}
+t_dot8_gemv_agrees_in_tint_and_naga() { tint_and_naga tools/webgpu/check_dot8.mjs ' ok;' 12; }
 
 # the direct integer GEMV (x read from the buffer, U chunks per step: kernel-gen --unroll U) at
 # shapes no profile has (a remainder step, odd rows per workgroup, 32 and 256 threads), in Tint and
 # naga, each against a float64 model of the dequantized weights (<= 1e-5 relative)
-t_direct_gemv_agrees_in_tint_and_naga() {
-  export XDG_RUNTIME_DIR="$TMPDIR/xdg"; mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json WGPACK="$WGPACK" \
-    node tools/webgpu/check_gemv_direct.mjs > "$TMPDIR/t.txt" || { cat "$TMPDIR/t.txt"; return 1; }
-  VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json DENO_NO_PACKAGE_JSON=1 WGPACK="$WGPACK" \
-    "$DENO" run --unstable-webgpu --no-config -A tools/webgpu/check_gemv_direct.mjs > "$TMPDIR/n.txt" || { cat "$TMPDIR/n.txt"; return 1; }
-  [ "$(grep -c ' ok$' "$TMPDIR/t.txt")" -ge 27 ] && [ "$(grep -c ' ok$' "$TMPDIR/n.txt")" -ge 27 ] || { cat "$TMPDIR/t.txt" "$TMPDIR/n.txt"; return 1; }
-}
+t_direct_gemv_agrees_in_tint_and_naga() { tint_and_naga tools/webgpu/check_gemv_direct.mjs ' ok$' 27; }

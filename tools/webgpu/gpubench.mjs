@@ -54,17 +54,23 @@ export function pipeline(device, code) {
   return device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
 }
 
+// A grid-stride sum of `words` vec4<u32> (binding 0) into a write that never happens unless
+// `alwaysWrite` (binding 1): the read probes' kernel.
+function sumPipeline(device, words, alwaysWrite) {
+  return pipeline(device, `@group(0) @binding(0) var<storage, read> a: array<vec4<u32>>;
+  @group(0) @binding(1) var<storage, read_write> o: array<u32>;
+  @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    var s = vec4<u32>(0u); let stride = nw.x * 256u;
+    for (var i = g.x; i < ${words}u; i += stride) { s += a[i]; }
+    if (s.x == 12345u${alwaysWrite ? ' || g.x == 0u' : ''}) { o[g.x & 65535u] = s.y; } }`);
+}
+
 // The ceiling a WGSL kernel reaches here: a grid-stride sum of vec4<u32> over 256 MiB.
 export async function readCeiling(device, time) {
   const MB = 256, words = MB * 1048576 / 16;
   const src = device.createBuffer({ size: MB * 1048576, usage: GPUBufferUsage.STORAGE });
   const dst = device.createBuffer({ size: 4 * 65536, usage: GPUBufferUsage.STORAGE });
-  const pipe = pipeline(device, `@group(0) @binding(0) var<storage, read> a: array<vec4<u32>>;
-  @group(0) @binding(1) var<storage, read_write> o: array<u32>;
-  @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-    var s = vec4<u32>(0u); let stride = nw.x * 256u;
-    for (var i = g.x; i < ${words}u; i += stride) { s += a[i]; }
-    if (s.x == 12345u) { o[g.x & 65535u] = s.y; } }`);
+  const pipe = sumPipeline(device, words, false);
   const bg = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: dst } }] });
   let best = 0;
   for (const g of [1056, 4224, 16896]) best = Math.max(best, MB * 1.048576 / await time(pipe, [bg], [g, 1, 1], 50));
@@ -80,12 +86,7 @@ export async function sizedCeiling(device, time, bytes, reps = 200) {
   const MB = 256, win = Math.ceil(bytes / 256) * 256, words = win / 16;
   const src = device.createBuffer({ size: MB * 1048576, usage: GPUBufferUsage.STORAGE });
   const dst = device.createBuffer({ size: 4 * 65536, usage: GPUBufferUsage.STORAGE });
-  const pipe = pipeline(device, `@group(0) @binding(0) var<storage, read> a: array<vec4<u32>>;
-  @group(0) @binding(1) var<storage, read_write> o: array<u32>;
-  @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
-    var s = vec4<u32>(0u); let stride = nw.x * 256u;
-    for (var i = g.x; i < ${words}u; i += stride) { s += a[i]; }
-    if (s.x == 12345u || g.x == 0u) { o[g.x & 65535u] = s.y; } }`);
+  const pipe = sumPipeline(device, words, true);
   const n = Math.max(1, Math.floor(MB * 1048576 / win));
   const groups = [];
   for (let i = 0; i < Math.min(n, 64); i++)
