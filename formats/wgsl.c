@@ -80,7 +80,7 @@ bool wg_kshape_valid(wg_kernel_kind k, const wg_kshape *s)
     }
 }
 
-wg_kshape wg_kshape_of(const wg_kshape *s, int k, const wg_kformat *f)
+wg_kshape wg_kshape_of(const wg_kshape *s, wg_kernel_kind k, const wg_kformat *f)
 {
     wg_kshape e = *s;
     if (k == WG_K_GEMV && f->kind != 3 && s->gemv_fp_threads && s->gemv_fp_rows) {
@@ -636,6 +636,23 @@ static void emit_gemv_int(sb *b, const wg_kformat *f, const wg_kshape *s, const 
     emit_gemv_reduce(b, R, TH, v->subgroups, true);
 }
 
+/* the K loop of a GEMV without an x tile: thread lid takes chunks lid, lid + TH, ...; steps of U
+ * chunks while all U are inside the row, then single chunks (step(b, f, R, U, TH) emits one step
+ * over chunks c + u * TH, u < U) */
+typedef void (*gemv_step_fn)(sb *b, const wg_kformat *f, int R, int U, int TH);
+static void emit_gemv_steps(sb *b, const wg_kformat *f, int R, int U, int TH, gemv_step_fn step)
+{
+    out(b, "  var c = lid;\n");
+    if (U > 1) {
+        out(b, "  for (; c + %du < nch; c += %du) {\n", (U - 1) * TH, U * TH);
+        step(b, f, R, U, TH);
+        out(b, "  }\n");
+    }
+    out(b, "  for (; c < nch; c += %du) {\n", TH);
+    step(b, f, R, 1, TH);
+    out(b, "  }\n");
+}
+
 /* one step of the direct integer GEMV: chunks c + u * threads (u < U, all inside the row) */
 static void emit_gemv_int_direct_step(sb *b, const wg_kformat *f, int R, int U, int TH)
 {
@@ -663,15 +680,8 @@ static void emit_gemv_int_direct(sb *b, const wg_kformat *f, const wg_kshape *s,
     emit_gemv_entry(b, TH, R, v->subgroups);
     for (int rr = 0; rr < R; rr++)
         out(b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var v%d = vec4<f32>(0.0);\n", rr, rr, rr);
-    out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n  var c = lid;\n");
-    if (U > 1) {
-        out(b, "  for (; c + %du < nch; c += %du) {\n", (U - 1) * TH, U * TH);
-        emit_gemv_int_direct_step(b, f, R, U, TH);
-        out(b, "  }\n");
-    }
-    out(b, "  for (; c < nch; c += %du) {\n", TH);
-    emit_gemv_int_direct_step(b, f, R, 1, TH);
-    out(b, "  }\n");
+    out(b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
+    emit_gemv_steps(b, f, R, U, TH, emit_gemv_int_direct_step);
     for (int rr = 0; rr < R; rr++)
         out(b, "  let a%d = (v%d.x + v%d.y) + (v%d.z + v%d.w);\n", rr, rr, rr, rr, rr);
     emit_gemv_reduce(b, R, TH, v->subgroups, false);
@@ -971,15 +981,7 @@ int wg_wgsl_emit_gemv_dot8(const wg_kformat *f, const wg_kshape *s, bool subgrou
     for (int rr = 0; rr < R; rr++)
         out(&b, "  let r%d = min(row0 + %du, p.rows - 1u);\n  var a%d = 0.0;\n", rr, rr, rr);
     out(&b, "  let nch = p.Kp / 32u;\n  let gpr = p.Kp / p.G;\n");
-    out(&b, "  var c = lid;\n");
-    if (U > 1) {
-        out(&b, "  for (; c + %du < nch; c += %du) {\n", (U - 1) * TH, U * TH);
-        emit_dot8_step(&b, f, R, U, TH);
-        out(&b, "  }\n");
-    }
-    out(&b, "  for (; c < nch; c += %du) {\n", TH);
-    emit_dot8_step(&b, f, R, 1, TH);
-    out(&b, "  }\n");
+    emit_gemv_steps(&b, f, R, U, TH, emit_dot8_step);
     emit_gemv_reduce(&b, R, TH, subgroups, false);
     return b.overflow ? -1 : (int)b.len;
 }

@@ -46,7 +46,6 @@ typedef struct wg_kshape {
                         * 2-4x the bytes per weight of the integer formats and want another shape) */
 } wg_kshape;
 
-
 /* A browser profile: the WebGPU limits a bundle may assume, a per-tab memory budget, and the
  * kernel shape measured (or, where no such hardware can be measured here, assumed) for it. */
 typedef struct wg_profile {
@@ -71,7 +70,7 @@ typedef struct wg_kformat {
     bool sym, scale_f32;
 } wg_kformat;
 /* The shape kernel kind k of format f is emitted with: s, with the fp GEMV shape where s sets one. */
-wg_kshape wg_kshape_of(const wg_kshape *s, int k, const wg_kformat *f);
+wg_kshape wg_kshape_of(const wg_kshape *s, wg_kernel_kind k, const wg_kformat *f);
 
 /* Variant: f16 arithmetic (needs shader-f16) and subgroup reductions (needs subgroups). */
 typedef struct wg_kvariant {

@@ -4,7 +4,7 @@
 // whose K leaves a remainder step and whose rows leave a partial workgroup.
 // Usage: node tools/webgpu/check_gemv_direct.mjs [ROWSxK]   (WGPACK=path; runs under Deno too)
 // Exit 1 if any kernel is off its model by more than 1e-5 relative (L2).
-import { openDevice, upload, engine } from './gpu.mjs';
+import { openDevice, upload, engine, dispatchOnce, halfBits, halfValue } from './gpu.mjs';
 import { execFileSync } from 'node:child_process';
 const WGPACK = globalThis.Deno ? (Deno.env.get('WGPACK') || './wgpack') : (process.env.WGPACK || './wgpack');
 const gen = a => execFileSync(WGPACK, ['kernel-gen', ...a], { encoding: 'utf8' });
@@ -13,21 +13,6 @@ const { device, hasSubgroups } = await openDevice();
 let seed = 4242;
 const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 4294967296; };
 const S = GPUBufferUsage.STORAGE;
-async function run(code, res, groups, outBuf, bytes) {
-  const module = device.createShaderModule({ code });
-  const p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const entries = Object.entries(res).map(([b, buffer]) => ({ binding: +b, resource: { buffer } }));
-  const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
-  const enc = device.createCommandEncoder(), pass = enc.beginComputePass();
-  pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(...groups); pass.end();
-  const rb = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  enc.copyBufferToBuffer(outBuf, 0, rb, 0, bytes);
-  device.queue.submit([enc.finish()]);
-  await rb.mapAsync(GPUMapMode.READ); const r = new Float32Array(rb.getMappedRange().slice(0)); rb.unmap(); return r;
-}
-const f16 = v => { const f = new Float32Array([v]), u = new Uint32Array(f.buffer)[0]; // v in the normal f16 range
-  return ((u >> 16) & 0x8000) | ((((u >> 23) & 0xff) - 112) << 10) | ((u >> 13) & 0x3ff); };
-const h2f = h => { const e = (h >> 10) & 31, m = h & 1023; return (h & 0x8000 ? -1 : 1) * 2 ** (e - 15) * (1 + m / 1024); };
 // bundles carry the profiles' shapes (checked by check_kernels.mjs); these are the others: steps of
 // several chunks with a remainder, an odd row count per workgroup, 32 and 256 threads
 const shapes = [['3', '--threads', '64', '--rows', '3'], ['2', '--threads', '32', '--rows', '2'], ['4', '--threads', '256', '--rows', '1']];
@@ -39,7 +24,7 @@ for (const fmt of ['q4g32s', 'q4g128a', 'q4cs', 'q8g32a', 'q6g32s', 'q5g32a', 'q
   const data = new Uint32Array(rows * Kp * bits / 32);
   codes.forEach((c, i) => { const p = i * bits; data[p >> 5] |= c << (p & 31); if ((p & 31) + bits > 32) data[(p >> 5) + 1] |= c >>> (32 - (p & 31)); });
   const scv = new Float64Array(ng), sc = f32s ? new Float32Array(ng) : new Uint16Array(ng + (ng & 1));
-  for (let g = 0; g < ng; g++) { const v = 0.001 + 0.02 * rnd(); if (f32s) { sc[g] = v; scv[g] = sc[g]; } else { sc[g] = f16(v); scv[g] = h2f(sc[g]); } }
+  for (let g = 0; g < ng; g++) { const v = 0.001 + 0.02 * rnd(); if (f32s) { sc[g] = v; scv[g] = sc[g]; } else { sc[g] = halfBits(v); scv[g] = halfValue(sc[g]); } }
   const zr = new Uint8Array(Math.ceil(ng / 4) * 4).map(() => sym ? 0 : Math.floor(rnd() * (1 << bits)));
   const zero = g => sym ? 1 << (bits - 1) : zr[g];
   const x = new Float32Array(Kp).map((_, k) => k < K ? rnd() * 2 - 1 : 0);
@@ -52,7 +37,7 @@ for (const fmt of ['q4g32s', 'q4g128a', 'q4cs', 'q8g32a', 'q6g32s', 'q5g32a', 'q
     for (const sg of hasSubgroups ? [false, true] : [false]) {
       const code = gen(['--kind', 'gemv', '--format', fmt, '--unroll', u, ...shape, ...(sg ? ['--subgroups'] : [])]);
       const R = +/(\d+) rows per workgroup/.exec(code)[1];
-      const yk = await run(code, { ...planes, 3: xb, 4: y, 5: params }, [Math.ceil(rows / R), 1, 1], y, rows * 4);
+      const yk = await dispatchOnce(device, code, { ...planes, 3: xb, 4: y, 5: params }, [Math.ceil(rows / R), 1, 1], y, rows * 4);
       let n = 0, d = 0; for (let i = 0; i < rows; i++) { n += (yk[i] - model[i]) ** 2; d += model[i] ** 2; }
       const e = Math.sqrt(n / d), ok = e <= 1e-5;
       if (!ok) fail++;

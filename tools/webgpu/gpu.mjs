@@ -41,3 +41,25 @@ export function upload(device, bytes, usage) {
   device.queue.writeBuffer(b, 0, padded);
   return b;
 }
+
+// One dispatch of a kernel (its WGSL text) with bindings {binding: buffer}; with outBuf, the first
+// `bytes` of it read back as a Float32Array (else null). What the kernel checkers run.
+export async function dispatchOnce(device, code, res, groups, outBuf = null, bytes = 0) {
+  const module = device.createShaderModule({ code });
+  const p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const entries = Object.entries(res).map(([b, buffer]) => ({ binding: +b, resource: { buffer } }));
+  const bg = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
+  const enc = device.createCommandEncoder(), pass = enc.beginComputePass();
+  pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(...groups); pass.end();
+  let rb = null;
+  if (outBuf) { rb = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }); enc.copyBufferToBuffer(outBuf, 0, rb, 0, bytes); }
+  device.queue.submit([enc.finish()]);
+  if (!rb) return null;
+  await rb.mapAsync(GPUMapMode.READ); const r = new Float32Array(rb.getMappedRange().slice(0)); rb.unmap(); return r;
+}
+
+// f16 bits of v (v in the normal f16 range; the mantissa truncated), and the value of f16 bits h
+// (normal numbers): the checkers' random scales
+export const halfBits = v => { const f = new Float32Array([v]), u = new Uint32Array(f.buffer)[0];
+  return ((u >> 16) & 0x8000) | ((((u >> 23) & 0xff) - 112) << 10) | ((u >> 13) & 0x3ff); };
+export const halfValue = h => { const e = (h >> 10) & 31, m = h & 1023; return (h & 0x8000 ? -1 : 1) * 2 ** (e - 15) * (1 + m / 1024); };
